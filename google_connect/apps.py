@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class GoogleConnectConfig(AppConfig):
+    name = "google_connect"
+    verbose_name = _("Google Connect")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the system checks and the settings-cache receiver.
+        from . import checks, conf  # noqa: F401

@@ -1,0 +1,95 @@
+"""Errors raised by google_connect.
+
+Every error carries a short machine-readable ``reason`` (shown on the error
+page and usable by a site's own handlers). Messages never contain a token, an
+authorization code or the client secret.
+"""
+
+from __future__ import annotations
+
+
+class GoogleConnectError(Exception):
+    """Base class of every error google_connect raises."""
+
+    reason = "google_connect_error"
+    default_message = "Connecting the Google account failed."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default_message)
+
+
+class InvalidState(GoogleConnectError):
+    reason = "invalid_state"
+    default_message = "The OAuth state is missing, unknown, expired, already used or not yours."
+
+
+class InvalidCallback(GoogleConnectError):
+    reason = "invalid_request"
+    default_message = "The callback carries no single authorization code."
+
+
+class AccessDenied(GoogleConnectError):
+    """Google redirected back with ``error=`` (``access_denied`` when the user pressed Cancel)."""
+
+    reason = "access_denied"
+
+    def __init__(self, google_error: str | None) -> None:
+        # Only a plausible error code is kept: the value comes from the query string.
+        self.google_error = google_error
+        super().__init__(
+            f"Google answered the authorization with error={google_error or 'unknown'}."
+        )
+
+
+class GoogleAPIError(GoogleConnectError):
+    """An HTTP call to Google failed or answered with something unusable."""
+
+    reason = "google_api_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_code: str | None = None,
+        temporary: bool = False,
+    ) -> None:
+        self.status_code = status_code
+        # True for failures worth retrying later: timeouts, 429 and 5xx.
+        self.temporary = temporary
+        # Google's own ``error`` value (``invalid_grant``...), never its description.
+        self.error_code = error_code
+        super().__init__(message)
+
+
+class TokenExchangeFailed(GoogleAPIError):
+    reason = "token_exchange_failed"
+
+
+class UserInfoFailed(GoogleAPIError):
+    reason = "userinfo_failed"
+
+
+class RevokeFailed(GoogleAPIError):
+    reason = "revoke_failed"
+
+
+class ScopeNotGranted(GoogleConnectError):
+    reason = "scope_not_granted"
+
+    def __init__(self, missing_scopes: list[str]) -> None:
+        self.missing_scopes = missing_scopes
+        super().__init__("Required scopes were not granted: " + " ".join(missing_scopes))
+
+
+class MissingRefreshToken(GoogleConnectError):
+    reason = "missing_refresh_token"
+    default_message = (
+        "Google returned no refresh token and none is stored for this account; "
+        "the user must remove the app's access at Google and connect again."
+    )
+
+
+class AccountLinkedToAnotherUser(GoogleConnectError):
+    reason = "account_linked_to_another_user"
+    default_message = "This Google account is already connected to another user."

@@ -1,0 +1,146 @@
+"""The connected Google account and its persistence."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
+
+from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
+from .fields import EncryptedTextField
+
+if TYPE_CHECKING:
+    from .oauth import TokenResponse, UserInfo
+
+
+class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
+    def active(self) -> GoogleAccountQuerySet:
+        return self.filter(status=GoogleAccount.Status.ACTIVE)
+
+    def reconnect_required(self) -> GoogleAccountQuerySet:
+        return self.filter(status=GoogleAccount.Status.RECONNECT_REQUIRED)
+
+    def expiring_within(self, delta: timedelta) -> GoogleAccountQuerySet:
+        return self.filter(expires_at__lte=timezone.now() + delta)
+
+    @sensitive_variables("tokens", "refresh_token")
+    def connect(
+        self,
+        *,
+        user: Any,
+        tokens: TokenResponse,
+        userinfo: UserInfo,
+        requested_scopes: tuple[str, ...],
+    ) -> tuple[GoogleAccount, bool]:
+        """Create the account for ``userinfo.sub`` or update it on reconnect.
+
+        Returns ``(account, created)``. Raises ``AccountLinkedToAnotherUser``
+        when the Google account belongs to someone else, and
+        ``MissingRefreshToken`` when Google sent no refresh token and none is
+        stored; in both cases nothing is written.
+        """
+        # Two callbacks for the same new ``sub`` can race to insert it; the
+        # loser's INSERT fails on the unique constraint, and its second pass
+        # finds (and locks) the winner's row and updates it.
+        for attempt in range(2):
+            try:
+                with transaction.atomic(using=self.db):
+                    return self._connect_locked(user, tokens, userinfo, requested_scopes)
+            except IntegrityError:
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _connect_locked(
+        self,
+        user: Any,
+        tokens: TokenResponse,
+        userinfo: UserInfo,
+        requested_scopes: tuple[str, ...],
+    ) -> tuple[GoogleAccount, bool]:
+        account = self.select_for_update().filter(sub=userinfo.sub).first()
+        if account is not None and account.user_id != user.pk:
+            raise AccountLinkedToAnotherUser()
+        # Google sends a refresh token only when it showed the consent screen;
+        # on a reconnect without one the stored token stays valid.
+        refresh_token = tokens.refresh_token or (account.refresh_token if account else "")
+        if not refresh_token:
+            raise MissingRefreshToken()
+        created = account is None
+        if account is None:
+            account = self.model(user=user, sub=userinfo.sub)
+        account.email = userinfo.email
+        account.email_verified = userinfo.email_verified
+        account.name = userinfo.name
+        account.given_name = userinfo.given_name
+        account.family_name = userinfo.family_name
+        account.picture = userinfo.picture
+        account.locale = userinfo.locale
+        account.access_token = tokens.access_token
+        account.refresh_token = refresh_token
+        account.token_type = tokens.token_type
+        account.expires_at = timezone.now() + timedelta(seconds=tokens.expires_in)
+        account.scopes = " ".join(tokens.scopes if tokens.scopes is not None else requested_scopes)
+        account.status = GoogleAccount.Status.ACTIVE
+        account.save(force_insert=created, using=self.db)
+        return account, created
+
+
+class GoogleAccount(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        RECONNECT_REQUIRED = "reconnect_required", _("Reconnect required")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="google_accounts",
+        verbose_name=_("user"),
+    )
+    sub = models.CharField(_("Google account id"), max_length=255)
+    email = models.EmailField(_("email"), max_length=254, blank=True)
+    email_verified = models.BooleanField(_("email verified"), default=False)
+    name = models.CharField(_("name"), max_length=255, blank=True)
+    given_name = models.CharField(_("given name"), max_length=255, blank=True)
+    family_name = models.CharField(_("family name"), max_length=255, blank=True)
+    picture = models.URLField(_("picture"), max_length=2048, blank=True)
+    locale = models.CharField(_("locale"), max_length=35, blank=True)
+    access_token = EncryptedTextField(_("access token"))
+    refresh_token = EncryptedTextField(_("refresh token"), blank=True, default="")
+    token_type = models.CharField(_("token type"), max_length=20, default="Bearer")
+    expires_at = models.DateTimeField(_("access token expires at"))
+    # Space-delimited, as Google sent them (RFC 6749 §3.3).
+    scopes = models.TextField(_("granted scopes"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=32, choices=Status.choices, default=Status.ACTIVE
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = GoogleAccountQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("Google account")
+        verbose_name_plural = _("Google accounts")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["sub"], name="google_connect_googleaccount_unique_sub"),
+        ]
+        indexes = [
+            models.Index(fields=["status"], name="google_connect_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email or f"Google account {self.sub}"
+
+    def __repr__(self) -> str:
+        return f"<GoogleAccount id={self.pk} sub={self.sub!r} email={self.email!r}>"
+
+    @property
+    def granted_scopes(self) -> list[str]:
+        return self.scopes.split()

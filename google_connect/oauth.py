@@ -1,0 +1,294 @@
+"""Every HTTP call to Google: one ``requests.Session``, a timeout on each call,
+strict parsing of what comes back, and typed errors.
+
+Secrets travel only in request bodies and the ``Authorization`` header, never
+in a URL, and no token, code or client secret is put into a log line or an
+exception message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from django.views.decorators.debug import sensitive_variables
+
+from . import __version__
+from .conf import GoogleConnectSettings, get_settings
+from .exceptions import GoogleAPIError, RevokeFailed, TokenExchangeFailed, UserInfoFailed
+
+logger = logging.getLogger("google_connect")
+
+# Google's token and userinfo answers are a few kilobytes; anything far larger
+# is not Google and is refused before it is parsed or stored.
+MAX_RESPONSE_BYTES = 64 * 1024
+# Google documents access tokens up to 2048 bytes and refresh tokens up to 512.
+MAX_TOKEN_LENGTH = 4096
+TEMPORARY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+_ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+@dataclass(frozen=True, repr=False)
+class TokenResponse:
+    """A successful answer of the token endpoint (RFC 6749 §5.1)."""
+
+    access_token: str
+    expires_in: int
+    token_type: str
+    # None when Google left ``scope`` out, which RFC 6749 §5.1 allows when the
+    # granted scopes are exactly the requested ones.
+    scopes: tuple[str, ...] | None
+    refresh_token: str | None
+
+    def __repr__(self) -> str:
+        return (
+            f"<TokenResponse expires_in={self.expires_in} scopes={self.scopes!r} "
+            f"refresh_token={'present' if self.refresh_token else 'absent'}>"
+        )
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """The OpenID Connect userinfo claims google_connect keeps."""
+
+    sub: str
+    email: str = ""
+    email_verified: bool = False
+    name: str = ""
+    given_name: str = ""
+    family_name: str = ""
+    picture: str = ""
+    locale: str = ""
+
+
+# Field name -> longest value accepted (the model's column sizes).
+USERINFO_LIMITS = {
+    "sub": 255,
+    "email": 254,
+    "name": 255,
+    "given_name": 255,
+    "family_name": 255,
+    "picture": 2048,
+    "locale": 35,
+}
+
+
+def code_of(response_body: Any) -> str | None:
+    """Google's ``error`` code from an error body, if it is a plausible code."""
+    if isinstance(response_body, dict):
+        error = response_body.get("error")
+        if isinstance(error, str) and _ERROR_CODE_RE.match(error):
+            return error
+    return None
+
+
+class GoogleOAuthClient:
+    """Talks to Google's OAuth 2.0 endpoints as configured in ``GOOGLE_CONNECT``."""
+
+    def __init__(
+        self,
+        config: GoogleConnectSettings | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.config = config or get_settings()
+        self.session = session or shared_session()
+
+    # -- authorization --------------------------------------------------------
+
+    def authorization_url(self, *, redirect_uri: str, state: str, code_challenge: str) -> str:
+        params = {
+            "response_type": "code",
+            "client_id": self.config.CLIENT_ID,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(self.config.SCOPES),
+            "state": state,
+            "access_type": "offline",
+            "prompt": "consent",
+            "include_granted_scopes": "true",
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        separator = "&" if "?" in self.config.AUTHORIZE_URL else "?"
+        return self.config.AUTHORIZE_URL + separator + urlencode(params)
+
+    @sensitive_variables("code", "code_verifier", "data")
+    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
+        data = {
+            "code": code,
+            "client_id": self.config.CLIENT_ID,
+            "client_secret": self.config.CLIENT_SECRET,
+            "redirect_uri": redirect_uri,
+            "grant_type": "authorization_code",
+            "code_verifier": code_verifier,
+        }
+        body = self._call("POST", self.config.TOKEN_URL, TokenExchangeFailed, data=data)
+        return parse_token_response(body, TokenExchangeFailed)
+
+    @sensitive_variables("access_token")
+    def fetch_userinfo(self, access_token: str) -> UserInfo:
+        body = self._call(
+            "GET",
+            self.config.USERINFO_URL,
+            UserInfoFailed,
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        return parse_userinfo(body)
+
+    @sensitive_variables("token")
+    def revoke(self, token: str) -> None:
+        """Revoke a grant at Google (RFC 7009). An already dead token counts as revoked."""
+        try:
+            self._call("POST", self.config.REVOKE_URL, RevokeFailed, data={"token": token})
+        except RevokeFailed as exc:
+            if exc.status_code == 400 and exc.error_code in ("invalid_token", "invalid_request"):
+                return
+            raise
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        url: str,
+        error_class: type[GoogleAPIError],
+        **kwargs: Any,
+    ) -> Any:
+        what = error_class.reason
+        try:
+            response = self.session.request(
+                method, url, timeout=self.config.TIMEOUT, stream=True, **kwargs
+            )
+        except requests.RequestException as exc:
+            logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
+            raise error_class(
+                f"Google could not be reached ({type(exc).__name__}).", temporary=True
+            ) from None
+        with response:
+            raw = _read_capped(response, error_class)
+        body = _decode_json(raw)
+        if not response.ok:
+            code = code_of(body)
+            logger.warning(
+                "Google %s: HTTP %s, error=%s", what, response.status_code, code or "unknown"
+            )
+            raise error_class(
+                f"Google answered HTTP {response.status_code}" + (f" ({code})." if code else "."),
+                status_code=response.status_code,
+                error_code=code,
+                temporary=response.status_code in TEMPORARY_STATUS_CODES,
+            )
+        if not isinstance(body, dict):
+            logger.warning("Google %s: the answer is not a JSON object", what)
+            raise error_class("Google's answer is not a JSON object.", status_code=200)
+        return body
+
+
+def _read_capped(response: requests.Response, error_class: type[GoogleAPIError]) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(chunk_size=16 * 1024):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                logger.warning("Google %s: answer larger than %d bytes", error_class.reason, size)
+                raise error_class("Google's answer is too large.", status_code=response.status_code)
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        logger.warning(
+            "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
+        )
+        raise error_class(
+            f"Reading Google's answer failed ({type(exc).__name__}).", temporary=True
+        ) from None
+    return b"".join(chunks)
+
+
+def _decode_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def parse_token_response(
+    body: dict[str, Any], error_class: type[GoogleAPIError] = TokenExchangeFailed
+) -> TokenResponse:
+    def fail(problem: str) -> GoogleAPIError:
+        logger.warning("Google %s: %s", error_class.reason, problem)
+        return error_class(f"Google's token response is unusable: {problem}.", status_code=200)
+
+    access_token = body.get("access_token")
+    if not isinstance(access_token, str) or not access_token:
+        raise fail("no access_token")
+    if len(access_token) > MAX_TOKEN_LENGTH:
+        raise fail("access_token too long")
+    refresh_token = body.get("refresh_token")
+    if refresh_token is not None and (
+        not isinstance(refresh_token, str)
+        or not refresh_token
+        or len(refresh_token) > MAX_TOKEN_LENGTH
+    ):
+        raise fail("malformed refresh_token")
+    expires_in = body.get("expires_in")
+    # bool is an int subclass; ``true`` is no lifetime.
+    if type(expires_in) is not int:
+        raise fail("expires_in missing or not an integer")
+    if not 0 < expires_in <= 366 * 24 * 3600:
+        raise fail("expires_in out of range")
+    token_type = body.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise fail("token_type is not Bearer")
+    scope = body.get("scope")
+    if scope is not None and (not isinstance(scope, str) or len(scope) > 8192):
+        raise fail("malformed scope")
+    return TokenResponse(
+        access_token=access_token,
+        expires_in=expires_in,
+        token_type="Bearer",
+        scopes=None if scope is None else tuple(scope.split()),
+        refresh_token=refresh_token,
+    )
+
+
+def parse_userinfo(body: dict[str, Any]) -> UserInfo:
+    def fail(problem: str) -> UserInfoFailed:
+        logger.warning("Google userinfo_failed: %s", problem)
+        return UserInfoFailed(
+            f"Google's userinfo response is unusable: {problem}.", status_code=200
+        )
+
+    values: dict[str, Any] = {}
+    for name, limit in USERINFO_LIMITS.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise fail(f"{name} is not a string")
+        if len(value) > limit:
+            raise fail(f"{name} is longer than {limit} characters")
+        values[name] = value
+    if not values.get("sub"):
+        raise fail("no sub")
+    verified = body.get("email_verified", False)
+    # Some Google endpoints have sent the claim as the string "true".
+    values["email_verified"] = verified is True or verified == "true"
+    return UserInfo(**values)
+
+
+_local = threading.local()
+
+
+def shared_session() -> requests.Session:
+    """One pooled session per thread: connections are reused, state is not shared."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = requests.Session()
+        session.headers["User-Agent"] = f"google-connect/{__version__}"
+        _local.session = session
+    return session

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "google_connect"
+
+urlpatterns = [
+    path("accounts/authorize", views.AuthorizeView.as_view(), name="authorize"),
+    path("accounts/connect", views.ConnectView.as_view(), name="connect"),
+]

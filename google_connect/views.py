@@ -1,0 +1,184 @@
+"""The two views of the OAuth dance: start it, and take Google's answer."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views import View
+from django.views.decorators.debug import sensitive_variables
+
+from . import flow, scopes
+from .conf import get_settings
+from .exceptions import (
+    AccessDenied,
+    GoogleConnectError,
+    InvalidCallback,
+    MissingRefreshToken,
+    ScopeNotGranted,
+)
+from .models import GoogleAccount
+from .oauth import GoogleOAuthClient, code_of
+from .signals import google_account_connected
+
+logger = logging.getLogger("google_connect")
+
+MAX_NEXT_LENGTH = 2048
+REDACTED = "********************"
+
+
+def safe_next_url(request: HttpRequest, url: str | None) -> str | None:
+    """``url`` if it stays on this site (no open redirect), else None."""
+    if not url or len(url) > MAX_NEXT_LENGTH:
+        return None
+    if url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return None
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class AuthorizeView(LoginRequiredMixin, View):
+    """Send the user to Google's consent screen with a fresh state and PKCE challenge."""
+
+    http_method_names = ["get"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        config = get_settings()
+        redirect_uri = config.REDIRECT_URI or request.build_absolute_uri(
+            reverse("google_connect:connect")
+        )
+        pending = flow.begin(
+            request,
+            redirect_uri=redirect_uri,
+            next_url=safe_next_url(request, request.GET.get("next")),
+        )
+        url = GoogleOAuthClient(config).authorization_url(
+            redirect_uri=redirect_uri,
+            state=pending.state,
+            code_challenge=pending.code_challenge,
+        )
+        return no_store(HttpResponseRedirect(url))
+
+
+class ConnectView(View):
+    """Google's redirect URI: turn an authorization code into a stored account."""
+
+    http_method_names = ["get"]
+    template_name = "google_connect/connected.html"
+    error_template_name = "google_connect/error.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            response = self.connect(request)
+        except GoogleConnectError as exc:
+            response = self.failure(request, exc)
+        # The URL that led here carried the authorization code: no page
+        # reached from this one may see it in a Referer header.
+        response["Referrer-Policy"] = "no-referrer"
+        return no_store(response)
+
+    @sensitive_variables("code", "tokens")
+    def connect(self, request: HttpRequest) -> HttpResponse:
+        config = get_settings()
+        code = self._take_code(request)
+        pending = flow.consume(request, _single(request, "state"))
+        if "error" in request.GET:
+            raise AccessDenied(code_of({"error": request.GET.get("error")}))
+        if code is None:
+            raise InvalidCallback()
+
+        client = GoogleOAuthClient(config)
+        tokens = client.exchange_code(
+            code=code, redirect_uri=pending.redirect_uri, code_verifier=pending.code_verifier
+        )
+        granted = tokens.scopes if tokens.scopes is not None else config.SCOPES
+        missing_scopes = scopes.missing(config.required_scopes, granted)
+        if missing_scopes:
+            raise ScopeNotGranted(missing_scopes)
+        userinfo = client.fetch_userinfo(tokens.access_token)
+        try:
+            account, created = GoogleAccount.objects.connect(
+                user=request.user,
+                tokens=tokens,
+                userinfo=userinfo,
+                requested_scopes=config.SCOPES,
+            )
+        except MissingRefreshToken:
+            # Without a refresh token the grant is useless to us, and while it
+            # lives Google will not send a new refresh token. Revoking it lets
+            # the user's next attempt succeed even if they skip the guide.
+            self._revoke_quietly(client, tokens.access_token)
+            raise
+
+        logger.info(
+            "Google account %s connected: account_id=%s sub=%s user_id=%s",
+            "created" if created else "reconnected",
+            account.pk,
+            account.sub,
+            request.user.pk,
+        )
+        transaction.on_commit(
+            lambda: google_account_connected.send(
+                sender=GoogleAccount, account=account, created=created, request=request
+            )
+        )
+        next_url = safe_next_url(request, pending.next_url)
+        if next_url:
+            return HttpResponseRedirect(next_url)
+        return render(request, self.template_name, {"account": account, "created": created})
+
+    def failure(self, request: HttpRequest, error: GoogleConnectError) -> HttpResponse:
+        logger.warning(
+            "Google account connection failed: reason=%s user_id=%s",
+            error.reason,
+            getattr(request.user, "pk", None),
+        )
+        context: dict[str, Any] = {
+            "reason": error.reason,
+            "help_url": get_settings().HELP_URL,
+            "retry_url": reverse("google_connect:authorize"),
+        }
+        return render(request, self.error_template_name, context, status=400)
+
+    @sensitive_variables("code")
+    def _take_code(self, request: HttpRequest) -> str | None:
+        """Read the authorization code, then blank it out of the request.
+
+        Whatever looks at this request later (error reports, middleware,
+        logging of the site's own) sees no usable code.
+        """
+        codes = request.GET.getlist("code")
+        if not codes:
+            return None
+        cleaned = request.GET.copy()
+        cleaned.setlist("code", [REDACTED])
+        request.GET = cleaned
+        request.META["QUERY_STRING"] = cleaned.urlencode(safe="*")
+        if len(codes) != 1 or not codes[0] or len(codes[0]) > 2048:
+            return None
+        return codes[0]
+
+    @sensitive_variables("token")
+    def _revoke_quietly(self, client: GoogleOAuthClient, token: str) -> None:
+        try:
+            client.revoke(token)
+        except GoogleConnectError as exc:
+            logger.warning("Revoking the grant without a refresh token failed: %s", exc)
+
+
+def _single(request: HttpRequest, name: str) -> str | None:
+    """The value of a query parameter given exactly once, else None."""
+    values = request.GET.getlist(name)
+    return values[0] if len(values) == 1 else None
