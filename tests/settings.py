@@ -1,0 +1,61 @@
+"""Settings for the test suite. DATABASE_URL picks the database (SQLite when unset)."""
+
+import environ
+
+env = environ.Env()
+
+SECRET_KEY = "tests-only-secret-key-not-for-production"
+DEBUG = False
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+USE_TZ = True
+TIME_ZONE = "UTC"
+
+DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///:memory:")}
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "google_connect",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "tests.urls"
+LOGIN_URL = "/login/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# Fast hashing for test users.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+FERNET_KEYS = ["tests-fernet-key-one"]
+
+GOOGLE_CONNECT = {
+    "CLIENT_ID": "test-client-id.apps.googleusercontent.com",
+    "CLIENT_SECRET": "TEST-CLIENT-SECRET-do-not-leak",
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

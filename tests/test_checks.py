@@ -1,0 +1,138 @@
+import pytest
+from django.core.checks import run_checks
+
+pytestmark = pytest.mark.django_db
+
+VALID = {"CLIENT_ID": "id.apps.googleusercontent.com", "CLIENT_SECRET": "secret"}
+
+
+def messages():
+    return [(m.id, m.msg) for m in run_checks() if m.id.startswith("google_connect.")]
+
+
+def test_valid_settings_pass(settings):
+    settings.GOOGLE_CONNECT = VALID
+
+    assert messages() == []
+
+
+def test_missing_client_id_and_secret(settings):
+    settings.GOOGLE_CONNECT = {}
+
+    assert messages() == [
+        ("google_connect.E001", "GOOGLE_CONNECT['CLIENT_ID'] is not set."),
+        ("google_connect.E002", "GOOGLE_CONNECT['CLIENT_SECRET'] is not set."),
+    ]
+
+
+def test_unset_setting_reports_the_missing_credentials(settings):
+    del settings.GOOGLE_CONNECT
+
+    assert [id_ for id_, _ in messages()] == ["google_connect.E001", "google_connect.E002"]
+
+
+def test_setting_that_is_not_a_dict(settings):
+    settings.GOOGLE_CONNECT = ["CLIENT_ID"]
+
+    assert messages() == [("google_connect.E004", "GOOGLE_CONNECT must be a dict, not list.")]
+
+
+def test_unknown_key_is_named(settings):
+    settings.GOOGLE_CONNECT = {**VALID, "CLIENT_SECRETS": "typo", "SCOPE": []}
+
+    assert messages() == [
+        ("google_connect.E003", "GOOGLE_CONNECT has an unknown key 'CLIENT_SECRETS'."),
+        ("google_connect.E003", "GOOGLE_CONNECT has an unknown key 'SCOPE'."),
+    ]
+    [check] = [m for m in run_checks() if m.id == "google_connect.E003"][:1]
+    assert "CLIENT_SECRET" in check.hint
+
+
+@pytest.mark.parametrize("scopes", ["openid email", [], ["openid", 3]])
+def test_scopes_must_be_a_list_of_strings(settings, scopes):
+    settings.GOOGLE_CONNECT = {**VALID, "SCOPES": scopes}
+
+    assert messages() == [
+        (
+            "google_connect.E005",
+            "GOOGLE_CONNECT['SCOPES'] must be a non-empty list of scope strings.",
+        )
+    ]
+
+
+def test_required_scopes_must_be_requested(settings):
+    settings.GOOGLE_CONNECT = {
+        **VALID,
+        "SCOPES": ["openid", "email"],
+        "REQUIRED_SCOPES": ["https://www.googleapis.com/auth/userinfo.email", "calendar"],
+    }
+
+    assert messages() == [
+        (
+            "google_connect.E006",
+            "GOOGLE_CONNECT['REQUIRED_SCOPES'] lists scopes that SCOPES does not request: "
+            "calendar.",
+        )
+    ]
+
+
+@pytest.mark.parametrize(("key", "code"), [("TIMEOUT", "E007"), ("STATE_MAX_AGE", "E008")])
+@pytest.mark.parametrize("value", [0, -1, "10", True])
+def test_durations_must_be_positive_numbers(settings, key, code, value):
+    settings.GOOGLE_CONNECT = {**VALID, key: value}
+
+    assert messages() == [
+        (f"google_connect.{code}", f"GOOGLE_CONNECT['{key}'] must be a positive number of seconds.")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("uri", "debug", "ok"),
+    [
+        ("https://example.com/google/accounts/connect", False, True),
+        ("http://localhost:8000/google/accounts/connect", False, True),
+        ("http://127.0.0.1:8000/google/accounts/connect", False, True),
+        ("http://example.com/google/accounts/connect", True, True),
+        ("http://example.com/google/accounts/connect", False, False),
+    ],
+)
+def test_redirect_uri_must_be_https_outside_debug(settings, uri, debug, ok):
+    settings.DEBUG = debug
+    settings.GOOGLE_CONNECT = {**VALID, "REDIRECT_URI": uri}
+
+    expected = (
+        []
+        if ok
+        else [
+            ("google_connect.E010", "GOOGLE_CONNECT['REDIRECT_URI'] must use https outside DEBUG.")
+        ]
+    )
+    assert messages() == expected
+
+
+def test_fernet_keys_fallback_to_secret_key_warns(settings):
+    settings.GOOGLE_CONNECT = VALID
+    del settings.FERNET_KEYS
+
+    [(check_id, msg)] = messages()
+    assert check_id == "google_connect.W001"
+    assert msg.startswith("FERNET_KEYS is not set")
+
+
+@pytest.mark.parametrize("keys", ["one-key", [], [""], [b"bytes"], {"key": "value"}])
+def test_fernet_keys_must_be_a_non_empty_list_of_strings(settings, keys):
+    settings.GOOGLE_CONNECT = VALID
+    settings.FERNET_KEYS = keys
+
+    assert messages() == [
+        ("google_connect.E009", "FERNET_KEYS must be a non-empty list of strings.")
+    ]
+
+
+def test_every_check_has_a_hint(settings):
+    settings.GOOGLE_CONNECT = {"BOGUS": 1, "TIMEOUT": 0}
+    settings.FERNET_KEYS = "x"
+
+    found = [m for m in run_checks() if m.id.startswith("google_connect.")]
+    assert len(found) == 5
+    assert all(m.hint for m in found)

@@ -1,0 +1,90 @@
+from datetime import timedelta
+
+import pytest
+from cryptography.fernet import Fernet
+from django.db import connection
+from django.utils import timezone
+from fernet_fields import hkdf
+
+from google_connect.models import GoogleAccount
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db
+
+
+def raw_token_columns(pk):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT access_token, refresh_token FROM google_connect_googleaccount WHERE id = %s",
+            [pk],
+        )
+        return [bytes(value) for value in cursor.fetchone()]
+
+
+def test_tokens_are_encrypted_in_the_database(settings):
+    account = make_account(access_token="ya29.PLAINTEXT-ACCESS", refresh_token="1//PLAINTEXT-R")
+
+    raw_access, raw_refresh = raw_token_columns(account.pk)
+
+    assert b"PLAINTEXT" not in raw_access
+    assert b"PLAINTEXT" not in raw_refresh
+    fernet = Fernet(hkdf.derive_fernet_key(settings.FERNET_KEYS[0]))
+    assert fernet.decrypt(raw_access) == b"ya29.PLAINTEXT-ACCESS"
+    assert fernet.decrypt(raw_refresh) == b"1//PLAINTEXT-R"
+
+
+def test_tokens_read_back_decrypted():
+    account = make_account(access_token="ya29.ROUND-TRIP")
+
+    assert GoogleAccount.objects.get(pk=account.pk).access_token == "ya29.ROUND-TRIP"
+
+
+def test_a_changed_fernet_key_list_is_picked_up(settings):
+    account = make_account(access_token="ya29.OLD-KEY")
+    settings.FERNET_KEYS = ["a-new-key", *settings.FERNET_KEYS]
+
+    # Still readable through the old key, and new writes use the new one.
+    assert GoogleAccount.objects.get(pk=account.pk).access_token == "ya29.OLD-KEY"
+    account.save()
+    raw_access, _ = raw_token_columns(account.pk)
+    assert Fernet(hkdf.derive_fernet_key("a-new-key")).decrypt(raw_access) == b"ya29.OLD-KEY"
+
+
+def test_str_and_repr_show_who_and_never_a_token():
+    account = make_account(
+        email="who@example.com", sub="42", access_token="ya29.SECRET-A", refresh_token="1//SECRET-R"
+    )
+
+    assert str(account) == "who@example.com"
+    assert repr(account) == f"<GoogleAccount id={account.pk} sub='42' email='who@example.com'>"
+    for text in (str(account), repr(account)):
+        assert "SECRET" not in text
+
+
+def test_str_falls_back_to_the_sub_without_an_email():
+    assert str(make_account(email="", sub="42")) == "Google account 42"
+
+
+def test_sub_is_unique():
+    from django.db import IntegrityError
+
+    make_account(sub="same")
+    with pytest.raises(IntegrityError):
+        make_account(sub="same")
+
+
+def test_queryset_filters():
+    soon = make_account(expires_at=timezone.now() + timedelta(minutes=2))
+    later = make_account(expires_at=timezone.now() + timedelta(hours=2))
+    broken = make_account(status=GoogleAccount.Status.RECONNECT_REQUIRED)
+
+    assert set(GoogleAccount.objects.expiring_within(timedelta(minutes=5))) == {soon}
+    assert set(GoogleAccount.objects.reconnect_required()) == {broken}
+    assert set(GoogleAccount.objects.active()) == {soon, later}
+
+
+def test_tokens_cannot_be_filtered_on():
+    from django.core.exceptions import FieldError
+
+    with pytest.raises(FieldError):
+        list(GoogleAccount.objects.filter(access_token="x"))
