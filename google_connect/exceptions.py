@@ -93,3 +93,31 @@ class MissingRefreshToken(GoogleConnectError):
 class AccountLinkedToAnotherUser(GoogleConnectError):
     reason = "account_linked_to_another_user"
     default_message = "This Google account is already connected to another user."
+
+
+class RefreshFailed(GoogleAPIError):
+    """Google refused to refresh the access token for a reason other than a dead grant."""
+
+    reason = "refresh_failed"
+
+
+class ReconnectRequired(GoogleConnectError):
+    """The grant is gone (revoked, expired or unused): only a new connection helps.
+
+    Raised by every token operation on an account whose status is
+    ``reconnect_required``, without calling Google.
+    """
+
+    reason = "reconnect_required"
+    default_message = (
+        "Google no longer accepts this account's refresh token; the user must connect again."
+    )
+
+
+class GoogleUnavailable(GoogleAPIError):
+    """Google could not be reached or kept failing; the same call may succeed later.
+
+    Its ``temporary`` attribute is always True.
+    """
+
+    reason = "google_unavailable"

@@ -21,7 +21,13 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import __version__
 from .conf import GoogleConnectSettings, get_settings
-from .exceptions import GoogleAPIError, RevokeFailed, TokenExchangeFailed, UserInfoFailed
+from .exceptions import (
+    GoogleAPIError,
+    RefreshFailed,
+    RevokeFailed,
+    TokenExchangeFailed,
+    UserInfoFailed,
+)
 
 logger = logging.getLogger("google_connect")
 
@@ -140,15 +146,33 @@ class GoogleOAuthClient:
         )
         return parse_userinfo(body)
 
+    @sensitive_variables("refresh_token", "data")
+    def refresh(self, refresh_token: str) -> TokenResponse:
+        """Trade a refresh token for a new access token (RFC 6749 §6)."""
+        data = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self.config.CLIENT_ID,
+            "client_secret": self.config.CLIENT_SECRET,
+        }
+        body = self._call("POST", self.config.TOKEN_URL, RefreshFailed, data=data)
+        return parse_token_response(body, RefreshFailed)
+
     @sensitive_variables("token")
-    def revoke(self, token: str) -> None:
-        """Revoke a grant at Google (RFC 7009). An already dead token counts as revoked."""
+    def revoke(self, token: str) -> bool:
+        """Revoke a grant at Google (RFC 7009).
+
+        Returns True when Google revoked it now, False when Google answered
+        that the token was already invalid (revoked or expired), which counts
+        as revoked too.
+        """
         try:
             self._call("POST", self.config.REVOKE_URL, RevokeFailed, data={"token": token})
         except RevokeFailed as exc:
-            if exc.status_code == 400 and exc.error_code in ("invalid_token", "invalid_request"):
-                return
+            if exc.status_code == 400 and exc.error_code == "invalid_token":
+                return False
             raise
+        return True
 
     # -- plumbing ---------------------------------------------------------------
 
