@@ -11,11 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
+from . import tokens
 from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
 from .fields import EncryptedTextField
 
 if TYPE_CHECKING:
+    from .authorized_session import AuthorizedSession
     from .oauth import TokenResponse, UserInfo
+
+TOKEN_STATE_FIELDS = tokens.TOKEN_FIELDS
 
 
 class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
@@ -141,6 +145,78 @@ class GoogleAccount(models.Model):
     def __repr__(self) -> str:
         return f"<GoogleAccount id={self.pk} sub={self.sub!r} email={self.email!r}>"
 
+    # -- guarding the token columns ---------------------------------------------
+    #
+    # Token columns are written only when this instance changed them. Code that
+    # loaded an account, then saved it after someone else refreshed its token
+    # (``account.name = ...; account.save()``), would otherwise write the old
+    # token back over the new one. It also spares re-encrypting on every save.
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        loaded = getattr(self, "_loaded_token_state", None)
+        if loaded and not self._state.adding and kwargs.get("update_fields") is None:
+            unchanged = {f for f, value in loaded.items() if getattr(self, f) == value}
+            if unchanged:
+                kwargs["update_fields"] = [
+                    f.name
+                    for f in self._meta.concrete_fields
+                    if not f.primary_key and f.name not in unchanged
+                ]
+        super().save(*args, **kwargs)
+        self.mark_token_state_loaded()
+
+    @classmethod
+    def from_db(cls, db: str | None, field_names: Any, values: Any) -> GoogleAccount:
+        instance = super().from_db(db, field_names, values)
+        instance.mark_token_state_loaded()
+        return instance
+
+    def mark_token_state_loaded(self) -> None:
+        """Record the token columns' values as what the database holds."""
+        loaded = self.__dict__
+        self._loaded_token_state = {f: loaded[f] for f in TOKEN_STATE_FIELDS if f in loaded}
+
     @property
     def granted_scopes(self) -> list[str]:
         return self.scopes.split()
+
+    # -- the token lifecycle (see tokens.py) ---------------------------------------
+
+    def get_access_token(self, *, min_validity: timedelta = tokens.MIN_VALIDITY) -> str:
+        """An access token valid for at least another ``min_validity`` (60 s).
+
+        Refreshes it first when needed, with one call to Google however many
+        threads and processes ask at once. Raises ``ReconnectRequired`` when
+        the grant is dead and ``GoogleUnavailable`` when Google kept failing.
+        """
+        return tokens.get_access_token(self, min_validity=min_validity)
+
+    def refresh_access_token(self) -> None:
+        """Get a new access token from Google now, whatever the stored one's expiry."""
+        tokens.refresh(self, stale_token=self.access_token)
+
+    def authorized_session(self) -> AuthorizedSession:
+        """A ``requests.Session`` that sends this account's fresh token as a Bearer token."""
+        from .authorized_session import AuthorizedSession
+
+        return AuthorizedSession(self)
+
+    def credentials(self) -> Any:
+        """``google.oauth2.credentials.Credentials`` for google-api-python-client.
+
+        Needs the ``google`` extra (``pip install google_connect[google]``).
+        Refreshes go through google_connect, so they stay single-flight and
+        the new token is stored.
+        """
+        from .google_auth import credentials_for
+
+        return credentials_for(self)
+
+    def revoke(self) -> bool:
+        """Revoke the grant at Google, keeping the row. True if revoked now,
+        False if it was already dead."""
+        return tokens.revoke(self)
+
+    def disconnect(self, *, request: Any = None) -> bool:
+        """Revoke the grant at Google, delete the row, send ``google_account_disconnected``."""
+        return tokens.disconnect(self, request=request)

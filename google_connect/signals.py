@@ -7,3 +7,17 @@ from django.dispatch import Signal
 # kwargs: account (GoogleAccount), created (bool: True on the first connect,
 # False on a reconnect), request (HttpRequest).
 google_account_connected = Signal()
+
+# A stored access token was replaced by a fresh one from Google.
+# kwargs: account (GoogleAccount, holding the new token).
+google_token_refreshed = Signal()
+
+# Google answered ``invalid_grant``: the account's status is now
+# ``reconnect_required``. Sent once, when the status changes.
+# kwargs: account (GoogleAccount), error (str: Google's error code).
+google_account_reconnect_required = Signal()
+
+# An account was revoked at Google and its row deleted. The row no longer
+# exists; ``account.pk`` still holds the id it had.
+# kwargs: account (GoogleAccount), request (HttpRequest, or None outside a view).
+google_account_disconnected = Signal()

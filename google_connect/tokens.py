@@ -1,0 +1,190 @@
+"""The token lifecycle: fresh access tokens, broken grants, and revocation.
+
+Refreshes are single-flight across threads and processes: the refresh runs
+while holding the account's row lock (``SELECT ... FOR UPDATE``), and the row
+is read again once the lock is taken, so a caller that waited finds the token
+another caller just stored and does not call Google again. Every write of the
+token columns happens under that lock, so an older token can never be saved
+over a newer one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from .exceptions import GoogleAPIError, ReconnectRequired
+from .oauth import GoogleOAuthClient, TokenResponse
+from .retry import with_retries
+from .signals import (
+    google_account_disconnected,
+    google_account_reconnect_required,
+    google_token_refreshed,
+)
+
+if TYPE_CHECKING:
+    from .models import GoogleAccount
+
+logger = logging.getLogger("google_connect")
+
+# A token handed out must stay valid long enough for the caller to use it.
+MIN_VALIDITY = timedelta(seconds=60)
+DEAD_GRANT_ERRORS = frozenset({"invalid_grant"})
+# Columns a refresh may change; copied back onto the caller's instance.
+TOKEN_FIELDS = ("access_token", "refresh_token", "token_type", "expires_at", "scopes", "status")
+
+
+def get_access_token(account: GoogleAccount, *, min_validity: timedelta = MIN_VALIDITY) -> str:
+    """An access token valid for at least ``min_validity``, refreshed first if needed."""
+    if account.status == account.Status.RECONNECT_REQUIRED:
+        raise ReconnectRequired()
+    if account.expires_at - timezone.now() >= min_validity:
+        return account.access_token
+    refresh(account, min_validity=min_validity)
+    return account.access_token
+
+
+@sensitive_variables("stale_token")
+def refresh(
+    account: GoogleAccount,
+    *,
+    min_validity: timedelta = MIN_VALIDITY,
+    stale_token: str | None = None,
+) -> None:
+    """Refresh the account's access token unless another caller already did.
+
+    Without ``stale_token``, the stored token is kept when it is valid for
+    ``min_validity``. With it (a token an API just rejected with 401), the
+    stored token is kept only when it differs from the rejected one.
+    The instance is updated in place with what the database holds afterwards.
+    """
+    with transaction.atomic(using=account._state.db):
+        locked = type(account).objects.select_for_update().get(pk=account.pk)
+        try:
+            if _still_good(locked, min_validity, stale_token):
+                return
+            _refresh_locked(locked)
+        except _GrantIsDead as dead:
+            broken_error = dead.error_code
+        else:
+            broken_error = None
+        finally:
+            _copy_token_fields(locked, account)
+    if broken_error is not None:
+        raise ReconnectRequired()
+
+
+def _still_good(locked: GoogleAccount, min_validity: timedelta, stale_token: str | None) -> bool:
+    if locked.status == locked.Status.RECONNECT_REQUIRED:
+        raise ReconnectRequired()
+    if stale_token is not None:
+        return locked.access_token != stale_token
+    return locked.expires_at - timezone.now() >= min_validity
+
+
+class _GrantIsDead(Exception):
+    def __init__(self, error_code: str) -> None:
+        self.error_code = error_code
+
+
+def _refresh_locked(locked: GoogleAccount) -> None:
+    client = GoogleOAuthClient()
+    try:
+        tokens = with_retries(lambda: client.refresh(locked.refresh_token), what="refresh a token")
+    except GoogleAPIError as exc:
+        if exc.error_code in DEAD_GRANT_ERRORS:
+            _mark_reconnect_required(locked, exc.error_code)
+            raise _GrantIsDead(exc.error_code) from exc
+        raise
+    _store_refreshed(locked, tokens)
+    logger.info("Google token refreshed: account_id=%s sub=%s", locked.pk, locked.sub)
+    transaction.on_commit(
+        lambda: google_token_refreshed.send(sender=type(locked), account=locked),
+        using=locked._state.db,
+    )
+
+
+def _store_refreshed(locked: GoogleAccount, tokens: TokenResponse) -> None:
+    locked.access_token = tokens.access_token
+    # RFC 6749 §6: a new refresh token replaces the old one, which the server
+    # may have invalidated; without one the old one stays valid.
+    if tokens.refresh_token:
+        locked.refresh_token = tokens.refresh_token
+    locked.token_type = tokens.token_type
+    locked.expires_at = timezone.now() + timedelta(seconds=tokens.expires_in)
+    if tokens.scopes is not None:
+        locked.scopes = " ".join(tokens.scopes)
+    locked.save()
+
+
+def _mark_reconnect_required(locked: GoogleAccount, error_code: str) -> None:
+    locked.status = locked.Status.RECONNECT_REQUIRED
+    locked.save()
+    logger.info(
+        "Google grant is dead (%s), reconnect required: account_id=%s sub=%s",
+        error_code,
+        locked.pk,
+        locked.sub,
+    )
+    transaction.on_commit(
+        lambda: google_account_reconnect_required.send(
+            sender=type(locked), account=locked, error=error_code
+        ),
+        using=locked._state.db,
+    )
+
+
+def _copy_token_fields(source: GoogleAccount, target: GoogleAccount) -> None:
+    for name in TOKEN_FIELDS:
+        setattr(target, name, getattr(source, name))
+    target.mark_token_state_loaded()
+
+
+def revoke(account: GoogleAccount) -> bool:
+    """Revoke the account's grant at Google, retrying temporary failures.
+
+    Returns True when Google revoked it now and False when it was already
+    dead. Raises ``GoogleConnectError`` when Google could not be told, in
+    which case the caller must keep the account.
+    """
+    token = account.refresh_token or account.access_token
+    client = GoogleOAuthClient()
+    revoked = with_retries(lambda: client.revoke(token), what="revoke a grant")
+    logger.info(
+        "Google grant %s: account_id=%s sub=%s",
+        "revoked" if revoked else "was already revoked",
+        account.pk,
+        account.sub,
+    )
+    return revoked
+
+
+def disconnect(account: GoogleAccount, *, request: Any = None) -> bool:
+    """Revoke at Google, then delete the row and send ``google_account_disconnected``.
+
+    Nothing is deleted when the revocation fails: no grant may stay live at
+    Google after we forget it. Returns what ``revoke`` returned (False too
+    when the row was already gone).
+    """
+    using = account._state.db
+    with transaction.atomic(using=using):
+        # Locked while Google is told, so a concurrent refresh or reconnect
+        # cannot store a new grant in a row that is about to be deleted.
+        locked = type(account).objects.select_for_update().filter(pk=account.pk).first()
+        if locked is None:
+            return False
+        revoked = revoke(locked)
+        locked.delete()
+        # ``account`` keeps its pk: receivers learn which row went away.
+        transaction.on_commit(
+            lambda: google_account_disconnected.send(
+                sender=type(account), account=account, request=request
+            ),
+            using=using,
+        )
+    return revoked
