@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount
 
 # Fields an operator may see. The token columns are deliberately absent, so
@@ -39,6 +43,7 @@ class GoogleAccountAdmin(admin.ModelAdmin):
     fields = VISIBLE_FIELDS
     readonly_fields = VISIBLE_FIELDS
     show_full_result_count = False
+    actions = ["revoke_and_remove", "refresh_access_token"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -46,3 +51,44 @@ class GoogleAccountAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Viewing stays possible through the view permission; nothing is editable.
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A plain delete would forget the account while its grant stays live
+        # at Google; "Revoke and remove" is the way to delete.
+        return False
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("google_connect.delete_googleaccount")
+
+    def has_refresh_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("google_connect.change_googleaccount")
+
+    @admin.action(description=_("Revoke and remove"), permissions=["revoke"])
+    def revoke_and_remove(self, request: HttpRequest, queryset: QuerySet[GoogleAccount]) -> None:
+        for account in queryset.select_related("user"):
+            try:
+                account.disconnect(request=request)
+            except GoogleConnectError as exc:
+                self.message_user(request, f"{account}: {exc}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, gettext("%s: revoked and removed.") % account, messages.SUCCESS
+                )
+
+    @admin.action(description=_("Refresh access token"), permissions=["refresh"])
+    def refresh_access_token(self, request: HttpRequest, queryset: QuerySet[GoogleAccount]) -> None:
+        for account in queryset.select_related("user"):
+            try:
+                account.refresh_access_token()
+            except ReconnectRequired:
+                self.message_user(
+                    request,
+                    gettext("%s: the user must connect again.") % account,
+                    messages.WARNING,
+                )
+            except GoogleConnectError as exc:
+                self.message_user(request, f"{account}: {exc}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, gettext("%s: access token refreshed.") % account, messages.SUCCESS
+                )

@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "REVOKE_URL": "https://oauth2.googleapis.com/revoke",
     "TIMEOUT": 10,
     "STATE_MAX_AGE": 600,
+    "SUCCESS_URL": None,
 }
 
 
@@ -51,6 +52,7 @@ class GoogleConnectSettings:
     REVOKE_URL: str
     TIMEOUT: float
     STATE_MAX_AGE: int
+    SUCCESS_URL: str | None
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -85,6 +87,7 @@ def get_settings() -> GoogleConnectSettings:
         REVOKE_URL=merged["REVOKE_URL"],
         TIMEOUT=merged["TIMEOUT"],
         STATE_MAX_AGE=merged["STATE_MAX_AGE"],
+        SUCCESS_URL=merged["SUCCESS_URL"] or None,
     )
 
 

@@ -7,4 +7,5 @@ app_name = "google_connect"
 urlpatterns = [
     path("accounts/authorize", views.AuthorizeView.as_view(), name="authorize"),
     path("accounts/connect", views.ConnectView.as_view(), name="connect"),
+    path("accounts/<int:pk>/disconnect", views.DisconnectView.as_view(), name="disconnect"),
 ]

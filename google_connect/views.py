@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.debug import sensitive_variables
 
@@ -176,6 +178,41 @@ class ConnectView(View):
             client.revoke(token)
         except GoogleConnectError as exc:
             logger.warning("Revoking the grant without a refresh token failed: %s", exc)
+
+
+class DisconnectView(LoginRequiredMixin, View):
+    """Revoke one of the user's Google accounts at Google and forget it (POST only)."""
+
+    http_method_names = ["post"]
+    failure_template_name = "google_connect/disconnect_failed.html"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        # Someone else's account is indistinguishable from a missing one.
+        account = get_object_or_404(GoogleAccount, pk=pk, user=request.user)
+        destination = safe_next_url(request, request.POST.get("next")) or resolve_url(
+            get_settings().SUCCESS_URL or "/"
+        )
+        label = str(account)
+        try:
+            account.disconnect(request=request)
+        except GoogleConnectError as exc:
+            logger.warning("Disconnecting account_id=%s failed: %s", account.pk, exc)
+            text = _(
+                "Google could not be reached, so %(account)s is still connected. "
+                "Please try again in a few minutes."
+            ) % {"account": label}
+            if not _messages_enabled(request):
+                context = {"message": text, "destination": destination}
+                return render(request, self.failure_template_name, context, status=503)
+            messages.error(request, text)
+            return redirect(destination)
+        if _messages_enabled(request):
+            messages.success(request, _("%(account)s is disconnected.") % {"account": label})
+        return redirect(destination)
+
+
+def _messages_enabled(request: HttpRequest) -> bool:
+    return hasattr(request, "_messages")
 
 
 def _single(request: HttpRequest, name: str) -> str | None:

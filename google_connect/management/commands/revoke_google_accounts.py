@@ -1,0 +1,136 @@
+"""Revoke connected Google accounts at Google, then delete them (or keep them)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Q, QuerySet
+
+from google_connect.models import GoogleAccount
+from google_connect.revocation import MAX_WORKERS, Outcome, revoke_accounts
+
+
+class Command(BaseCommand):
+    help = (
+        "Revoke Google accounts at Google and delete them. Select accounts with --user, "
+        "--email, --reconnect-required or --all."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--user",
+            action="append",
+            default=[],
+            metavar="USERNAME_OR_ID",
+            help="Accounts of this user (repeatable).",
+        )
+        parser.add_argument(
+            "--email",
+            action="append",
+            default=[],
+            help="The account with this Google email (repeatable).",
+        )
+        parser.add_argument(
+            "--reconnect-required",
+            action="store_true",
+            help="Only accounts whose grant is already broken (narrows the other selections).",
+        )
+        parser.add_argument("--all", action="store_true", help="Every account.")
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List what would be revoked; call nothing."
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=8,
+            help=f"Concurrent calls to Google (1 to {MAX_WORKERS}, default 8).",
+        )
+        parser.add_argument(
+            "--keep-local",
+            action="store_true",
+            help="Keep the rows, with tokens blanked and status reconnect_required.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not 1 <= options["workers"] <= MAX_WORKERS:
+            raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
+        accounts = self.selection(options)
+        total = accounts.count()
+        if options["dry_run"]:
+            for account in accounts.select_related("user").order_by("pk").iterator():
+                self.stdout.write(f"would revoke: {account.pk} {account.email} ({account.user})")
+            self.stdout.write(f"{total} would be revoked (dry run, nothing called).")
+            return
+
+        progress = Progress(total, self.stderr) if sys.stderr.isatty() else None
+
+        def on_outcome(outcome: Outcome) -> None:
+            if outcome.reason:
+                self.stderr.write(
+                    f"failed: account {outcome.account_id} {outcome.email}: {outcome.reason}"
+                )
+            if progress:
+                progress.step()
+
+        report = revoke_accounts(
+            accounts,
+            workers=options["workers"],
+            keep_local=options["keep_local"],
+            on_outcome=on_outcome,
+        )
+        if progress:
+            progress.finish()
+        self.stdout.write(
+            f"{report.revoked} revoked, {report.already_revoked} already revoked, "
+            f"{report.failed} failed"
+        )
+        if report.failed:
+            raise CommandError(f"{report.failed} account(s) could not be revoked.")
+
+    def selection(self, options: dict[str, Any]) -> QuerySet[GoogleAccount]:
+        chosen = options["user"] or options["email"]
+        if not (chosen or options["all"] or options["reconnect_required"]):
+            raise CommandError(
+                "Say which accounts to revoke: --user, --email, --reconnect-required or --all."
+            )
+        if options["all"] and chosen:
+            raise CommandError("--all cannot be combined with --user or --email.")
+        accounts = GoogleAccount.objects.all()
+        if chosen:
+            accounts = accounts.filter(self.user_filter(options["user"], options["email"]))
+        if options["reconnect_required"]:
+            accounts = accounts.reconnect_required()
+        return accounts
+
+    def user_filter(self, users: list[str], emails: list[str]) -> Q:
+        username_field = get_user_model().USERNAME_FIELD
+        query = Q(pk__in=[])
+        for value in users:
+            query |= Q(**{f"user__{username_field}": value})
+            if value.isdigit():
+                query |= Q(user__pk=int(value))
+        for email in emails:
+            query |= Q(email__iexact=email)
+        return query
+
+
+class Progress:
+    """A one-line progress bar for interactive runs."""
+
+    def __init__(self, total: int, out: Any) -> None:
+        self.total, self.done, self.out = total, 0, out
+
+    def step(self) -> None:
+        self.done += 1
+        width = 30
+        filled = width * self.done // max(self.total, 1)
+        self.out.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}", ending=""
+        )
+        self.out.flush()
+
+    def finish(self) -> None:
+        self.out.write("")
