@@ -1,0 +1,228 @@
+"""The revoke_google_accounts management command."""
+
+from datetime import timedelta
+from io import StringIO
+from urllib.parse import parse_qs
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from google_connect import retry
+from google_connect.models import GoogleAccount
+from google_connect.signals import google_account_disconnected
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch):
+    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
+
+
+class RevokeEndpoint:
+    """Answers 200, except for the tokens told to fail or to be already revoked."""
+
+    def __init__(self, google):
+        self.failing: set[str] = set()
+        self.already_revoked: set[str] = set()
+        self.tokens: list[str] = []
+        self.on_call = None
+        google.mock.add_callback("POST", google.config.REVOKE_URL, callback=self)
+
+    def __call__(self, request):
+        token = parse_qs(request.body)["token"][0]
+        self.tokens.append(token)
+        if self.on_call:
+            self.on_call(token)
+        if token in self.failing:
+            return 503, {}, "{}"
+        if token in self.already_revoked:
+            return 400, {}, '{"error": "invalid_token"}'
+        return 200, {}, "{}"
+
+
+@pytest.fixture
+def revoke_endpoint(google):
+    return RevokeEndpoint(google)
+
+
+def run(*args):
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("revoke_google_accounts", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        return out.getvalue(), err.getvalue(), exc
+    return out.getvalue(), err.getvalue(), None
+
+
+def test_refuses_to_run_without_a_selection(revoke_endpoint):
+    make_account()
+
+    with pytest.raises(CommandError, match="Say which accounts"):
+        call_command("revoke_google_accounts")
+    assert GoogleAccount.objects.count() == 1
+
+
+def test_all_revokes_and_deletes_every_account(revoke_endpoint):
+    accounts = [make_account() for _ in range(3)]
+
+    out, err, error = run("--all")
+
+    assert error is None
+    assert out.strip().endswith("3 revoked, 0 already revoked, 0 failed")
+    assert err == ""
+    assert not GoogleAccount.objects.exists()
+    assert sorted(revoke_endpoint.tokens) == sorted(a.refresh_token for a in accounts)
+
+
+def test_user_selects_by_username_or_id(revoke_endpoint, user, other_user):
+    mine = make_account(user)
+    theirs = make_account(other_user)
+    spare = make_account()
+
+    run("--user", "alice", "--user", str(other_user.pk))
+
+    assert list(GoogleAccount.objects.all()) == [spare]
+    assert sorted(revoke_endpoint.tokens) == sorted([mine.refresh_token, theirs.refresh_token])
+
+
+def test_email_selects_accounts_case_insensitively(revoke_endpoint):
+    make_account(email="Keep@example.com")
+    make_account(email="Drop@Example.com")
+
+    run("--email", "drop@example.com")
+
+    assert list(GoogleAccount.objects.values_list("email", flat=True)) == ["Keep@example.com"]
+
+
+def test_reconnect_required_selects_only_broken_accounts(revoke_endpoint, user):
+    make_account(user, email="ok@example.com")
+    make_account(user, status=GoogleAccount.Status.RECONNECT_REQUIRED)
+
+    run("--reconnect-required")
+    assert list(GoogleAccount.objects.values_list("email", flat=True)) == ["ok@example.com"]
+
+
+def test_reconnect_required_narrows_a_user_selection(revoke_endpoint, user):
+    make_account(user, email="ok@example.com")
+    make_account(user, status=GoogleAccount.Status.RECONNECT_REQUIRED)
+    make_account(status=GoogleAccount.Status.RECONNECT_REQUIRED, email="other@example.com")
+
+    run("--user", "alice", "--reconnect-required")
+
+    assert sorted(GoogleAccount.objects.values_list("email", flat=True)) == [
+        "ok@example.com",
+        "other@example.com",
+    ]
+
+
+def test_dry_run_lists_and_calls_nothing(revoke_endpoint, google):
+    account = make_account(email="listed@example.com")
+
+    out, _, error = run("--all", "--dry-run")
+
+    assert error is None
+    assert f"would revoke: {account.pk} listed@example.com" in out
+    assert "1 would be revoked (dry run, nothing called)." in out
+    assert len(google.mock.calls) == 0
+    assert GoogleAccount.objects.count() == 1
+
+
+def test_keep_local_keeps_rows_marked_and_without_tokens(revoke_endpoint):
+    account = make_account()
+
+    out, _, _ = run("--all", "--keep-local")
+
+    assert "1 revoked" in out
+    stored = GoogleAccount.objects.get(pk=account.pk)
+    assert stored.status == GoogleAccount.Status.RECONNECT_REQUIRED
+    assert (stored.access_token, stored.refresh_token) == ("", "")
+
+
+def test_failures_are_reported_without_tokens_and_exit_non_zero(revoke_endpoint):
+    good = make_account()
+    bad = make_account(email="bad@example.com")
+    gone = make_account()
+    revoke_endpoint.failing.add(bad.refresh_token)
+    revoke_endpoint.already_revoked.add(gone.refresh_token)
+
+    out, err, error = run("--all")
+
+    assert out.strip().endswith("1 revoked, 1 already revoked, 1 failed")
+    assert f"failed: account {bad.pk} bad@example.com: " in err
+    assert bad.refresh_token not in err and bad.access_token not in err
+    assert isinstance(error, CommandError)
+    assert list(GoogleAccount.objects.all()) == [bad]
+    assert good.pk and gone.pk
+
+
+def test_many_workers_give_the_same_result_as_one(revoke_endpoint):
+    def scenario(workers):
+        GoogleAccount.objects.all().delete()
+        accounts = [make_account() for _ in range(30)]
+        for account in accounts[::7]:
+            revoke_endpoint.failing.add(account.refresh_token)
+        for account in accounts[1::5]:
+            revoke_endpoint.already_revoked.add(account.refresh_token)
+        out, _, _ = run("--all", "--workers", str(workers))
+        kept = [accounts.index(a) for a in GoogleAccount.objects.order_by("pk")]
+        return out.strip().splitlines()[-1], kept
+
+    assert scenario(1) == scenario(8)
+    assert scenario(8)[0] == "20 revoked, 5 already revoked, 5 failed"
+
+
+@pytest.mark.parametrize("workers", ["0", "65"])
+def test_workers_are_bounded(revoke_endpoint, workers):
+    with pytest.raises(CommandError, match="--workers"):
+        call_command("revoke_google_accounts", "--all", "--workers", workers)
+
+
+def test_all_cannot_be_combined_with_a_user(revoke_endpoint):
+    with pytest.raises(CommandError):
+        call_command("revoke_google_accounts", "--all", "--user", "alice")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_deleted_account_is_signalled(revoke_endpoint):
+    accounts = [make_account() for _ in range(3)]
+    received = []
+
+    def receiver(account, request, **kwargs):
+        received.append((account.pk, request))
+
+    google_account_disconnected.connect(receiver)
+    try:
+        run("--all")
+    finally:
+        google_account_disconnected.disconnect(receiver)
+
+    assert sorted(received) == sorted((a.pk, None) for a in accounts)
+
+
+def test_an_account_reconnected_during_revocation_is_kept(revoke_endpoint):
+    account = make_account()
+    # What a reconnect while Google was being called leaves behind: a row
+    # updated after the command read it.
+    GoogleAccount.objects.filter(pk=account.pk).update(
+        updated_at=timezone.now() + timedelta(minutes=1)
+    )
+
+    out, err, error = run("--all")
+
+    assert "0 revoked, 0 already revoked, 1 failed" in out
+    assert "changed while being revoked" in err
+    assert GoogleAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_pages_cover_every_row(revoke_endpoint, monkeypatch):
+    monkeypatch.setattr("google_connect.revocation.PAGE_SIZE", 4)
+    for _ in range(11):
+        make_account()
+
+    out, _, _ = run("--all", "--workers", "3")
+
+    assert "11 revoked" in out
+    assert not GoogleAccount.objects.exists()
