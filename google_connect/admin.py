@@ -36,14 +36,29 @@ VISIBLE_FIELDS = (
 
 @admin.register(GoogleAccount)
 class GoogleAccountAdmin(admin.ModelAdmin):
-    list_display = ("user", "email", "status", "scopes", "expires_at", "created_at")
+    list_display = (
+        "user",
+        "email",
+        "status",
+        "scopes",
+        "expires_at",
+        "created_at",
+        "token_state",
+    )
     list_filter = ("status",)
     list_select_related = ("user",)
     search_fields = ("email", "user__username")
-    fields = VISIBLE_FIELDS
-    readonly_fields = VISIBLE_FIELDS
+    fields = (*VISIBLE_FIELDS, "token_state")
+    readonly_fields = (*VISIBLE_FIELDS, "token_state")
     show_full_result_count = False
     actions = ["revoke_and_remove", "refresh_access_token"]
+
+    @admin.display(description=_("tokens"))
+    def token_state(self, account: GoogleAccount) -> str:
+        # Says whether the tokens can be decrypted, never what they are.
+        if account.tokens_decryptable:
+            return gettext("encrypted")
+        return gettext("⚠ undecryptable: no key in FERNET_KEYS decrypts them")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

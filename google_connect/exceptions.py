@@ -121,3 +121,17 @@ class GoogleUnavailable(GoogleAPIError):
     """
 
     reason = "google_unavailable"
+
+
+class UndecryptableToken(GoogleConnectError):
+    """A stored token cannot be decrypted with any key in ``FERNET_KEYS``.
+
+    Usually a key was removed from ``FERNET_KEYS`` (or ``SECRET_KEY`` changed
+    while ``FERNET_KEYS`` was unset) before ``rotate_google_token_keys`` ran.
+    """
+
+    reason = "undecryptable_token"
+    default_message = (
+        "A stored Google token cannot be decrypted with any key in FERNET_KEYS. Put the key "
+        "it was encrypted with back into FERNET_KEYS, or have the user connect again."
+    )

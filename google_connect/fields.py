@@ -2,20 +2,32 @@
 
 A thin layer over ``fernet_fields``: the same ciphertext format and the same
 ``FERNET_KEYS`` setting (first key encrypts, every key decrypts, ``SECRET_KEY``
-when unset), with the derived keys cached per key list rather than per field
-instance, so a settings change (a test's ``override_settings``, a key rotation
-in a long-lived process) is picked up and HKDF still runs once per process.
+when unset), with two changes:
+
+- The derived keys are cached per key list rather than per field instance, so
+  a settings change (a test's ``override_settings``, a key rotation in a
+  long-lived process) is picked up, and HKDF still runs once per process.
+- A value that no configured key decrypts does not break loading the row:
+  the row loads, and reading that attribute raises ``UndecryptableToken``. A
+  page or the admin can list the account; nothing can send garbage to Google.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import fernet_fields
-from cryptography.fernet import Fernet, MultiFernet
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.db.models.query_utils import DeferredAttribute
+from django.utils.encoding import force_str
 from fernet_fields import hkdf
+
+from .exceptions import UndecryptableToken
 
 
 def configured_keys() -> tuple[str, ...]:
@@ -25,18 +37,65 @@ def configured_keys() -> tuple[str, ...]:
     return tuple(keys)
 
 
-@functools.lru_cache(maxsize=8)
-def _fernet_for(keys: tuple[str, ...], use_hkdf: bool) -> MultiFernet:
-    derived = [hkdf.derive_fernet_key(k) if use_hkdf else k for k in keys]
-    return MultiFernet([Fernet(k) for k in derived])
+def _use_hkdf() -> bool:
+    return getattr(settings, "FERNET_USE_HKDF", True)
+
+
+@functools.lru_cache(maxsize=16)
+def _fernets_for(keys: tuple[str, ...], use_hkdf: bool) -> tuple[Fernet, ...]:
+    return tuple(Fernet(hkdf.derive_fernet_key(k) if use_hkdf else k) for k in keys)
 
 
 def current_fernet() -> MultiFernet:
-    return _fernet_for(configured_keys(), getattr(settings, "FERNET_USE_HKDF", True))
+    """Encrypts with the first configured key, decrypts with any of them."""
+    return MultiFernet(list(_fernets_for(configured_keys(), _use_hkdf())))
+
+
+def primary_fernet() -> Fernet:
+    """The first configured key alone: what a freshly encrypted value uses."""
+    return _fernets_for(configured_keys(), _use_hkdf())[0]
+
+
+class Undecryptable:
+    """Stands in for a stored value that no configured key can decrypt."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<undecryptable>"
+
+
+UNDECRYPTABLE = Undecryptable()
+
+_passing_through = contextvars.ContextVar("google_connect_undecryptable_passthrough", default=False)
+
+
+@contextlib.contextmanager
+def undecryptable_passthrough() -> Iterator[None]:
+    """Let Django's own copying of field values (``refresh_from_db``) move the
+    marker around instead of raising."""
+    token = _passing_through.set(True)
+    try:
+        yield
+    finally:
+        _passing_through.reset(token)
+
+
+class EncryptedAttribute(DeferredAttribute):
+    def __get__(self, instance: Any, cls: Any = None) -> Any:
+        value = super().__get__(instance, cls)
+        if value is UNDECRYPTABLE and not _passing_through.get():
+            raise UndecryptableToken(
+                f"{type(instance).__name__}.{self.field.name} of id={instance.pk} cannot be "
+                "decrypted with any key in FERNET_KEYS."
+            )
+        return value
 
 
 class EncryptedTextField(fernet_fields.EncryptedTextField):
     """A text column stored as Fernet ciphertext (a binary column in the database)."""
+
+    descriptor_class = EncryptedAttribute
 
     @property  # type: ignore[override]
     def keys(self) -> tuple[str, ...]:
@@ -45,3 +104,11 @@ class EncryptedTextField(fernet_fields.EncryptedTextField):
     @property  # type: ignore[override]
     def fernet(self) -> Any:
         return current_fernet()
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any, *args: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return self.to_python(force_str(self.fernet.decrypt(bytes(value))))
+        except InvalidToken:
+            return UNDECRYPTABLE

@@ -13,7 +13,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import tokens
 from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
-from .fields import EncryptedTextField
+from .fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
 
 if TYPE_CHECKING:
     from .authorized_session import AuthorizedSession
@@ -72,7 +72,7 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
             raise AccountLinkedToAnotherUser()
         # Google sends a refresh token only when it showed the consent screen;
         # on a reconnect without one the stored token stays valid.
-        refresh_token = tokens.refresh_token or (account.refresh_token if account else "")
+        refresh_token = tokens.refresh_token or _stored_refresh_token(account)
         if not refresh_token:
             raise MissingRefreshToken()
         created = account is None
@@ -93,6 +93,15 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         account.status = GoogleAccount.Status.ACTIVE
         account.save(force_insert=created, using=self.db)
         return account, created
+
+
+def _stored_refresh_token(account: GoogleAccount | None) -> str:
+    # A refresh token no configured key can decrypt is as good as none: the
+    # user gets the missing_refresh_token page, and the grant is revoked so
+    # that the next attempt brings a new one.
+    if account is None or account.__dict__.get("refresh_token") is UNDECRYPTABLE:
+        return ""
+    return account.refresh_token
 
 
 class GoogleAccount(models.Model):
@@ -155,7 +164,8 @@ class GoogleAccount(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         loaded = getattr(self, "_loaded_token_state", None)
         if loaded and not self._state.adding and kwargs.get("update_fields") is None:
-            unchanged = {f for f, value in loaded.items() if getattr(self, f) == value}
+            # __dict__, not getattr: an undecryptable token must not raise here.
+            unchanged = {f for f, value in loaded.items() if self.__dict__.get(f) is value}
             if unchanged:
                 kwargs["update_fields"] = [
                     f.name
@@ -171,14 +181,31 @@ class GoogleAccount(models.Model):
         instance.mark_token_state_loaded()
         return instance
 
-    def mark_token_state_loaded(self) -> None:
-        """Record the token columns' values as what the database holds."""
-        loaded = self.__dict__
-        self._loaded_token_state = {f: loaded[f] for f in TOKEN_STATE_FIELDS if f in loaded}
+    def refresh_from_db(
+        self, using: str | None = None, fields: Any = None, from_queryset: Any = None
+    ) -> None:
+        with undecryptable_passthrough():
+            super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        self.mark_token_state_loaded(only=fields)
+
+    def mark_token_state_loaded(self, only: Any = None) -> None:
+        """Record the token columns' values (or just those named) as what the database holds."""
+        current = self.__dict__
+        names = [f for f in TOKEN_STATE_FIELDS if f in current and (only is None or f in only)]
+        state = {} if only is None else dict(getattr(self, "_loaded_token_state", {}))
+        state.update((name, current[name]) for name in names)
+        self._loaded_token_state = state
 
     @property
     def granted_scopes(self) -> list[str]:
         return self.scopes.split()
+
+    @property
+    def tokens_decryptable(self) -> bool:
+        """False when a stored token cannot be decrypted with the configured keys."""
+        return not any(
+            self.__dict__.get(name) is UNDECRYPTABLE for name in ("access_token", "refresh_token")
+        )
 
     # -- the token lifecycle (see tokens.py) ---------------------------------------
 

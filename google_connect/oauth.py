@@ -167,7 +167,14 @@ class GoogleOAuthClient:
         as revoked too.
         """
         try:
-            self._call("POST", self.config.REVOKE_URL, RevokeFailed, data={"token": token})
+            # RFC 7009 §2.2: the status code is the answer; the body does not matter.
+            self._call(
+                "POST",
+                self.config.REVOKE_URL,
+                RevokeFailed,
+                data={"token": token},
+                require_json_object=False,
+            )
         except RevokeFailed as exc:
             if exc.status_code == 400 and exc.error_code == "invalid_token":
                 return False
@@ -181,6 +188,8 @@ class GoogleOAuthClient:
         method: str,
         url: str,
         error_class: type[GoogleAPIError],
+        *,
+        require_json_object: bool = True,
         **kwargs: Any,
     ) -> Any:
         what = error_class.reason
@@ -207,7 +216,7 @@ class GoogleOAuthClient:
                 error_code=code,
                 temporary=response.status_code in TEMPORARY_STATUS_CODES,
             )
-        if not isinstance(body, dict):
+        if require_json_object and not isinstance(body, dict):
             logger.warning("Google %s: the answer is not a JSON object", what)
             raise error_class("Google's answer is not a JSON object.", status_code=200)
         return body

@@ -26,3 +26,12 @@ def other_user(django_user_model):
 def alice(client, user):
     client.force_login(user)
     return client
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.figures import FIGURES
+
+    if FIGURES:
+        terminalreporter.section("google_connect figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")

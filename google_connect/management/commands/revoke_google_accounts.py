@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q, QuerySet
 
+from google_connect.management.progress import Progress
 from google_connect.models import GoogleAccount
 from google_connect.revocation import MAX_WORKERS, Outcome, revoke_accounts
 
@@ -65,7 +65,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{total} would be revoked (dry run, nothing called).")
             return
 
-        progress = Progress(total, self.stderr) if sys.stderr.isatty() else None
+        progress = Progress(total, self.stderr) if self.stderr.isatty() else None
 
         def on_outcome(outcome: Outcome) -> None:
             if outcome.reason:
@@ -115,22 +115,3 @@ class Command(BaseCommand):
         for email in emails:
             query |= Q(email__iexact=email)
         return query
-
-
-class Progress:
-    """A one-line progress bar for interactive runs."""
-
-    def __init__(self, total: int, out: Any) -> None:
-        self.total, self.done, self.out = total, 0, out
-
-    def step(self) -> None:
-        self.done += 1
-        width = 30
-        filled = width * self.done // max(self.total, 1)
-        self.out.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}", ending=""
-        )
-        self.out.flush()
-
-    def finish(self) -> None:
-        self.out.write("")
