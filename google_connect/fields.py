@@ -82,6 +82,15 @@ def undecryptable_passthrough() -> Iterator[None]:
 
 
 class EncryptedAttribute(DeferredAttribute):
+    """Raises ``UndecryptableToken`` instead of handing out the marker.
+
+    A data descriptor (it has ``__set__``): Django's plain field attributes
+    are shadowed by the instance ``__dict__``, which would skip ``__get__``.
+    """
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        instance.__dict__[self.field.attname] = value
+
     def __get__(self, instance: Any, cls: Any = None) -> Any:
         value = super().__get__(instance, cls)
         if value is UNDECRYPTABLE and not _passing_through.get():

@@ -140,8 +140,9 @@ def _mark_reconnect_required(locked: GoogleAccount, error_code: str) -> None:
 
 
 def _copy_token_fields(source: GoogleAccount, target: GoogleAccount) -> None:
+    # Through __dict__: an undecryptable token is copied as the marker it is.
     for name in TOKEN_FIELDS:
-        setattr(target, name, getattr(source, name))
+        target.__dict__[name] = source.__dict__[name]
     target.mark_token_state_loaded()
 
 

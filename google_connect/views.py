@@ -125,8 +125,8 @@ class ConnectView(View):
             raise
 
         logger.info(
-            "Google account %s connected: account_id=%s sub=%s user_id=%s",
-            "created" if created else "reconnected",
+            "Google account %s: account_id=%s sub=%s user_id=%s",
+            "connected" if created else "reconnected",
             account.pk,
             account.sub,
             request.user.pk,

@@ -1,0 +1,198 @@
+"""FERNET_KEYS rotation, and rows that no configured key can decrypt."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.utils import timezone
+from fernet_fields import hkdf
+
+from google_connect.exceptions import GoogleConnectError, UndecryptableToken
+from google_connect.models import GoogleAccount
+from tests.factories import make_account
+from tests.support import connect, token_body, userinfo_body
+
+pytestmark = pytest.mark.django_db
+
+OLD, NEW, UNRELATED = "old-fernet-key", "new-fernet-key", "a-key-nobody-used"
+
+
+def raw_tokens(pk):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT access_token, refresh_token FROM google_connect_googleaccount WHERE id = %s",
+            [pk],
+        )
+        return tuple(bytes(value) for value in cursor.fetchone())
+
+
+def decrypts_with(key, ciphertext):
+    return Fernet(hkdf.derive_fernet_key(key)).decrypt(ciphertext).decode()
+
+
+def rotate(*args):
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("rotate_google_token_keys", *args, stdout=out, stderr=err)
+    except CommandError as exc:
+        return out.getvalue().strip(), err.getvalue(), exc
+    return out.getvalue().strip(), err.getvalue(), None
+
+
+@pytest.fixture
+def old_key_accounts(settings):
+    settings.FERNET_KEYS = [OLD]
+    return [
+        make_account(access_token=f"ya29.ROT-{n}", refresh_token=f"1//ROT-{n}") for n in range(3)
+    ]
+
+
+def test_rotation_re_encrypts_every_row_with_the_first_key(settings, old_key_accounts):
+    before = {a.pk: GoogleAccount.objects.get(pk=a.pk).updated_at for a in old_key_accounts}
+    settings.FERNET_KEYS = [NEW, OLD]
+
+    out, err, error = rotate()
+
+    assert (out, err, error) == ("3 re-encrypted, 0 already current, 0 undecryptable", "", None)
+    for n, account in enumerate(old_key_accounts):
+        access, refresh = raw_tokens(account.pk)
+        assert decrypts_with(NEW, access) == f"ya29.ROT-{n}"
+        assert decrypts_with(NEW, refresh) == f"1//ROT-{n}"
+        assert GoogleAccount.objects.get(pk=account.pk).updated_at == before[account.pk]
+    # The old key can go now.
+    settings.FERNET_KEYS = [NEW]
+    assert [a.access_token for a in GoogleAccount.objects.order_by("pk")] == [
+        "ya29.ROT-0",
+        "ya29.ROT-1",
+        "ya29.ROT-2",
+    ]
+
+
+def test_rotation_can_be_run_again(settings, old_key_accounts):
+    settings.FERNET_KEYS = [NEW, OLD]
+    rotate()
+    snapshot = [raw_tokens(a.pk) for a in old_key_accounts]
+
+    out, _, error = rotate()
+
+    assert out == "0 re-encrypted, 3 already current, 0 undecryptable"
+    assert error is None
+    assert [raw_tokens(a.pk) for a in old_key_accounts] == snapshot
+
+
+def test_dry_run_counts_and_writes_nothing(settings, old_key_accounts):
+    snapshot = [raw_tokens(a.pk) for a in old_key_accounts]
+    settings.FERNET_KEYS = [NEW, OLD]
+
+    out, _, error = rotate("--dry-run")
+
+    assert out == "3 would be re-encrypted, 0 already current, 0 undecryptable"
+    assert error is None
+    assert [raw_tokens(a.pk) for a in old_key_accounts] == snapshot
+
+
+def test_undecryptable_rows_are_reported_untouched_and_fail_the_command(settings):
+    settings.FERNET_KEYS = [OLD]
+    lost = make_account(email="lost@example.com")
+    settings.FERNET_KEYS = [UNRELATED]
+    kept = make_account(email="kept@example.com")
+    settings.FERNET_KEYS = [NEW, UNRELATED]
+    lost_before = raw_tokens(lost.pk)
+
+    out, err, error = rotate()
+
+    assert out == "1 re-encrypted, 0 already current, 1 undecryptable"
+    assert f"undecryptable: account {lost.pk} lost@example.com" in err
+    assert isinstance(error, CommandError)
+    assert raw_tokens(lost.pk) == lost_before
+    assert decrypts_with(NEW, raw_tokens(kept.pk)[0]) == kept.access_token
+
+
+# -- rows no configured key can decrypt ------------------------------------------------
+
+
+@pytest.fixture
+def lost_account(settings, user):
+    settings.FERNET_KEYS = [OLD]
+    account = make_account(user, email="lost@example.com", sub="lost-sub")
+    settings.FERNET_KEYS = [NEW]
+    return GoogleAccount.objects.get(pk=account.pk)
+
+
+def test_a_lost_row_loads_but_reading_its_tokens_raises_naming_fernet_keys(lost_account):
+    assert lost_account.email == "lost@example.com"
+    assert lost_account.tokens_decryptable is False
+    with pytest.raises(UndecryptableToken, match="FERNET_KEYS") as raised:
+        _ = lost_account.refresh_token
+    assert isinstance(raised.value, GoogleConnectError)
+    with pytest.raises(UndecryptableToken):
+        _ = lost_account.access_token
+
+
+def test_a_lost_row_is_never_sent_to_google(lost_account, google):
+    GoogleAccount.objects.filter(pk=lost_account.pk).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    lost_account.refresh_from_db()
+
+    with pytest.raises(UndecryptableToken):
+        lost_account.get_access_token()
+    with pytest.raises(UndecryptableToken):
+        lost_account.disconnect()
+
+    assert len(google.mock.calls) == 0
+    assert GoogleAccount.objects.filter(pk=lost_account.pk).exists()
+
+
+def test_saving_a_lost_row_keeps_its_ciphertext(lost_account):
+    before = raw_tokens(lost_account.pk)
+
+    lost_account.name = "Renamed"
+    lost_account.save()
+
+    assert raw_tokens(lost_account.pk) == before
+    assert GoogleAccount.objects.get(pk=lost_account.pk).name == "Renamed"
+
+
+def test_the_admin_lists_a_lost_row_with_a_marker(admin_client, lost_account):
+    ok = make_account(email="fine@example.com")
+
+    changelist = admin_client.get("/admin/google_connect/googleaccount/")
+    change = admin_client.get(f"/admin/google_connect/googleaccount/{lost_account.pk}/change/")
+
+    assert changelist.status_code == 200 and change.status_code == 200
+    assert "lost@example.com" in changelist.content.decode()
+    assert changelist.content.decode().count("undecryptable") == 1
+    assert "undecryptable" in change.content.decode()
+    assert ok.email in changelist.content.decode()
+
+
+def test_reconnecting_with_a_new_refresh_token_heals_a_lost_row(alice, google, lost_account):
+    response = connect(
+        alice,
+        google,
+        token=token_body(access_token="ya29.HEALED", refresh_token="1//HEALED"),
+        userinfo=userinfo_body(sub="lost-sub", email="lost@example.com"),
+    )
+
+    assert response.status_code == 200
+    healed = GoogleAccount.objects.get(pk=lost_account.pk)
+    assert (healed.access_token, healed.refresh_token) == ("ya29.HEALED", "1//HEALED")
+
+
+def test_reconnecting_without_a_refresh_token_asks_to_start_over(alice, google, lost_account):
+    revoke = google.revoke()
+
+    response = connect(
+        alice,
+        google,
+        token=token_body(refresh_token=None),
+        userinfo=userinfo_body(sub="lost-sub"),
+    )
+
+    assert response.status_code == 400
+    assert 'data-reason="missing_refresh_token"' in response.content.decode()
+    assert revoke.call_count == 1
