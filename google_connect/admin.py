@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -34,8 +34,14 @@ VISIBLE_FIELDS = (
 )
 
 
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[GoogleAccount]
+else:
+    _ModelAdmin = admin.ModelAdmin
+
+
 @admin.register(GoogleAccount)
-class GoogleAccountAdmin(admin.ModelAdmin):
+class GoogleAccountAdmin(_ModelAdmin):
     list_display = (
         "user",
         "email",

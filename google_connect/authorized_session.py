@@ -29,7 +29,7 @@ class AuthorizedSession(requests.Session):
         self.account = account
         self.headers["User-Agent"] = f"google-connect/{__version__}"
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", get_settings().TIMEOUT)
         token = self.account.get_access_token()
         response = self._send_with(token, method, url, *args, **kwargs)
@@ -42,9 +42,9 @@ class AuthorizedSession(requests.Session):
         return self._send_with(self.account.access_token, method, url, *args, **kwargs)
 
     def _send_with(self, token: str, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
-        headers = dict(kwargs.pop("headers", None) or {})
+        headers = dict(kwargs.get("headers") or {})
         headers["Authorization"] = f"Bearer {token}"
-        return super().request(method, url, *args, headers=headers, **kwargs)
+        return super().request(method, url, *args, **{**kwargs, "headers": headers})
 
     def __repr__(self) -> str:
         return f"<AuthorizedSession for {self.account!r}>"

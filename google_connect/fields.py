@@ -18,7 +18,7 @@ import contextlib
 import contextvars
 import functools
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fernet_fields
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -28,6 +28,14 @@ from django.utils.encoding import force_str
 from fernet_fields import hkdf
 
 from .exceptions import UndecryptableToken
+
+if TYPE_CHECKING:
+    # fernet_fields is untyped; to a type checker these columns are text.
+    from django.db.models import TextField
+
+    _EncryptedTextBase = TextField[str, str]
+else:
+    _EncryptedTextBase = fernet_fields.EncryptedTextField
 
 
 def configured_keys() -> tuple[str, ...]:
@@ -101,16 +109,16 @@ class EncryptedAttribute(DeferredAttribute):
         return value
 
 
-class EncryptedTextField(fernet_fields.EncryptedTextField):
+class EncryptedTextField(_EncryptedTextBase):
     """A text column stored as Fernet ciphertext (a binary column in the database)."""
 
     descriptor_class = EncryptedAttribute
 
-    @property  # type: ignore[override]
+    @property
     def keys(self) -> tuple[str, ...]:
         return configured_keys()
 
-    @property  # type: ignore[override]
+    @property
     def fernet(self) -> Any:
         return current_fernet()
 

@@ -31,7 +31,7 @@ def credentials_for(account: GoogleAccount) -> Any:
     # No refresh token and no client secret are handed over: google-auth
     # would refresh on its own, bypassing the row lock and never storing the
     # new token. It asks refresh_handler instead.
-    return Credentials(
+    return Credentials(  # type: ignore[no-untyped-call]
         token=token,
         expiry=_naive_utc(account.expires_at),
         scopes=account.granted_scopes,

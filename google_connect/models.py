@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -176,8 +177,11 @@ class GoogleAccount(models.Model):
         self.mark_token_state_loaded()
 
     @classmethod
-    def from_db(cls, db: str | None, field_names: Any, values: Any) -> GoogleAccount:
-        instance = super().from_db(db, field_names, values)
+    def from_db(
+        cls, db: str | None, field_names: Collection[str], values: Collection[Any], **kwargs: Any
+    ) -> GoogleAccount:
+        # **kwargs: newer Django versions pass more (fetch_mode in 6.1).
+        instance = super().from_db(db, field_names, values, **kwargs)
         instance.mark_token_state_loaded()
         return instance
 

@@ -70,7 +70,7 @@ def refresh(
                 return
             _refresh_locked(locked)
         except _GrantIsDead as dead:
-            broken_error = dead.error_code
+            broken_error: str | None = dead.error_code
         else:
             broken_error = None
         finally:

@@ -166,7 +166,7 @@ class ConnectView(View):
             return None
         cleaned = request.GET.copy()
         cleaned.setlist("code", [REDACTED])
-        request.GET = cleaned
+        request.GET = cleaned  # type: ignore[assignment]  # stubs want it immutable
         request.META["QUERY_STRING"] = cleaned.urlencode(safe="*")
         if len(codes) != 1 or not codes[0] or len(codes[0]) > 2048:
             return None
