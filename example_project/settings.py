@@ -3,8 +3,11 @@ optional ``.env`` file at the repository root) through django-environ."""
 
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
+
+from . import demo
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,6 +25,16 @@ if SECRET_KEY == DEV_SECRET_KEY:
 
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+# Demo mode: without a Google OAuth client, the site runs against a local
+# stand-in for Google (example_project/fake_google) and needs no internet.
+DEMO_MODE = not env.str("GOOGLE_CLIENT_ID", default="")
+# The server calls the stand-in's token and userinfo endpoints over HTTP, so
+# it must know its own address: the one runserver listens on.
+DEMO_BASE_URL = env.str("DEMO_BASE_URL", default=demo.DEFAULT_BASE_URL).rstrip("/")
+if DEMO_MODE and urlsplit(DEMO_BASE_URL).hostname not in ALLOWED_HOSTS:
+    ALLOWED_HOSTS.append(urlsplit(DEMO_BASE_URL).hostname)
+
 USE_TZ = True
 TIME_ZONE = "UTC"
 
@@ -38,6 +51,8 @@ INSTALLED_APPS = [
     "google_connect",
     "example_project",
 ]
+if DEMO_MODE:
+    INSTALLED_APPS.append("example_project.fake_google")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -62,6 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "example_project.context_processors.demo_mode",
             ]
         },
     }
@@ -76,14 +92,39 @@ LOGOUT_REDIRECT_URL = "home"
 # key rotation procedure). The default is for local development only.
 FERNET_KEYS = env.list("FERNET_KEYS", default=["example-project-development-fernet-key"])
 
-GOOGLE_CONNECT = {
-    "CLIENT_ID": env.str("GOOGLE_CLIENT_ID", default=""),
-    "CLIENT_SECRET": env.str("GOOGLE_CLIENT_SECRET", default=""),
-}
+if DEMO_MODE:
+    GOOGLE_CONNECT = demo.google_connect_settings(DEMO_BASE_URL)
+    FAKE_GOOGLE = demo.fake_google_settings(DEMO_BASE_URL)
+else:
+    GOOGLE_CONNECT = {
+        "CLIENT_ID": env.str("GOOGLE_CLIENT_ID"),
+        "CLIENT_SECRET": env.str("GOOGLE_CLIENT_SECRET", default=""),
+    }
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"google_connect": {"handlers": ["console"], "level": "INFO"}},
+    "filters": {
+        "redact_codes": {"()": "example_project.log_filters.RedactAuthorizationCodes"},
+    },
+    "formatters": {
+        # Django's own format for runserver's request lines.
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_codes"],
+        },
+    },
+    "loggers": {
+        "google_connect": {"handlers": ["console"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
 }

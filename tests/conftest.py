@@ -1,9 +1,16 @@
-"""Shared fixtures: users, a logged-in client, and ``google``, a fake Google."""
+"""Shared fixtures: users, a logged-in client, ``google`` (a fake Google for
+``responses``), and the example project with its stand-in for Google."""
+
+from pathlib import Path
 
 import pytest
 import responses
 
+from example_project import demo
 from tests.support import FakeGoogle
+
+EXAMPLE_PROJECT = Path(__file__).resolve().parent.parent / "example_project"
+TEST_CLIENT_BASE_URL = "http://testserver"
 
 
 @pytest.fixture
@@ -26,6 +33,43 @@ def other_user(django_user_model):
 def alice(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def example_site(settings):
+    """The example project's URLs and templates on top of the test settings.
+
+    Only what its pages need: the example's INSTALLED_APPS are those of the
+    test settings (which include the stand-in), and the demo mode settings
+    come from ``example_project.demo`` like in ``example_project/settings.py``.
+    """
+    settings.ROOT_URLCONF = "example_project.urls"
+    engine = settings.TEMPLATES[0]
+    settings.TEMPLATES = [
+        {
+            **engine,
+            "DIRS": [EXAMPLE_PROJECT / "templates"],
+            "OPTIONS": {
+                **engine["OPTIONS"],
+                "context_processors": [
+                    *engine["OPTIONS"]["context_processors"],
+                    "example_project.context_processors.demo_mode",
+                ],
+            },
+        }
+    ]
+    settings.LOGIN_URL = "login"
+    settings.LOGIN_REDIRECT_URL = "home"
+    settings.LOGOUT_REDIRECT_URL = "home"
+    return settings
+
+
+@pytest.fixture
+def demo_mode(example_site):
+    """The example project in demo mode, served as Django's test client sees it."""
+    example_site.GOOGLE_CONNECT = demo.google_connect_settings(TEST_CLIENT_BASE_URL)
+    example_site.FAKE_GOOGLE = demo.fake_google_settings(TEST_CLIENT_BASE_URL)
+    return example_site
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -19,6 +19,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "google_connect",
+    # The example project's stand-in for Google: its tables must exist in the
+    # test database for its own tests and the end-to-end test.
+    "example_project.fake_google",
 ]
 
 MIDDLEWARE = [
@@ -32,6 +35,8 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "tests.urls"
 LOGIN_URL = "/login/"
+# pytest-django's live server reads it once, at start, to route static files.
+STATIC_URL = "/static/"
 
 TEMPLATES = [
     {

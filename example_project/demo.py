@@ -1,0 +1,47 @@
+"""Demo mode: the example project with no Google OAuth client at all.
+
+When ``GOOGLE_CLIENT_ID`` is unset, ``settings.py`` installs the local stand-in
+for Google (``example_project.fake_google``) and configures both sides of the
+OAuth dance with the functions below. The end-to-end test calls them too, with
+the live server's address. Nothing here imports Django, so ``settings.py`` can.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLIENT_ID = "demo-client-id.apps.googleusercontent.com"
+CLIENT_SECRET = "demo-client-secret"
+CLIENT_NAME = "google_connect example"
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+# Where example_project/urls.py mounts the stand-in and google_connect.
+STAND_IN_PREFIX = "/fake-google"
+CONNECT_PATH = "/google/accounts/connect"
+
+
+def google_connect_settings(base_url: str) -> dict[str, Any]:
+    """``GOOGLE_CONNECT`` for a demo site served at ``base_url``.
+
+    The connect view calls the token, userinfo and revoke endpoints from the
+    server process, over HTTP, so every URL is absolute: the site has to know
+    the address it is served on.
+    """
+    google = base_url.rstrip("/") + STAND_IN_PREFIX
+    return {
+        "CLIENT_ID": CLIENT_ID,
+        "CLIENT_SECRET": CLIENT_SECRET,
+        "AUTHORIZE_URL": f"{google}/o/oauth2/v2/auth",
+        "TOKEN_URL": f"{google}/token",
+        "USERINFO_URL": f"{google}/oauth2/v3/userinfo",
+        "REVOKE_URL": f"{google}/revoke",
+    }
+
+
+def fake_google_settings(base_url: str) -> dict[str, Any]:
+    """``FAKE_GOOGLE``: the one OAuth client the stand-in knows, as registered at Google."""
+    return {
+        "CLIENT_ID": CLIENT_ID,
+        "CLIENT_SECRET": CLIENT_SECRET,
+        "CLIENT_NAME": CLIENT_NAME,
+        "REDIRECT_URIS": [base_url.rstrip("/") + CONNECT_PATH],
+    }

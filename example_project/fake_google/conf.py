@@ -1,0 +1,35 @@
+"""The OAuth client the stand-in knows, read from the ``FAKE_GOOGLE`` setting on each use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+
+@dataclass(frozen=True, repr=False)
+class RegisteredClient:
+    client_id: str
+    client_secret: str
+    name: str
+    redirect_uris: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"<RegisteredClient client_id={self.client_id!r}>"
+
+
+def registered_client() -> RegisteredClient:
+    # Read per request rather than cached: the end-to-end test points it at
+    # the live server's port with override_settings.
+    raw = getattr(settings, "FAKE_GOOGLE", None)
+    if not isinstance(raw, dict):
+        raise ImproperlyConfigured(
+            "FAKE_GOOGLE is not set; example_project.demo.fake_google_settings() builds it."
+        )
+    return RegisteredClient(
+        client_id=raw["CLIENT_ID"],
+        client_secret=raw["CLIENT_SECRET"],
+        name=raw["CLIENT_NAME"],
+        redirect_uris=tuple(raw["REDIRECT_URIS"]),
+    )

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from .identities import IDENTITIES
+
+# The wording Google's consent screen uses for the usual sign-in scopes.
+SCOPE_DESCRIPTIONS = {
+    "openid": "Associate you with your personal info on Google",
+    "email": "See your primary Google Account email address",
+    "profile": "See your personal info, including any personal info you've made publicly available",
+    "https://www.googleapis.com/auth/userinfo.email": "See your primary Google Account email "
+    "address",
+    "https://www.googleapis.com/auth/userinfo.profile": "See your personal info, including any "
+    "personal info you've made publicly available",
+}
+
+
+class ConsentForm(forms.Form):
+    """Which demo account signs in, and which of the requested scopes it grants."""
+
+    identity = forms.ChoiceField(
+        choices=[(i.key, f"{i.name} <{i.email}>") for i in IDENTITIES.values()],
+        initial=next(iter(IDENTITIES)),
+        widget=forms.RadioSelect,
+    )
+    scopes = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args: Any, requested_scopes: tuple[str, ...], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["scopes"]
+        field.choices = [
+            (scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in requested_scopes
+        ]
+        # Like Google's granular consent: everything ticked, each box can be unticked.
+        field.initial = list(requested_scopes)

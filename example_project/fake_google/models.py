@@ -1,0 +1,129 @@
+"""What the stand-in remembers between requests: grants, codes and tokens.
+
+Codes and tokens are stored as SHA-256 digests, the way a real authorization
+server would, so neither a database dump nor a page of this site can hand one
+out. Everything lives in the database (no process memory), so a multi-process
+server sees one state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+CODE_LIFETIME = timedelta(minutes=10)
+# Google's access tokens live an hour and say 3599 seconds.
+ACCESS_TOKEN_LIFETIME = timedelta(seconds=3599)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Grant(models.Model):
+    """What one visitor allowed one client on the consent page."""
+
+    client_id = models.CharField(max_length=255)
+    identity = models.CharField(max_length=32)
+    # Space-delimited, in the order the client asked for them.
+    scopes = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"grant {self.pk} to {self.client_id} as {self.identity}"
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+    def revoke(self) -> None:
+        # Revoking any token of a grant revokes the whole grant, as at Google.
+        self.revoked_at = timezone.now()
+        self.save(update_fields=["revoked_at"])
+
+
+class AuthorizationCodeQuerySet(models.QuerySet["AuthorizationCode"]):
+    def issue(self, grant: Grant, *, redirect_uri: str, code_challenge: str) -> str:
+        code = "4/demo-" + secrets.token_urlsafe(32)
+        self.create(
+            grant=grant,
+            digest=digest(code),
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+            expires_at=timezone.now() + CODE_LIFETIME,
+        )
+        return code
+
+    def redeem(self, code: str) -> AuthorizationCode | None:
+        """Use up ``code``; None unless it exists, is unexpired and was never used.
+
+        The code is spent by this call whatever the caller finds wrong with the
+        rest of the request, so a wrong verifier cannot be retried.
+        """
+        now = timezone.now()
+        claimed = self.filter(digest=digest(code), used_at__isnull=True).update(used_at=now)
+        if not claimed:
+            return None
+        row = self.select_related("grant").get(digest=digest(code))
+        return row if row.expires_at > now else None
+
+
+class AuthorizationCode(models.Model):
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="codes")
+    digest = models.CharField(max_length=64, unique=True)
+    redirect_uri = models.TextField()
+    code_challenge = models.CharField(max_length=128)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AuthorizationCodeQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"authorization code {self.pk} of grant {self.grant_id}"
+
+
+class TokenQuerySet(models.QuerySet["Token"]):
+    def issue(self, grant: Grant, kind: str) -> str:
+        if kind == Token.Kind.ACCESS:
+            token = "ya29.demo-" + secrets.token_urlsafe(32)
+            expires_at = timezone.now() + ACCESS_TOKEN_LIFETIME
+        else:
+            token = "1//demo-" + secrets.token_urlsafe(32)
+            expires_at = None
+        self.create(grant=grant, kind=kind, digest=digest(token), expires_at=expires_at)
+        return token
+
+    def live(self, token: str, kind: str | None = None) -> Token | None:
+        """The token row if ``token`` still works: known, unexpired, its grant not revoked."""
+        rows = self.select_related("grant").filter(
+            digest=digest(token), grant__revoked_at__isnull=True
+        )
+        if kind is not None:
+            rows = rows.filter(kind=kind)
+        row = rows.first()
+        if row is None or (row.expires_at is not None and row.expires_at <= timezone.now()):
+            return None
+        return row
+
+
+class Token(models.Model):
+    class Kind(models.TextChoices):
+        ACCESS = "access", "access token"
+        REFRESH = "refresh", "refresh token"
+
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="tokens")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    digest = models.CharField(max_length=64, unique=True)
+    # Refresh tokens live until their grant is revoked.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.pk} of grant {self.grant_id}"

@@ -1,0 +1,15 @@
+"""The stand-in's URLs, shaped like Google's, under the prefix the example project gives."""
+
+from django.urls import path
+
+from . import api, views
+
+app_name = "fake_google"
+
+urlpatterns = [
+    path("o/oauth2/v2/auth", views.ConsentView.as_view(), name="authorize"),
+    path("token", api.TokenView.as_view(), name="token"),
+    path("oauth2/v3/userinfo", api.UserInfoView.as_view(), name="userinfo"),
+    path("revoke", api.RevokeView.as_view(), name="revoke"),
+    path("avatars/<slug:key>.svg", views.avatar, name="avatar"),
+]

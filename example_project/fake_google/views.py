@@ -1,0 +1,81 @@
+"""The pages a browser sees: Google's consent screen and the demo avatars."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views import View
+
+from . import authorization
+from .authorization import AuthorizationError, AuthorizationRequest
+from .conf import registered_client
+from .forms import ConsentForm
+from .identities import IDENTITIES
+from .models import AuthorizationCode, Grant
+
+
+class ConsentView(View):
+    """``/o/oauth2/v2/auth``: GET shows the consent screen, POST is the visitor's answer.
+
+    The form posts back to the same URL, query string included, so the
+    authorization request is validated afresh on the answer too.
+    """
+
+    http_method_names = ["get", "post"]
+    template_name = "fake_google/consent.html"
+    error_template_name = "fake_google/error.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        try:
+            auth = authorization.parse(request.GET, registered_client())
+        except AuthorizationError as exc:
+            return self.refuse(request, exc)
+        form = ConsentForm(requested_scopes=auth.scopes)
+        return self.consent_page(request, auth, form)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        try:
+            auth = authorization.parse(request.GET, registered_client())
+        except AuthorizationError as exc:
+            return self.refuse(request, exc)
+        if request.POST.get("decision") == "cancel":
+            return HttpResponseRedirect(auth.redirect(error="access_denied"))
+        if request.POST.get("decision") != "allow":
+            return self.refuse(
+                request, AuthorizationError("invalid_request", "Press Allow or Cancel.")
+            )
+        form = ConsentForm(request.POST, requested_scopes=auth.scopes)
+        if not form.is_valid():
+            return self.consent_page(request, auth, form, status=400)
+        ticked = set(form.cleaned_data["scopes"])
+        granted = [scope for scope in auth.scopes if scope in ticked]
+        grant = Grant.objects.create(
+            client_id=auth.client.client_id,
+            identity=form.cleaned_data["identity"],
+            scopes=" ".join(granted),
+        )
+        code = AuthorizationCode.objects.issue(
+            grant, redirect_uri=auth.redirect_uri, code_challenge=auth.code_challenge
+        )
+        return HttpResponseRedirect(auth.redirect(code=code, scope=" ".join(granted)))
+
+    def consent_page(
+        self,
+        request: HttpRequest,
+        auth: AuthorizationRequest,
+        form: ConsentForm,
+        status: int = 200,
+    ) -> HttpResponse:
+        context = {"client_name": auth.client.name, "form": form}
+        return render(request, self.template_name, context, status=status)
+
+    def refuse(self, request: HttpRequest, error: AuthorizationError) -> HttpResponse:
+        context = {"error": error.error, "description": error.description, "status": error.status}
+        return render(request, self.error_template_name, context, status=error.status)
+
+
+def avatar(request: HttpRequest, key: str) -> HttpResponse:
+    identity = IDENTITIES.get(key)
+    if identity is None:
+        raise Http404("No such demo account.")
+    return HttpResponse(identity.avatar_svg(), content_type="image/svg+xml")

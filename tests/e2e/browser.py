@@ -1,0 +1,74 @@
+"""The example site in headless Chromium, driven the way a visitor uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+# Generous for a loaded CI machine; a healthy page takes well under a second.
+PAGE_TIMEOUT = 15
+
+
+class Browser:
+    """One method per thing a visitor does or sees."""
+
+    def __init__(self, driver: WebDriver, base_url: str) -> None:
+        self.driver = driver
+        self.base_url = base_url
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.base_url + path)
+
+    def fill(self, name: str, value: str) -> None:
+        field = self.driver.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+
+    def untick(self, scope: str) -> None:
+        box = self.driver.find_element(By.CSS_SELECTOR, f'input[name="scopes"][value="{scope}"]')
+        assert box.is_selected(), f"{scope} should start ticked"
+        box.click()
+
+    def press(self, label: str) -> None:
+        """Click the link or button showing ``label`` and wait for the page it leads to."""
+        # A form's button before a link of the same name (the login page has both).
+        target = self.driver.find_element(
+            By.XPATH,
+            f'(//button[normalize-space(.)="{label}"] | //a[normalize-space(.)="{label}"])'
+            f"[not(self::a and //button[normalize-space(.)='{label}'])]",
+        )
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        target.click()
+        wait = WebDriverWait(self.driver, PAGE_TIMEOUT)
+        wait.until(expected_conditions.staleness_of(page))
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    @property
+    def path(self) -> str:
+        return self.driver.current_url.removeprefix(self.base_url)
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the page shown (the last response of any redirects)."""
+        return self.driver.execute_script(
+            "return performance.getEntriesByType('navigation')[0].responseStatus"
+        )
+
+    @property
+    def text(self) -> str:
+        return self.driver.find_element(By.TAG_NAME, "body").text
+
+    @property
+    def html(self) -> str:
+        return self.driver.page_source
+
+    def link_to(self, href: str) -> str:
+        return self.driver.find_element(By.CSS_SELECTOR, f'a[href="{href}"]').text
+
+    def screenshot(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.driver.save_screenshot(str(path))

@@ -1,0 +1,73 @@
+"""Headless Chromium and the example project in demo mode on pytest-django's live server.
+
+The suite's settings are ``tests.settings``; the ``example_site`` fixture
+lays the example project's URLs and templates over them, and ``demo_site``
+adds demo mode with the live server's address, which is known only once it
+has started. Settings are read per request (google_connect's cache is cleared
+on every change), so the server thread sees them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from example_project import demo
+from tests.e2e.browser import Browser
+
+# Debian's packages by default; a browser download step cannot work offline.
+CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
+CHROMEDRIVER = Path(os.environ.get("E2E_CHROMEDRIVER", "/usr/bin/chromedriver"))
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--window-size=1000,480",
+)
+
+
+def running_in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory, live_server):
+    # Asking for live_server makes the browser quit before the server stops:
+    # a keep-alive connection closing after that trips over the database
+    # connection the server thread shares with the tests.
+    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
+    if missing:
+        reason = " and ".join(missing) + " not found: apt-get install chromium chromium-driver"
+        if running_in_ci():
+            # A skipped browser test would let CI pass without testing the product.
+            pytest.fail(f"{reason} (CI must run the end-to-end test)", pytrace=False)
+        pytest.skip(reason)
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    # With the driver's path given, Selenium does not look for (or download) one.
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def demo_site(example_site, live_server):
+    example_site.GOOGLE_CONNECT = demo.google_connect_settings(live_server.url)
+    example_site.FAKE_GOOGLE = demo.fake_google_settings(live_server.url)
+    return live_server.url
+
+
+@pytest.fixture
+def browser(chromium, demo_site):
+    chromium.delete_all_cookies()
+    return Browser(chromium, demo_site)
