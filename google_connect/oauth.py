@@ -203,6 +203,10 @@ class GoogleOAuthClient:
                 f"Google could not be reached ({type(exc).__name__}).", temporary=True
             ) from None
         with response:
+            if response.ok and not require_json_object:
+                # Only the status matters (revocation, RFC 7009 §2.2): a body
+                # too large or cut short must not turn a success into a failure.
+                return None
             raw = _read_capped(response, error_class)
         body = _decode_json(raw)
         if not response.ok:
