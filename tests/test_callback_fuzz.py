@@ -119,7 +119,7 @@ shapes = st.one_of(well_formed, malformed)
 
 @st.composite
 def callbacks(draw):
-    """(pairs, how they are encoded, who sends them)."""
+    """(pairs, how they are encoded, junk bytes to prepend in "bytes" mode, who sends them)."""
     chosen = list(draw(shapes)) + draw(st.lists(pairs, max_size=4))
     return (
         draw(st.permutations(chosen)),
