@@ -173,7 +173,7 @@ class GoogleOAuthClient:
                 self.config.REVOKE_URL,
                 RevokeFailed,
                 data={"token": token},
-                require_json_object=False,
+                status_only=True,
             )
         except RevokeFailed as exc:
             if exc.status_code == 400 and exc.error_code == "invalid_token":
@@ -189,7 +189,7 @@ class GoogleOAuthClient:
         url: str,
         error_class: type[GoogleAPIError],
         *,
-        require_json_object: bool = True,
+        status_only: bool = False,
         **kwargs: Any,
     ) -> Any:
         what = error_class.reason
@@ -203,6 +203,10 @@ class GoogleOAuthClient:
                 f"Google could not be reached ({type(exc).__name__}).", temporary=True
             ) from None
         with response:
+            if response.ok and status_only:
+                # Only the status matters (revocation, RFC 7009 §2.2): a body
+                # too large or cut short must not turn a success into a failure.
+                return None
             raw = _read_capped(response, error_class)
         body = _decode_json(raw)
         if not response.ok:
@@ -216,7 +220,7 @@ class GoogleOAuthClient:
                 error_code=code,
                 temporary=response.status_code in TEMPORARY_STATUS_CODES,
             )
-        if require_json_object and not isinstance(body, dict):
+        if not isinstance(body, dict):
             logger.warning("Google %s: the answer is not a JSON object", what)
             raise error_class("Google's answer is not a JSON object.", status_code=200)
         return body
