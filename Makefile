@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 ADDRPORT ?= 127.0.0.1:8000
 SERVE := DEMO_BASE_URL=http://$(ADDRPORT) $(BIN)/python manage.py runserver $(ADDRPORT)
 
-.PHONY: install test lint format run demo clean
+.PHONY: install test lint format run demo tox clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,5 +44,14 @@ demo: $(STAMP)
 	@echo "Open http://$(ADDRPORT)/ and log in with one of the accounts above."
 	$(SERVE)
 
+## make tox: the whole tox matrix (see tox.ini); ENV=name[,name] runs only those envs,
+## TOX_ARGS passes more options to tox run.
+# tox looks for python3.11, python3.12 and python3.13 on PATH. pyenv's shims
+# answer only for the active versions, so make every installed 3.11-3.13 active.
+PYENV_PYTHONS = $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare --skip-aliases --skip-envs | grep -E '^3\.1[1-3]\.[0-9]+$$' | paste -sd: -)
+tox: $(STAMP)
+	$(BIN)/python -m pip install --quiet 'tox>=4.20'
+	$(if $(PYENV_PYTHONS),PYENV_VERSION=$(PYENV_PYTHONS)) $(BIN)/tox run $(if $(ENV),-e $(ENV)) $(TOX_ARGS)
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) .tox build dist *.egg-info
