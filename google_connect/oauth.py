@@ -123,7 +123,7 @@ class GoogleOAuthClient:
         separator = "&" if "?" in self.config.AUTHORIZE_URL else "?"
         return self.config.AUTHORIZE_URL + separator + urlencode(params)
 
-    @sensitive_variables("code", "code_verifier", "data")
+    @sensitive_variables("code", "code_verifier", "data", "body")
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
         data = {
             "code": code,
@@ -146,7 +146,7 @@ class GoogleOAuthClient:
         )
         return parse_userinfo(body)
 
-    @sensitive_variables("refresh_token", "data")
+    @sensitive_variables("refresh_token", "data", "body")
     def refresh(self, refresh_token: str) -> TokenResponse:
         """Trade a refresh token for a new access token (RFC 6749 §6)."""
         data = {
@@ -183,6 +183,10 @@ class GoogleOAuthClient:
 
     # -- plumbing ---------------------------------------------------------------
 
+    # Every variable, here and in the requests/urllib3 frames below, is hidden
+    # from error reports: they hold the form sent (code, PKCE verifier, client
+    # secret, refresh token), the Authorization header and Google's answer.
+    @sensitive_variables()
     def _call(
         self,
         method: str,
@@ -249,6 +253,7 @@ def _decode_json(raw: bytes) -> Any:
         return None
 
 
+@sensitive_variables("body", "access_token", "refresh_token")
 def parse_token_response(
     body: dict[str, Any], error_class: type[GoogleAPIError] = TokenExchangeFailed
 ) -> TokenResponse:
