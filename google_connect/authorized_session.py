@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 from . import __version__, tokens
 from .conf import get_settings
@@ -29,6 +30,7 @@ class AuthorizedSession(requests.Session):
         self.account = account
         self.headers["User-Agent"] = f"google-connect/{__version__}"
 
+    @sensitive_variables("token")
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", get_settings().TIMEOUT)
         token = self.account.get_access_token()
@@ -41,6 +43,9 @@ class AuthorizedSession(requests.Session):
         tokens.refresh(self.account, stale_token=token)
         return self._send_with(self.account.access_token, method, url, *args, **kwargs)
 
+    # Everything, including the requests/urllib3 frames below, which carry
+    # the Authorization header.
+    @sensitive_variables()
     def _send_with(self, token: str, method: Any, url: Any, *args: Any, **kwargs: Any) -> Any:
         headers = dict(kwargs.get("headers") or {})
         headers["Authorization"] = f"Bearer {token}"

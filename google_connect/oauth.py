@@ -38,6 +38,8 @@ MAX_RESPONSE_BYTES = 64 * 1024
 MAX_TOKEN_LENGTH = 4096
 TEMPORARY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 _ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+# What may go into ``Authorization: Bearer`` (RFC 6750 §2.1, b64token).
+_BEARER_TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 
 
 @dataclass(frozen=True, repr=False)
@@ -123,7 +125,7 @@ class GoogleOAuthClient:
         separator = "&" if "?" in self.config.AUTHORIZE_URL else "?"
         return self.config.AUTHORIZE_URL + separator + urlencode(params)
 
-    @sensitive_variables("code", "code_verifier", "data")
+    @sensitive_variables("code", "code_verifier", "data", "body")
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
         data = {
             "code": code,
@@ -146,7 +148,7 @@ class GoogleOAuthClient:
         )
         return parse_userinfo(body)
 
-    @sensitive_variables("refresh_token", "data")
+    @sensitive_variables("refresh_token", "data", "body")
     def refresh(self, refresh_token: str) -> TokenResponse:
         """Trade a refresh token for a new access token (RFC 6749 §6)."""
         data = {
@@ -183,6 +185,10 @@ class GoogleOAuthClient:
 
     # -- plumbing ---------------------------------------------------------------
 
+    # Every variable, here and in the requests/urllib3 frames below, is hidden
+    # from error reports: they hold the form sent (code, PKCE verifier, client
+    # secret, refresh token), the Authorization header and Google's answer.
+    @sensitive_variables()
     def _call(
         self,
         method: str,
@@ -253,6 +259,7 @@ def _decode_json(raw: bytes) -> Any:
         return None
 
 
+@sensitive_variables("body", "access_token", "refresh_token")
 def parse_token_response(
     body: dict[str, Any], error_class: type[GoogleAPIError] = TokenExchangeFailed
 ) -> TokenResponse:
@@ -265,11 +272,15 @@ def parse_token_response(
         raise fail("no access_token")
     if len(access_token) > MAX_TOKEN_LENGTH:
         raise fail("access_token too long")
+    if not _BEARER_TOKEN_RE.match(access_token):
+        raise fail("access_token has characters a Bearer token cannot have")
     refresh_token = body.get("refresh_token")
     if refresh_token is not None and (
         not isinstance(refresh_token, str)
         or not refresh_token
         or len(refresh_token) > MAX_TOKEN_LENGTH
+        # RFC 6749 Appendix A.17: printable ASCII only.
+        or not (refresh_token.isascii() and refresh_token.isprintable())
     ):
         raise fail("malformed refresh_token")
     expires_in = body.get("expires_in")

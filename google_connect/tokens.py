@@ -146,6 +146,7 @@ def _copy_token_fields(source: GoogleAccount, target: GoogleAccount) -> None:
     target.mark_token_state_loaded()
 
 
+@sensitive_variables("token")
 def revoke(account: GoogleAccount) -> bool:
     """Revoke the account's grant at Google, retrying temporary failures.
 

@@ -33,6 +33,9 @@ logger = logging.getLogger("google_connect")
 
 MAX_NEXT_LENGTH = 2048
 REDACTED = "********************"
+# Where WSGI servers also pass the raw request target on, query string
+# included: REQUEST_URI (uWSGI, mod_wsgi) and RAW_URI (gunicorn).
+RAW_URI_KEYS = ("REQUEST_URI", "RAW_URI")
 
 
 def safe_next_url(request: HttpRequest, url: str | None) -> str | None:
@@ -168,6 +171,11 @@ class ConnectView(View):
         cleaned.setlist("code", [REDACTED])
         request.GET = cleaned  # type: ignore[assignment]  # stubs want it immutable
         request.META["QUERY_STRING"] = cleaned.urlencode(safe="*")
+        # Error reports show all of META, so the raw request target too.
+        for key in RAW_URI_KEYS:
+            if isinstance(request.META.get(key), str):
+                path = request.META[key].partition("?")[0]
+                request.META[key] = f"{path}?{request.META['QUERY_STRING']}"
         if len(codes) != 1 or not codes[0] or len(codes[0]) > 2048:
             return None
         return codes[0]

@@ -459,6 +459,9 @@ def test_token_endpoint_errors_fail(alice, google, status, body):
         token_body(expires_in=-1),
         token_body(expires_in=None),
         token_body(access_token="x" * 5000),
+        token_body(access_token="ya29.with space"),
+        token_body(access_token="ya29.line\nbreak"),
+        token_body(refresh_token="1//tab\there"),
     ],
 )
 def test_unusable_token_responses_fail(alice, google, body):
