@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 # Generous for a loaded CI machine; a healthy page takes well under a second.
@@ -41,11 +41,18 @@ class Browser:
             f'(//button[normalize-space(.)="{label}"] | //a[normalize-space(.)="{label}"])'
             f"[not(self::a and //button[normalize-space(.)='{label}'])]",
         )
-        page = self.driver.find_element(By.TAG_NAME, "html")
+        # Mark the current document, then wait for a document without the
+        # mark. Probing an element of the old page instead (staleness_of) races
+        # with the navigation: Chromium may answer "Node with given id does not
+        # belong to the document", which is no StaleElementReferenceException.
+        self.driver.execute_script("window.googleConnectOldPage = true;")
         target.click()
-        wait = WebDriverWait(self.driver, PAGE_TIMEOUT)
-        wait.until(expected_conditions.staleness_of(page))
-        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+        wait = WebDriverWait(self.driver, PAGE_TIMEOUT, ignored_exceptions=(WebDriverException,))
+        wait.until(
+            lambda d: d.execute_script(
+                "return !window.googleConnectOldPage && document.readyState === 'complete';"
+            )
+        )
 
     @property
     def path(self) -> str:
