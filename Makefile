@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: install test lint format run clean
+.PHONY: install test lint format run clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +32,21 @@ format: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python manage.py migrate
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+## make bench: every benchmark at full size (needs PostgreSQL, as for the
+## tests: $$BENCH_DATABASE_URL, $$DATABASE_URL or the local server); prints the
+## figures and writes benchmarks/results.md.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks
+
+## make bench-smoke: every benchmark at a tiny size, for CI; writes no results
+## and fails only on errors, never on timings.
+bench-smoke: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --smoke
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
