@@ -42,8 +42,8 @@ def render(
                 ["CPU", f"{machine['cores']} cores, {machine['cpu']}"],
                 ["memory", f"{machine['memory_gib']} GiB"],
                 [
-                    "load average (1/5/15 min) before / after",
-                    f"{machine['load_before']} / {machine['load_after']}",
+                    "load average (1, 5, 15 min), before → after",
+                    f"{machine['load_before']} → {machine['load_after']}",
                 ],
                 ["OS", machine["os"]],
                 ["Python", machine["python"]],

@@ -69,25 +69,28 @@ def machine() -> dict[str, Any]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).parent,
-        check=False,
-    ).stdout.strip()
+    commit = _git("rev-parse", "--short", "HEAD")
+    if commit and _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md"):
+        commit += " with uncommitted changes"
     return {
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "cores": os.cpu_count(),
         "cpu": cpu,
         "memory_gib": round(mem_kib / 1024 / 1024, 1),
-        "load_before": " / ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "load_before": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
         "python": platform.python_version(),
         "os": platform.platform(),
         "sqlite": sqlite3.sqlite_version,
         "commit": commit or "unknown",
         "versions": versions,
     }
+
+
+def _git(*args: str) -> str:
+    completed = subprocess.run(
+        ["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent, check=False
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else ""
 
 
 def _read(path: str) -> str:
