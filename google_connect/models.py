@@ -165,6 +165,9 @@ class GoogleAccount(models.Model):
         ]
         indexes = [
             models.Index(fields=["status"], name="google_connect_status_idx"),
+            # Serves ``ordering``: the admin changelist reads its first page
+            # from this index instead of sorting the whole table.
+            models.Index(fields=["created_at", "id"], name="google_connect_created_idx"),
         ]
 
     def __str__(self) -> str:
