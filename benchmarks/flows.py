@@ -101,8 +101,12 @@ class Library:
     profiler: Any = None
 
 
+FLOOR = "Django floor"
+
+
 def libraries() -> list[Library]:
     return [
+        Library(FLOOR, lambda client: client.get("/floor/start"), "/floor/callback", ""),
         Library(
             "google_connect",
             lambda client: client.get("/google/accounts/authorize", {"next": NEXT}),
@@ -165,7 +169,7 @@ def one_flow(
             sum(1 for q in captured.captured_queries if q["sql"].startswith(TRANSACTION_CONTROL))
         )
         library.http_calls.append(len(mock.calls) - calls_before)
-    if library.encrypted is None:
+    if library.encrypted is None and library.stored_tokens_sql:
         library.encrypted = tokens_look_encrypted(library, sub, access, refresh)
 
 

@@ -25,6 +25,8 @@ PACKAGES = (
     "psycopg",
 )
 PEERS = ("django-allauth", "social-app-django")
+FLOOR = "Django floor"
+ENCRYPTED = {True: "encrypted", False: "in plaintext", None: "not stored"}
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def describe(module: str, database: str, result: dict[str, Any]) -> list[str]:
             f"{name:18} median {r['median_ms']:6.2f} ms  p95 {r['p95_ms']:6.2f} ms  "
             f"{r['queries'] - r['transaction_control']:g} SQL queries "
             f"(+{r['transaction_control']:g} BEGIN/COMMIT)  {r['http_calls']:g} HTTP calls  "
-            f"tokens {'encrypted' if r['encrypted'] else 'in plaintext'}"
+            f"tokens {ENCRYPTED[r['encrypted']]}"
             for name, r in result.items()
             if not name.startswith("_")
         ] + [f"Fernet key derivations in the process: {result['_key_derivations']}"]
