@@ -148,15 +148,17 @@ def _refresh(refresh: dict[str, Any]) -> list[str]:
     hot, many = refresh["hot"], refresh["many"]
     out += [
         "A stand-in token endpoint on 127.0.0.1 (`tests/stub_google.py`, a threaded HTTP "
-        "server) answers each refresh after a delay and counts the calls. Worker processes "
-        "start together; each thread has its own database connection.",
+        "server, with Nagle's algorithm off: see `benchmarks/harness.py`) answers each "
+        "refresh after a delay and counts the calls. Worker processes start together; each "
+        "thread has its own database connection.",
         "",
         *_table(
             ["", "hot account", "many accounts"],
             [
                 [
                     "callers",
-                    f"{hot['callers']} (8 processes × 4 threads, one expired account)",
+                    f"{hot['callers']} ({hot['processes']} processes × {hot['threads']} threads, "
+                    "one expired account)",
                     f"{many['processes']} processes × {many['threads']} threads; each process asks "
                     f"for all {many['accounts']} expired accounts in its own random order "
                     f"({many['calls']} calls)",

@@ -87,6 +87,8 @@ def hot_account(options: dict[str, Any]) -> dict[str, Any]:
     stored = GoogleAccount.objects.get(pk=account_id).access_token
     latencies = [seconds * 1000 for _, _, seconds in calls]
     return {
+        "processes": options["processes"],
+        "threads": options["threads"],
         "callers": len(calls),
         "token_calls": token_calls,
         "same_token": all(token == stored for _, token, _ in calls),
