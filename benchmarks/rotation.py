@@ -29,15 +29,13 @@ def available() -> bool:
 
 def rows_readable_with(key: str) -> int:
     """How many rows' token columns decrypt with ``key`` alone."""
-    from cryptography.fernet import InvalidToken
+    from cryptography.fernet import Fernet, InvalidToken
     from django.db import connection
     from fernet_fields import hkdf
 
-    from google_connect.fields import _fernet_for
     from google_connect.models import GoogleAccount
 
-    fernet = _fernet_for((key,), True)
-    del hkdf  # the derivation is google_connect's own (fields._fernet_for)
+    fernet = Fernet(hkdf.derive_fernet_key(key))
     readable = 0
     table = GoogleAccount._meta.db_table
     with connection.cursor() as cursor:
