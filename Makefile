@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed-stamp
 ADDRPORT ?= 127.0.0.1:8000
 SERVE := DEMO_BASE_URL=http://$(ADDRPORT) $(BIN)/python manage.py runserver $(ADDRPORT)
 
-.PHONY: install test lint format run demo tox clean
+BENCH_STAMP := $(VENV)/.bench-stamp
+
+.PHONY: install test lint format run demo tox clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +54,21 @@ PYENV_PYTHONS = $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bar
 tox: $(STAMP)
 	$(BIN)/python -m pip install --quiet 'tox>=4.20'
 	$(if $(PYENV_PYTHONS),PYENV_VERSION=$(PYENV_PYTHONS)) $(BIN)/tox run $(if $(ENV),-e $(ENV)) $(TOX_ARGS)
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $(BENCH_STAMP)
+
+## make bench: every benchmark at full size (needs PostgreSQL, as for the
+## tests: $$BENCH_DATABASE_URL, $$DATABASE_URL or the local server); prints the
+## figures and writes benchmarks/results.md.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks
+
+## make bench-smoke: every benchmark at a tiny size, for CI; writes no results
+## and fails only on errors, never on timings.
+bench-smoke: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --smoke
 
 clean:
 	rm -rf $(VENV) .tox build dist *.egg-info

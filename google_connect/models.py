@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -49,17 +49,39 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         ``MissingRefreshToken`` when Google sent no refresh token and none is
         stored; in both cases nothing is written.
         """
-        # Two callbacks for the same new ``sub`` can race to insert it; the
-        # loser's INSERT fails on the unique constraint, and its second pass
-        # finds (and locks) the winner's row and updates it.
-        for attempt in range(2):
-            try:
+        # A first connect needs neither a lock nor a transaction of its own:
+        # a plain look-up, then one INSERT. The look-up keeps reconnects from
+        # tripping the unique constraint, which PostgreSQL would log as an
+        # ERROR together with the statement (and its values).
+        if tokens.refresh_token and not self.filter(sub=userinfo.sub).exists():
+            account = self.model(user=user, sub=userinfo.sub)
+            _fill(account, tokens, userinfo, requested_scopes, tokens.refresh_token)
+            if self._insert_new(account):
+                return account, True
+        # The ``sub`` is stored already (a reconnect, another user's account,
+        # or a concurrent first connect that won the race), or Google sent no
+        # refresh token: decide under the row lock.
+        with transaction.atomic(using=self.db):
+            return self._connect_locked(user, tokens, userinfo, requested_scopes)
+
+    def _insert_new(self, account: GoogleAccount) -> bool:
+        """INSERT the account; False when its ``sub`` is already stored.
+
+        A first connect is one statement: no lock, no transaction of its own
+        (in autocommit a lone INSERT is atomic). Inside the caller's
+        transaction it runs in a savepoint, so a refused INSERT leaves that
+        transaction usable. Two callbacks racing for the same new ``sub`` meet
+        here: the loser's INSERT is refused and it takes the locked path.
+        """
+        try:
+            if connections[self.db].in_atomic_block:
                 with transaction.atomic(using=self.db):
-                    return self._connect_locked(user, tokens, userinfo, requested_scopes)
-            except IntegrityError:
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+                    account.save(force_insert=True, using=self.db)
+            else:
+                account.save(force_insert=True, using=self.db)
+        except IntegrityError:
+            return False
+        return True
 
     def _connect_locked(
         self,
@@ -79,19 +101,7 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         created = account is None
         if account is None:
             account = self.model(user=user, sub=userinfo.sub)
-        account.email = userinfo.email
-        account.email_verified = userinfo.email_verified
-        account.name = userinfo.name
-        account.given_name = userinfo.given_name
-        account.family_name = userinfo.family_name
-        account.picture = userinfo.picture
-        account.locale = userinfo.locale
-        account.access_token = tokens.access_token
-        account.refresh_token = refresh_token
-        account.token_type = tokens.token_type
-        account.expires_at = timezone.now() + timedelta(seconds=tokens.expires_in)
-        account.scopes = " ".join(tokens.scopes if tokens.scopes is not None else requested_scopes)
-        account.status = GoogleAccount.Status.ACTIVE
+        _fill(account, tokens, userinfo, requested_scopes, refresh_token)
         account.save(force_insert=created, using=self.db)
         return account, created
 
@@ -103,6 +113,29 @@ def _stored_refresh_token(account: GoogleAccount | None) -> str:
     if account is None or account.__dict__.get("refresh_token") is UNDECRYPTABLE:
         return ""
     return account.refresh_token
+
+
+@sensitive_variables("tokens", "refresh_token")
+def _fill(
+    account: GoogleAccount,
+    tokens: TokenResponse,
+    userinfo: UserInfo,
+    requested_scopes: tuple[str, ...],
+    refresh_token: str,
+) -> None:
+    account.email = userinfo.email
+    account.email_verified = userinfo.email_verified
+    account.name = userinfo.name
+    account.given_name = userinfo.given_name
+    account.family_name = userinfo.family_name
+    account.picture = userinfo.picture
+    account.locale = userinfo.locale
+    account.access_token = tokens.access_token
+    account.refresh_token = refresh_token
+    account.token_type = tokens.token_type
+    account.expires_at = timezone.now() + timedelta(seconds=tokens.expires_in)
+    account.scopes = " ".join(tokens.scopes if tokens.scopes is not None else requested_scopes)
+    account.status = GoogleAccount.Status.ACTIVE
 
 
 class GoogleAccount(models.Model):
@@ -147,6 +180,9 @@ class GoogleAccount(models.Model):
         ]
         indexes = [
             models.Index(fields=["status"], name="google_connect_status_idx"),
+            # Serves ``ordering``: the admin changelist reads its first page
+            # from this index instead of sorting the whole table.
+            models.Index(fields=["created_at", "id"], name="google_connect_created_idx"),
         ]
 
     def __str__(self) -> str:

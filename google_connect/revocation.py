@@ -8,7 +8,7 @@ own and a page's rows are deleted (or updated) with one query.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -91,13 +91,26 @@ def revoke_accounts(
     """
     workers = max(1, min(workers, MAX_WORKERS))
     report = Report()
+
+    def settle(read_at: datetime, page: list[GoogleAccount], calls: list[Future[Outcome]]) -> None:
+        outcomes = [call.result() for call in calls]
+        for outcome in _apply(page, outcomes, read_at, keep_local):
+            report.add(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="google-revoke") as pool:
+        previous = None
         for read_at, page in pages(queryset):
-            outcomes = list(pool.map(_revoke_one, page))
-            for outcome in _apply(page, outcomes, read_at, keep_local):
-                report.add(outcome)
-                if on_outcome is not None:
-                    on_outcome(outcome)
+            # This page's calls are queued before the previous page is settled,
+            # so the workers keep calling Google while this thread reads,
+            # deletes and reports; at most two pages are held at a time.
+            current = (read_at, page, [pool.submit(_revoke_one, account) for account in page])
+            if previous is not None:
+                settle(*previous)
+            previous = current
+        if previous is not None:
+            settle(*previous)
     return report
 
 

@@ -5,7 +5,8 @@ while holding the account's row lock (``SELECT ... FOR UPDATE``), and the row
 is read again once the lock is taken, so a caller that waited finds the token
 another caller just stored and does not call Google again. Every write of the
 token columns happens under that lock, so an older token can never be saved
-over a newer one.
+over a newer one. On PostgreSQL, callers that find the lock taken wait for the
+refresh in flight together (``FOR SHARE``) instead of being let in one by one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -63,20 +64,89 @@ def refresh(
     stored token is kept only when it differs from the rejected one.
     The instance is updated in place with what the database holds afterwards.
     """
-    with transaction.atomic(using=account._state.db):
-        locked = type(account).objects.select_for_update().get(pk=account.pk)
-        try:
-            if _still_good(locked, min_validity, stale_token):
-                return
-            _refresh_locked(locked)
-        except _GrantIsDead as dead:
-            broken_error: str | None = dead.error_code
-        else:
-            broken_error = None
-        finally:
-            _copy_token_fields(locked, account)
+    wait_alongside = _can_wait_alongside(account)
+    while True:
+        with transaction.atomic(using=account._state.db):
+            locked = _lock(account, skip_locked=wait_alongside)
+            if locked is not None:
+                broken_error = _refresh_or_keep(locked, account, min_validity, stale_token)
+                break
+        # Another caller holds the lock, so it is refreshing this token now.
+        if _await_other_refresh(account, min_validity, stale_token):
+            return
+        # Its refresh did not give a token good enough: queue for the lock.
+        wait_alongside = False
     if broken_error is not None:
         raise ReconnectRequired()
+
+
+def _refresh_or_keep(
+    locked: GoogleAccount, account: GoogleAccount, min_validity: timedelta, stale_token: str | None
+) -> str | None:
+    """Under the row lock: refresh unless the stored token will do.
+
+    Returns Google's error code when the grant turned out dead, else None.
+    """
+    try:
+        if _still_good(locked, min_validity, stale_token):
+            return None
+        _refresh_locked(locked)
+    except _GrantIsDead as dead:
+        return dead.error_code
+    finally:
+        _copy_token_fields(locked, account)
+    return None
+
+
+def _can_wait_alongside(account: GoogleAccount) -> bool:
+    """Whether waiters can share their wait for a refresh in flight (see ``_await_other_refresh``).
+
+    Needs PostgreSQL's ``FOR SHARE``, and no transaction of the caller's: a
+    share lock kept until the caller commits could deadlock with another
+    caller upgrading its own to take the row lock.
+    """
+    connection = connections[account._state.db or "default"]
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _lock(account: GoogleAccount, *, skip_locked: bool) -> GoogleAccount | None:
+    """The account's row, locked; None with ``skip_locked`` when another caller holds it."""
+    rows = list(
+        type(account)
+        .objects.select_for_update(skip_locked=skip_locked)
+        .filter(pk=account.pk)
+        .order_by()
+    )
+    if rows:
+        return rows[0]
+    if skip_locked:
+        return None
+    raise type(account).DoesNotExist()
+
+
+def _await_other_refresh(
+    account: GoogleAccount, min_validity: timedelta, stale_token: str | None
+) -> bool:
+    """Wait for the caller holding the lock to commit; True if the token it left will do.
+
+    Callers queueing for the row lock (``FOR UPDATE``) are let in one at a
+    time, each after the previous one committed, so the last of many waits
+    for all the others. ``FOR SHARE`` waiters are let in together the moment
+    the refresh commits.
+    """
+    model = type(account)
+    connection = connections[account._state.db or "default"]
+    quote = connection.ops.quote_name
+    # Django's ORM has no FOR SHARE. The identifiers are the model's own,
+    # quoted; the id is a parameter.
+    table, pk = quote(model._meta.db_table), quote(str(model._meta.pk.column))
+    sql = f"SELECT * FROM {table} WHERE {pk} = %s FOR SHARE"  # noqa: S608
+    with transaction.atomic(using=account._state.db):
+        rows = list(model.objects.using(account._state.db).raw(sql, [account.pk]))
+        if not rows:
+            raise model.DoesNotExist()
+        _copy_token_fields(rows[0], account)
+        return _still_good(rows[0], min_validity, stale_token)
 
 
 def _still_good(locked: GoogleAccount, min_validity: timedelta, stale_token: str | None) -> bool:

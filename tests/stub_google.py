@@ -78,6 +78,9 @@ class StubGoogle:
 def _handler_for(stub: StubGoogle) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Google's front ends allow
+        # Headers and body go out in two writes; with Nagle on, the second
+        # waits for a delayed ACK (about 40 ms).
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:  # noqa: N802 (the http.server API)
             length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,136 @@
+"""Run every benchmark, print the figures, and write ``benchmarks/results.md``.
+
+    python -m benchmarks            # full size (make bench), writes results.md
+    python -m benchmarks --smoke    # tiny sizes (make bench-smoke, CI), writes nothing
+
+Each benchmark runs in its own process (Django is configured once per process,
+and peak memory must be the benchmark's own). PostgreSQL comes from
+``BENCH_DATABASE_URL``, else ``DATABASE_URL``, else the README's local server;
+every benchmark works in its own throwaway test database there.
+
+The exit status is non-zero when a benchmark crashed or a correctness check
+failed (a second refresh, a lost update, a failed revocation, plaintext
+tokens). Timing and memory targets are reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import markdown, report
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/google_connect"
+
+SIZES: dict[str, dict[str, Any]] = {
+    "full": {
+        "flows": {"flows": 300},
+        "changelist": {"sizes": [10, 100, 10_000], "renders": 20},
+        "refresh": {
+            "hot": {"processes": 8, "threads": 4},
+            "many": {"accounts": 2_000, "processes": 8, "threads": 4},
+        },
+        "revoke": {"runs": [[10_000, 32], [500, 1]], "delay": 0.05},
+        "rotation": {"rows": 100_000},
+    },
+    "smoke": {
+        "flows": {"flows": 5},
+        "changelist": {"sizes": [3, 30], "renders": 2},
+        "refresh": {
+            "hot": {"processes": 2, "threads": 2},
+            "many": {"accounts": 20, "processes": 2, "threads": 2},
+        },
+        "revoke": {"runs": [[40, 8], [5, 1]], "delay": 0.01},
+        "rotation": {"rows": 30},
+    },
+}
+
+
+def run_benchmark(module: str, options: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """Run ``python -m benchmarks.<module>`` and return the JSON object it prints last."""
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", f"benchmarks.{module}", json.dumps(options)],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stderr)
+        raise RuntimeError(f"benchmarks.{module} failed (exit code {completed.returncode})")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    result["_seconds"] = time.perf_counter() - started
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes; write no results.md")
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=None,
+        help="seconds the stand-in token endpoint waits (default 0.2; 0.02 with --smoke)",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).with_name("results.md"), help="results file"
+    )
+    args = parser.parse_args()
+    mode = "smoke" if args.smoke else "full"
+    sizes = SIZES[mode]
+    delay = args.delay if args.delay is not None else (0.02 if args.smoke else 0.2)
+    for part in sizes["refresh"].values():
+        part["delay"] = delay
+    postgres = os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
+        "DATABASE_URL", DEFAULT_POSTGRES
+    )
+    sqlite = {"DATABASE_URL": "sqlite:///:memory:"}
+    pg = {"DATABASE_URL": postgres}
+    peers = {"DJANGO_SETTINGS_MODULE": "benchmarks.peer_settings"}
+    alone = {"DJANGO_SETTINGS_MODULE": "benchmarks.settings"}
+
+    machine_before = report.machine()
+    plan = [
+        ("flows", "sqlite", {**sqlite, **peers}),
+        ("flows", "postgresql", {**pg, **peers}),
+        ("changelist", "sqlite", {**sqlite, **alone}),
+        ("changelist", "postgresql", {**pg, **alone}),
+        ("refresh", "postgresql", {**pg, **alone}),
+        ("revoke", "postgresql", {**pg, **alone}),
+        ("rotation", "postgresql", {**pg, **alone}),
+    ]
+    results: dict[str, dict[str, Any]] = {}
+    print(f"== benchmarks ({mode} size)", flush=True)
+    for module, database, env in plan:
+        print(f"-- {module} on {database} ...", flush=True)
+        result = run_benchmark(module, sizes[module], env)
+        results.setdefault(module, {})[database] = result
+        for line in report.describe(module, database, result):
+            print(f"   {line}", flush=True)
+
+    checks = report.targets(results)
+    print("== targets", flush=True)
+    for check in checks:
+        print(f"   {check.verdict:4} {check.name}: {check.measured} (target {check.target})")
+    if not args.smoke:
+        machine = {**machine_before, "load_after": report.machine()["load_before"]}
+        args.output.write_text(markdown.render(machine, results, checks, sizes))
+        print(f"== wrote {args.output}")
+    broken = [c for c in checks if c.fatal and not c.passed]
+    if broken:
+        print(f"== {len(broken)} correctness check(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

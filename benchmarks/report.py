@@ -1,0 +1,286 @@
+"""Turning benchmark results into printed lines, target checks and results.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+PACKAGES = (
+    "google-connect",
+    "Django",
+    "django-allauth",
+    "social-auth-app-django",
+    "social-auth-core",
+    "requests",
+    "responses",
+    "cryptography",
+    "django-fernet-fields-v2",
+    "psycopg",
+)
+PEERS = ("django-allauth", "social-app-django")
+FLOOR = "Django floor"
+ENCRYPTED = {True: "encrypted", False: "in plaintext", None: "not stored"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    measured: str
+    target: str
+    passed: bool
+    # A failed correctness check fails the run; a missed timing or memory target does not.
+    fatal: bool
+    skipped: bool = False
+
+    @property
+    def verdict(self) -> str:
+        if self.skipped:
+            return "skip"
+        if self.passed:
+            return "pass"
+        return "FAIL" if self.fatal else "miss"
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem_kib = next(
+        (
+            int(line.split()[1])
+            for line in _read("/proc/meminfo").splitlines()
+            if "MemTotal" in line
+        ),
+        0,
+    )
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    commit = _git("rev-parse", "--short", "HEAD")
+    if commit and _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!*.md"):
+        commit += " with uncommitted changes"
+    return {
+        "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "load_before": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "sqlite": sqlite3.sqlite_version,
+        "commit": commit or "unknown",
+        "versions": versions,
+    }
+
+
+def _git(*args: str) -> str:
+    completed = subprocess.run(
+        ["git", *args], capture_output=True, text=True, cwd=Path(__file__).parent, check=False
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else ""
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def describe(module: str, database: str, result: dict[str, Any]) -> list[str]:
+    """Human-readable lines for one benchmark's result."""
+    if "skipped" in result:
+        return [f"skipped: {result['skipped']}"]
+    if module == "flows":
+        return [
+            f"{name:18} median {r['median_ms']:6.2f} ms  p95 {r['p95_ms']:6.2f} ms  "
+            f"{r['queries'] - r['transaction_control']:g} SQL queries "
+            f"(+{r['transaction_control']:g} BEGIN/COMMIT)  {r['http_calls']:g} HTTP calls  "
+            f"tokens {ENCRYPTED[r['encrypted']]}"
+            for name, r in result.items()
+            if not name.startswith("_")
+        ] + [f"Fernet key derivations in the process: {result['_key_derivations']}"]
+    if module == "changelist":
+        return [
+            f"{rows:>6} accounts: {r['queries']} queries, render median {r['median_ms']:.1f} ms"
+            for rows, r in result["sizes"].items()
+        ]
+    if module == "refresh":
+        hot, many = result["hot"], result["many"]
+        return [
+            f"hot account: {hot['callers']} callers, {hot['token_calls']} token call(s), "
+            f"same token: {hot['same_token']}, latency p50 {hot['p50_ms']:.0f} ms "
+            f"p99 {hot['p99_ms']:.0f} ms (stand-in delay {hot['delay_ms']:.0f} ms)",
+            f"many accounts: {many['accounts']} accounts x {many['processes']} processes "
+            f"({many['calls']} calls): {many['token_calls']} token calls, "
+            f"{many['rows_with_newest_token']} rows with the newest token, "
+            f"{many['refreshes_per_s']:.1f} refreshes/s",
+        ]
+    if module == "revoke":
+        return [
+            f"{r['accounts']} accounts, --workers {r['workers']}: {r['wall_s']:.1f} s, "
+            f"{r['accounts_per_s']:.0f} accounts/s, {r['revoked']} revoked, {r['failed']} failed, "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB"
+            for r in result.values()
+            if isinstance(r, dict)
+        ]
+    if module == "rotation":
+        return [
+            f"{result['rows']} rows: {result['wall_s']:.1f} s, {result['rows_per_s']:.0f} rows/s, "
+            f"peak RSS {result['peak_rss_mb']:.0f} MB, "
+            f"{result['rows_under_new_key']} rows under the new key"
+        ]
+    return [str(result)]
+
+
+def targets(results: dict[str, dict[str, Any]]) -> list[Check]:
+    checks: list[Check] = []
+    for database, flows in results.get("flows", {}).items():
+        ours = flows["google_connect"]
+        queries, control = ours["queries"], ours["transaction_control"]
+        faster = min(PEERS, key=lambda name: flows[name]["median_ms"])
+        ratio = ours["median_ms"] / flows[faster]["median_ms"]
+        prefix = f"connect flow, {database}"
+        checks += [
+            Check(
+                f"{prefix}: SQL queries per flow",
+                f"{queries - control:g} (+{control:g} BEGIN/COMMIT)",
+                "≤ 8",
+                queries - control <= 8,
+                fatal=False,
+            ),
+            Check(
+                f"{prefix}: median vs the faster peer ({faster})",
+                f"{ours['median_ms']:.2f} ms = {ratio:.2f}× {flows[faster]['median_ms']:.2f} ms",
+                "≤ 0.5×",
+                ratio <= 0.5,
+                fatal=False,
+            ),
+            Check(
+                f"{prefix}: tokens encrypted",
+                str(ours["encrypted"]),
+                "True",
+                ours["encrypted"],
+                True,
+            ),
+        ]
+    for database, result in results.get("changelist", {}).items():
+        counts = {r["queries"] for r in result["sizes"].values()}
+        sizes = ", ".join(result["sizes"])
+        checks.append(
+            Check(
+                f"admin changelist, {database}: queries at {sizes} accounts",
+                " / ".join(str(r["queries"]) for r in result["sizes"].values()),
+                "the same",
+                len(counts) == 1,
+                fatal=False,
+            )
+        )
+    refresh = results.get("refresh", {}).get("postgresql", {})
+    if "hot" in refresh:
+        hot, many = refresh["hot"], refresh["many"]
+        checks += [
+            Check(
+                "hot account: token calls",
+                str(hot["token_calls"]),
+                "1",
+                hot["token_calls"] == 1,
+                True,
+            ),
+            Check(
+                "hot account: every caller got the new token",
+                str(hot["same_token"] and hot["stored_is_new"]),
+                "True",
+                hot["same_token"] and hot["stored_is_new"],
+                True,
+            ),
+            Check(
+                "hot account: caller p99 latency",
+                f"{hot['p99_ms']:.0f} ms",
+                f"≤ {hot['latency_target_ms']:.0f} ms",
+                hot["p99_ms"] <= hot["latency_target_ms"],
+                False,
+            ),
+            Check(
+                "many accounts: token calls",
+                str(many["token_calls"]),
+                str(many["accounts"]),
+                many["token_calls"] == many["accounts"],
+                True,
+            ),
+            Check(
+                "many accounts: rows ending with the newest token",
+                str(many["rows_with_newest_token"]),
+                str(many["accounts"]),
+                many["rows_with_newest_token"] == many["accounts"],
+                True,
+            ),
+        ]
+    for result in results.get("revoke", {}).get("postgresql", {}).values():
+        if not isinstance(result, dict) or result["workers"] == 1:
+            continue
+        n = result["accounts"]
+        complete = result["revoked"] == n and result["failed"] == 0 and result["rows_left"] == 0
+        full_size = n >= 10_000
+        checks += [
+            Check(
+                f"bulk revoke {n} x {result['workers']} workers: revoked / failed",
+                f"{result['revoked']} / {result['failed']}",
+                f"{n} / 0",
+                complete,
+                True,
+            ),
+            Check(
+                f"bulk revoke {n} x {result['workers']} workers: wall time",
+                f"{result['wall_s']:.1f} s",
+                "≤ 25 s" if full_size else "≤ 25 s (at 10,000 only)",
+                result["wall_s"] <= 25 or not full_size,
+                False,
+            ),
+            Check(
+                f"bulk revoke {n} x {result['workers']} workers: peak RSS",
+                f"{result['peak_rss_mb']:.0f} MB",
+                "≤ 150 MB",
+                result["peak_rss_mb"] <= 150,
+                False,
+            ),
+        ]
+    rotation = results.get("rotation", {}).get("postgresql", {})
+    if "skipped" in rotation:
+        checks.append(
+            Check("key rotation", f"skipped: {rotation['skipped']}", "—", True, False, True)
+        )
+    elif rotation:
+        rotated = rotation["rows_under_new_key"] == rotation["rows"]
+        checks += [
+            Check(
+                f"key rotation of {rotation['rows']} rows: rows under the new key",
+                str(rotation["rows_under_new_key"]),
+                str(rotation["rows"]),
+                rotated,
+                True,
+            ),
+            Check(
+                f"key rotation of {rotation['rows']} rows: peak RSS",
+                f"{rotation['peak_rss_mb']:.0f} MB",
+                "≤ 150 MB",
+                rotation["peak_rss_mb"] <= 150,
+                False,
+            ),
+        ]
+    return checks
