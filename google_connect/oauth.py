@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +18,6 @@ from urllib.parse import urlencode
 import requests
 from django.views.decorators.debug import sensitive_variables
 
-from . import __version__
 from .conf import GoogleConnectSettings, get_settings
 from .exceptions import (
     GoogleAPIError,
@@ -28,6 +26,7 @@ from .exceptions import (
     TokenExchangeFailed,
     UserInfoFailed,
 )
+from .transport import shared_session
 
 logger = logging.getLogger("google_connect")
 
@@ -327,16 +326,3 @@ def parse_userinfo(body: dict[str, Any]) -> UserInfo:
     # Some Google endpoints have sent the claim as the string "true".
     values["email_verified"] = verified is True or verified == "true"
     return UserInfo(**values)
-
-
-_local = threading.local()
-
-
-def shared_session() -> requests.Session:
-    """One pooled session per thread: connections are reused, state is not shared."""
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        session.headers["User-Agent"] = f"google-connect/{__version__}"
-        _local.session = session
-    return session

@@ -15,7 +15,7 @@ from django.urls import reverse
 from example_project import demo
 from example_project.log_filters import RedactAuthorizationCodes
 from google_connect.models import GoogleAccount
-from google_connect.oauth import shared_session
+from google_connect.transport import shared_session
 from tests.stand_in import SCOPES
 
 BANNER = "Demo mode: Google is simulated locally"
