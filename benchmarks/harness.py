@@ -26,7 +26,8 @@ def run(body: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     django.setup()
     from django.db import connection
 
-    connection.creation.create_test_db(verbosity=0, keepdb=False)
+    # autoclobber: a run that was killed leaves its test database behind.
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
         result = body(options)
     finally:
