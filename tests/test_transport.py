@@ -62,8 +62,6 @@ def test_netrc_is_not_consulted(tmp_path, monkeypatch):
     monkeypatch.setenv("NETRC", str(netrc))
     session = GoogleSession()
 
-    prepared = session.prepare_request(
-        requests.Request("POST", TOKEN_URL, data={"a": "b"})
-    )
+    prepared = session.prepare_request(requests.Request("POST", TOKEN_URL, data={"a": "b"}))
 
     assert "Authorization" not in prepared.headers
