@@ -10,49 +10,22 @@ Run as ``python -m benchmarks.refresh '{"accounts": 2000, ...}'``.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from benchmarks import harness, seed
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import start_ready_workers
 
 
 def start_workers(
     count: int, ids: list[int], threads: int, token_url: str
 ) -> list[subprocess.Popen[str]]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": seed.database_url(),
-        "BENCH_TOKEN_URL": token_url,
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "benchmarks.refresh_worker",
-                json.dumps({"threads": threads, "ids": ids, "seed": n}),
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(count)
-    ]
-    for worker in workers:
-        line = worker.stdout.readline().strip()
-        if line != "ready":
-            raise RuntimeError(f"a refresh worker did not start (said {line!r})")
-    return workers
+    return start_ready_workers(
+        "benchmarks.refresh_worker",
+        [[json.dumps({"threads": threads, "ids": ids, "seed": n})] for n in range(count)],
+        {"BENCH_TOKEN_URL": token_url, "DJANGO_SETTINGS_MODULE": "benchmarks.settings"},
+    )
 
 
 def run_workers(workers: list[subprocess.Popen[str]]) -> tuple[float, list[list[Any]]]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import harness, seed
+from tests.processes import database_url
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = re.compile(r"(\d+) revoked, (\d+) already revoked, (\d+) failed")
@@ -47,7 +48,7 @@ def revoke_all(accounts: int, workers: int, delay: float) -> dict[str, Any]:
 
     seed.create_accounts(accounts, label=f"revoke{workers}w")
     with harness.RecordingStub(revoke_delay=delay) as stub:
-        env = {"DATABASE_URL": seed.database_url(), "BENCH_REVOKE_URL": stub.revoke_url}
+        env = {"DATABASE_URL": database_url(), "BENCH_REVOKE_URL": stub.revoke_url}
         cost, output = run_command(
             ["revoke_google_accounts", "--all", "--workers", str(workers)], env
         )

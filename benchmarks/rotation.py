@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from benchmarks import harness, revoke, seed
+from tests.processes import database_url
 
 OLD_KEY = "benchmarks-fernet-key-one"
 NEW_KEY = "benchmarks-fernet-key-two"
@@ -59,7 +60,7 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
         return {"skipped": "needs PostgreSQL"}
     rows = options["rows"]
     seed.create_accounts(rows, label="rotate")
-    env = {"DATABASE_URL": seed.database_url(), "BENCH_FERNET_KEYS": f"{NEW_KEY},{OLD_KEY}"}
+    env = {"DATABASE_URL": database_url(), "BENCH_FERNET_KEYS": f"{NEW_KEY},{OLD_KEY}"}
     cost, output = revoke.run_command([COMMAND], env)
     return {
         "rows": rows,

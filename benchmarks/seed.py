@@ -45,17 +45,3 @@ def create_accounts(count: int, *, expired: bool = False, label: str = "seed") -
         )
         ids.extend(account.pk for account in accounts)
     return ids
-
-
-def database_url() -> str:
-    """A URL for the database this process is connected to (the benchmark's test database)."""
-    from django.db import connection
-
-    params = connection.settings_dict
-    if connection.vendor != "postgresql":
-        raise RuntimeError("worker processes need PostgreSQL")
-    user = params["USER"] or "postgres"
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    host = params["HOST"] or "127.0.0.1"
-    port = params["PORT"] or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{params['NAME']}"

@@ -4,11 +4,8 @@ Runs on PostgreSQL (row locks across processes); SQLite has no row locks.
 """
 
 import json
-import os
 import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -16,10 +13,10 @@ from django.utils import timezone
 
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
+from tests.processes import start_ready_workers
 from tests.stub_google import StubGoogle
 
 PROCESSES = 8
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -29,31 +26,8 @@ pytestmark = [
 ]
 
 
-def database_url() -> str:
-    params = connection.settings_dict
-    user = params["USER"] or "postgres"
-    host = params["HOST"] or "127.0.0.1"
-    port = params["PORT"] or 5432
-    return f"postgres://{user}@{host}:{port}/{params['NAME']}"
-
-
 def start_workers(account_id: int, token_url: str) -> list[subprocess.Popen]:
-    env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONPATH": str(REPO_ROOT)}
-    command = [sys.executable, "-m", "tests.refresh_worker", str(account_id), token_url]
-    workers = [
-        subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(PROCESSES)
-    ]
-    for worker in workers:
-        assert worker.stdout.readline().strip() == "ready"
-    return workers
+    return start_ready_workers("tests.refresh_worker", [[str(account_id), token_url]] * PROCESSES)
 
 
 def test_eight_processes_refresh_an_expired_token_exactly_once():

@@ -1,0 +1,57 @@
+"""Worker processes that share this process's (test) database, started together.
+
+Used by the single-flight test and the refresh benchmark: each worker sets
+Django up, prints ``ready`` and waits for a line on stdin, so that the caller
+can release them all at the same moment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """A URL for the PostgreSQL database this process is connected to."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    if connection.vendor != "postgresql":
+        raise RuntimeError("worker processes need PostgreSQL")
+    user = params["USER"] or "postgres"
+    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
+    host = params["HOST"] or "127.0.0.1"
+    port = params["PORT"] or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{params['NAME']}"
+
+
+def start_ready_workers(
+    module: str, args_per_worker: list[list[str]], env: dict[str, str] | None = None
+) -> list[subprocess.Popen[str]]:
+    """Start ``python -m module ARGS`` once per entry; return when each said ``ready``."""
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "PYTHONPATH": str(REPO_ROOT),
+        **(env or {}),
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            cwd=REPO_ROOT,
+            env=full_env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for args in args_per_worker
+    ]
+    for worker in workers:
+        line = worker.stdout.readline().strip()  # type: ignore[union-attr]
+        if line != "ready":
+            raise RuntimeError(f"a {module} worker did not start (said {line!r})")
+    return workers
