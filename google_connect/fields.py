@@ -54,9 +54,15 @@ def _fernets_for(keys: tuple[str, ...], use_hkdf: bool) -> tuple[Fernet, ...]:
     return tuple(Fernet(hkdf.derive_fernet_key(k) if use_hkdf else k) for k in keys)
 
 
+@functools.lru_cache(maxsize=16)
+def _multi_fernet_for(keys: tuple[str, ...], use_hkdf: bool) -> MultiFernet:
+    return MultiFernet(list(_fernets_for(keys, use_hkdf)))
+
+
 def current_fernet() -> MultiFernet:
     """Encrypts with the first configured key, decrypts with any of them."""
-    return MultiFernet(list(_fernets_for(configured_keys(), _use_hkdf())))
+    # Cached too: every token read or written asks for it.
+    return _multi_fernet_for(configured_keys(), _use_hkdf())
 
 
 def primary_fernet() -> Fernet:
