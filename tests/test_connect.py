@@ -499,13 +499,13 @@ def test_every_call_to_google_has_the_configured_timeout(alice, google, settings
 
     settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "TIMEOUT": 3}
     timeouts = []
-    real_request = requests.Session.request
+    real_send = requests.Session.send
 
-    def spy(self, method, url, **kwargs):
+    def spy(self, request, **kwargs):
         timeouts.append(kwargs.get("timeout"))
-        return real_request(self, method, url, **kwargs)
+        return real_send(self, request, **kwargs)
 
-    monkeypatch.setattr(requests.Session, "request", spy)
+    monkeypatch.setattr(requests.Session, "send", spy)
     google.revoke()
     connect(alice, google, token=token_body(refresh_token=None))
 

@@ -1,6 +1,8 @@
 """The session used for Google's OAuth endpoints reads its environment once per origin."""
 
+import pytest
 import requests
+import responses
 
 from google_connect.transport import GoogleSession
 
@@ -65,3 +67,83 @@ def test_netrc_is_not_consulted(tmp_path, monkeypatch):
     prepared = session.prepare_request(requests.Request("POST", TOKEN_URL, data={"a": "b"}))
 
     assert "Authorization" not in prepared.headers
+
+
+# -- google_connect's own calls are prepared directly -----------------------------
+
+
+def requests_own_preparation(method, url, **kwargs):
+    """What requests itself would send for the same call, from a plain session."""
+    session = requests.Session()
+    session.headers.update(GoogleSession().headers)
+    session.trust_env = False
+    return session.prepare_request(requests.Request(method, url, **kwargs))
+
+
+def sent_by(session, method, url, **kwargs):
+    sent = []
+
+    def capture(request, **_settings):
+        sent.append(request)
+        response = requests.Response()
+        response.status_code = 200
+        response.request = request
+        return response
+
+    session.get_adapter(url).send = capture
+    session.request(method, url, timeout=5, **kwargs)
+    [request] = sent
+    return request
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "kwargs"),
+    [
+        ("POST", TOKEN_URL, {"data": {"code": "4/0Ab c&d=é", "grant_type": "authorization_code"}}),
+        (
+            "GET",
+            "https://www.googleapis.com/oauth2/v3/userinfo",
+            {"headers": {"Authorization": "Bearer ya29.x"}},
+        ),
+        ("POST", "https://oauth2.googleapis.com/revoke", {"data": {"token": "ya29.x"}}),
+        ("POST", TOKEN_URL, {}),
+        ("GET", "https://www.googleapis.com/oauth2/v3/userinfo?x=1 2", {}),
+    ],
+    ids=["form", "bearer header", "revoke", "empty post", "url to encode"],
+)
+def test_a_plain_call_is_sent_as_requests_would_send_it(method, url, kwargs):
+    expected = requests_own_preparation(method, url, **kwargs)
+
+    sent = sent_by(GoogleSession(), method, url, **kwargs)
+
+    assert (sent.method, sent.url, sent.body) == (expected.method, expected.url, expected.body)
+    assert dict(sent.headers) == dict(expected.headers)
+
+
+def test_other_calls_go_through_requests_own_preparation():
+    session = GoogleSession()
+
+    sent = sent_by(session, "POST", TOKEN_URL, params={"a": "1"}, json={"b": 2})
+
+    assert sent.url == TOKEN_URL + "?a=1"
+    assert sent.body == b'{"b": 2}'
+    assert sent.headers["Content-Type"] == "application/json"
+
+
+def test_a_header_with_a_line_break_is_refused_before_sending():
+    with pytest.raises(requests.exceptions.InvalidHeader):
+        sent_by(GoogleSession(), "GET", TOKEN_URL, headers={"Authorization": "Bearer a\r\nX: y"})
+
+
+@responses.activate
+def test_cookies_set_by_one_answer_are_not_sent_with_the_next_call():
+    # One session serves every call a thread makes, for every user.
+    responses.add(responses.POST, TOKEN_URL, json={}, headers={"Set-Cookie": "NID=someone; Path=/"})
+    responses.add(responses.POST, TOKEN_URL, json={})
+    session = GoogleSession()
+
+    session.request("POST", TOKEN_URL, data={"a": "b"}, timeout=5)
+    session.request("POST", TOKEN_URL, data={"a": "b"}, timeout=5)
+
+    assert len(session.cookies) == 0
+    assert "Cookie" not in responses.calls[1].request.headers
