@@ -15,6 +15,7 @@ from django.views.decorators.debug import sensitive_variables
 from . import tokens
 from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
 from .fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
+from .insert import insert_row, skips_conflicts
 
 if TYPE_CHECKING:
     from .authorized_session import AuthorizedSession
@@ -50,10 +51,10 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         stored; in both cases nothing is written.
         """
         # A first connect needs neither a lock nor a transaction of its own:
-        # a plain look-up, then one INSERT. The look-up keeps reconnects from
-        # tripping the unique constraint, which PostgreSQL would log as an
-        # ERROR together with the statement (and its values).
-        if tokens.refresh_token and not self._sub_is_stored(userinfo.sub):
+        # one INSERT that writes nothing when the ``sub`` is stored already
+        # (see insert.py). Where the database cannot do that, a look-up comes
+        # first, so that reconnects do not trip the unique constraint.
+        if tokens.refresh_token:
             account = self.model(user=user, sub=userinfo.sub)
             _fill(account, tokens, userinfo, requested_scopes, tokens.refresh_token)
             if self._insert_new(account):
@@ -64,33 +65,43 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         with transaction.atomic(using=self.db):
             return self._connect_locked(user, tokens, userinfo, requested_scopes)
 
+    def _insert_new(self, account: GoogleAccount) -> bool:
+        """INSERT the account; False when its ``sub`` is already stored.
+
+        No lock, no transaction of its own (in autocommit a lone INSERT is
+        atomic). Two callbacks racing for the same new ``sub`` meet here: the
+        loser's INSERT writes nothing (or, on MariaDB and MySQL, is refused by
+        the unique constraint) and it takes the locked path.
+        """
+        if skips_conflicts(self.db):
+            inserted = insert_row(account, self.db, unless_stored="sub")
+        elif self._sub_is_stored(account.sub):
+            return False
+        else:
+            inserted = self._insert_or_refuse(account)
+        if inserted:
+            account.mark_token_state_loaded()
+        return inserted
+
     def _sub_is_stored(self, sub: str) -> bool:
-        # Every connect runs this. Written out, the query costs about 20 µs;
-        # built by the ORM (``.filter(sub=sub).exists()``), about 360 µs.
+        # Written out, the query costs about 20 µs; built by the ORM
+        # (``.filter(sub=sub).exists()``), about 360 µs.
         connection = connections[self.db]
         table = connection.ops.quote_name(self.model._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT 1 FROM {table} WHERE sub = %s", [sub])  # noqa: S608
             return cursor.fetchone() is not None
 
-    def _insert_new(self, account: GoogleAccount) -> bool:
-        """INSERT the account; False when its ``sub`` is already stored.
-
-        A first connect is one statement: no lock, no transaction of its own
-        (in autocommit a lone INSERT is atomic). Inside the caller's
-        transaction it runs in a savepoint, so a refused INSERT leaves that
-        transaction usable. Two callbacks racing for the same new ``sub`` meet
-        here: the loser's INSERT is refused and it takes the locked path.
-        """
+    def _insert_or_refuse(self, account: GoogleAccount) -> bool:
+        # Inside the caller's transaction the INSERT runs in a savepoint, so
+        # a refused INSERT leaves that transaction usable.
         try:
             if connections[self.db].in_atomic_block:
                 with transaction.atomic(using=self.db):
-                    account.save(force_insert=True, using=self.db)
-            else:
-                account.save(force_insert=True, using=self.db)
+                    return insert_row(account, self.db)
+            return insert_row(account, self.db)
         except IntegrityError:
             return False
-        return True
 
     def _connect_locked(
         self,

@@ -3,9 +3,9 @@
 Each thread has its own test ``Client`` (so its own session and flow) and its
 own database connection. A ``threading.Barrier`` releases the callbacks
 together, the fake token endpoint holds every exchange for 100 ms, and the
-INSERT of a new row is held back for 100 ms more, so every thread reads "no
-row yet" before any of them writes: the unique constraint on ``sub`` is really
-contested, and ``GoogleAccountQuerySet.connect()``'s retry really runs.
+INSERT of a new row is held back for 100 ms more, so every thread tries to
+INSERT before any of them has written: the unique ``sub`` is really contested,
+and ``GoogleAccountQuerySet.connect()``'s locked path really takes over.
 
 Runs on PostgreSQL; SQLite serializes writers, so there is no race to see.
 """
@@ -18,6 +18,7 @@ import pytest
 from django.db import connection, connections
 from django.test import Client
 
+from google_connect import models
 from google_connect.models import GoogleAccount, GoogleAccountQuerySet
 from google_connect.signals import google_account_connected
 from tests.figures import report
@@ -70,27 +71,26 @@ def race(google, monkeypatch):
     race = Race()
     google.mock.add_callback("POST", google.config.TOKEN_URL, callback=race.exchange)
     real_insert_new = GoogleAccountQuerySet._insert_new
-    real_save = GoogleAccount.save
+    real_insert_row = models.insert_row
 
     def counting_insert_new(self, *args, **kwargs):
         with race.lock:
             race.connect_attempts += 1
         inserted = real_insert_new(self, *args, **kwargs)
         if not inserted:
-            # Refused by the unique constraint: another thread stored the sub first.
+            # Another thread stored the sub first: this INSERT wrote nothing.
             with race.lock:
                 race.lost_inserts += 1
         return inserted
 
-    def slow_insert(self, *args, **kwargs):
-        # Widen the window between "the sub is not stored yet" and the
-        # INSERT, so that every racing thread is inside it.
-        if kwargs.get("force_insert"):
-            time.sleep(INSERT_DELAY)
-        return real_save(self, *args, **kwargs)
+    def slow_insert(*args, **kwargs):
+        # Hold every racing thread just before its INSERT, so that they all
+        # reach it before the first one commits.
+        time.sleep(INSERT_DELAY)
+        return real_insert_row(*args, **kwargs)
 
     monkeypatch.setattr(GoogleAccountQuerySet, "_insert_new", counting_insert_new)
-    monkeypatch.setattr(GoogleAccount, "save", slow_insert)
+    monkeypatch.setattr(models, "insert_row", slow_insert)
 
     def on_connected(created, **kwargs):
         with race.lock:

@@ -1,0 +1,107 @@
+"""A first connect's write: one new row in one prepared INSERT.
+
+``Model.save(force_insert=True)`` compiles its INSERT through the ORM every
+time: on SQLite that is more than half the cost of the write, and a first
+connect makes exactly this one write. Here the statement is built once per
+model, database alias and vendor; every value still goes through its field's
+own ``pre_save()`` and ``get_db_prep_save()`` (so ``auto_now`` stamps and
+token encryption work as in ``save()``), and ``pre_save`` / ``post_save`` are
+sent as ``save()`` sends them.
+
+Where the database can say "already there" without an error (PostgreSQL and
+SQLite: ``ON CONFLICT (...) DO NOTHING RETURNING``), a row whose unique key
+is stored already is one statement that writes nothing: no look-up first, no
+unique violation for PostgreSQL to log with its values, no savepoint.
+Elsewhere (MariaDB, MySQL) the caller looks up first and a lost race is the
+unique constraint's ``IntegrityError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connections, models, transaction
+from django.db.models import signals
+
+_statements: dict[tuple[type[models.Model], str, str, str | None], tuple[str, bool]] = {}
+
+
+def skips_conflicts(using: str) -> bool:
+    """Whether ``insert_row(..., unless_stored=...)`` can skip a stored key in one statement."""
+    connection = connections[using]
+    return connection.vendor in ("postgresql", "sqlite") and bool(
+        connection.features.can_return_columns_from_insert
+    )
+
+
+def insert_row(instance: models.Model, using: str, *, unless_stored: str | None = None) -> bool:
+    """INSERT ``instance`` as a new row, as ``instance.save(force_insert=True)`` would.
+
+    With ``unless_stored`` (the name of a field with a unique constraint, on a
+    database where ``skips_conflicts()``), a row with the same value there
+    already means nothing is written and False is returned. Otherwise a
+    duplicate raises ``IntegrityError`` as ``save()`` does.
+
+    For models whose only database-generated column is an auto-incremented
+    primary key, with no parent model (no multi-table inheritance).
+    """
+    model = type(instance)
+    meta = model._meta
+    connection = connections[using]
+    if unless_stored is not None and not skips_conflicts(using):
+        raise ValueError(f"{connection.vendor} cannot skip a stored row in one INSERT")
+    fields = _insertable_fields(model)
+    sql, returns_pk = _statement(model, using, unless_stored)
+
+    signals.pre_save.send(
+        sender=model, instance=instance, raw=False, using=using, update_fields=None
+    )
+    params = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
+    ]
+    with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if returns_pk:
+            row = cursor.fetchone()
+            if row is None:  # ON CONFLICT DO NOTHING: the key is stored already
+                return False
+            pk = row[0]
+        else:
+            pk = connection.ops.last_insert_id(cursor, meta.db_table, _column(meta.pk))
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = using
+    signals.post_save.send(
+        sender=model, instance=instance, created=True, update_fields=None, raw=False, using=using
+    )
+    return True
+
+
+def _insertable_fields(model: type[models.Model]) -> list[Any]:
+    return [field for field in model._meta.concrete_fields if not field.primary_key]
+
+
+def _statement(
+    model: type[models.Model], using: str, unless_stored: str | None
+) -> tuple[str, bool]:
+    connection = connections[using]
+    key = (model, using, connection.vendor, unless_stored)
+    cached = _statements.get(key)
+    if cached is not None:
+        return cached
+    meta = model._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in _insertable_fields(model))
+    placeholders = ", ".join(["%s"] * len(_insertable_fields(model)))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    if unless_stored is not None:
+        sql += f" ON CONFLICT ({quote(_column(meta.get_field(unless_stored)))}) DO NOTHING"
+    returns_pk = bool(connection.features.can_return_columns_from_insert)
+    if returns_pk:
+        sql += f" RETURNING {quote(_column(meta.pk))}"
+    _statements[key] = (sql, returns_pk)
+    return sql, returns_pk
+
+
+def _column(field: Any) -> str:
+    return str(field.column)
