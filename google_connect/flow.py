@@ -89,7 +89,11 @@ def consume(request: HttpRequest, state: str | None) -> PendingFlow:
     if match is None:
         raise InvalidState()
     # Popped before anything else is checked: a state never works twice.
-    request.session[SESSION_KEY] = remaining
+    # The last one takes the key with it, leaving the session as it was.
+    if remaining:
+        request.session[SESSION_KEY] = remaining
+    else:
+        del request.session[SESSION_KEY]
     flow = PendingFlow(**match)
     if time.time() - flow.created_at > get_settings().STATE_MAX_AGE:
         raise InvalidState()

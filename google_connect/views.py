@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -167,8 +167,10 @@ class ConnectView(View):
         codes = request.GET.getlist("code")
         if not codes:
             return None
-        cleaned = request.GET.copy()
-        cleaned.setlist("code", [REDACTED])
+        # Built afresh rather than with .copy(), which deep-copies every value.
+        cleaned = QueryDict(mutable=True, encoding=request.GET.encoding)
+        for name, values in request.GET.lists():
+            cleaned.setlist(name, [REDACTED] if name == "code" else values)
         request.GET = cleaned  # type: ignore[assignment]  # stubs want it immutable
         request.META["QUERY_STRING"] = cleaned.urlencode(safe="*")
         # Error reports show all of META, so the raw request target too.

@@ -312,6 +312,17 @@ def test_unreachable_revoke_is_logged_and_page_is_unchanged(alice, google, caplo
     assert_failed(response, "missing_refresh_token")
     assert "Revoking the grant without a refresh token failed" in caplog.text
 
+def test_the_last_pending_flow_leaves_nothing_in_the_session(alice, google):
+    google.token()
+    google.userinfo()
+    first, second = start_flow(alice)["state"], start_flow(alice)["state"]
+
+    finish_flow(alice, first)
+    assert [entry["state"] for entry in alice.session["google_connect_flows"]] == [second]
+    finish_flow(alice, second)
+
+    assert "google_connect_flows" not in alice.session
+
 
 # -- failures ---------------------------------------------------------------------
 
