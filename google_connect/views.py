@@ -7,11 +7,14 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.debug import sensitive_variables
@@ -49,6 +52,31 @@ def safe_next_url(request: HttpRequest, url: str | None) -> str | None:
     return None
 
 
+_connect_paths: dict[tuple[Any, ...], str] = {}
+MAX_CONNECT_PATHS = 64
+
+
+def connect_path() -> str:
+    """The callback's path, reversed once per URLconf, script prefix and language.
+
+    Reversing walks the whole URLconf: on the authorize request it cost more
+    than building the consent URL. A settings change empties the cache.
+    """
+    key = (get_urlconf(), get_script_prefix(), get_language())
+    path = _connect_paths.get(key)
+    if path is None:
+        path = reverse("google_connect:connect")
+        if len(_connect_paths) < MAX_CONNECT_PATHS:
+            _connect_paths[key] = path
+    return path
+
+
+@receiver(setting_changed)
+def _forget_connect_paths(**kwargs: Any) -> None:
+    # ROOT_URLCONF, LANGUAGES, a URLconf of its own... any of them may move it.
+    _connect_paths.clear()
+
+
 def no_store(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     return response
@@ -61,9 +89,7 @@ class AuthorizeView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         config = get_settings()
-        redirect_uri = config.REDIRECT_URI or request.build_absolute_uri(
-            reverse("google_connect:connect")
-        )
+        redirect_uri = config.REDIRECT_URI or request.build_absolute_uri(connect_path())
         pending = flow.begin(
             request,
             redirect_uri=redirect_uri,
