@@ -8,6 +8,7 @@ exception message.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -16,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+import urllib3
 from django.views.decorators.debug import sensitive_variables
 
 from .conf import GoogleConnectSettings, get_settings
@@ -109,20 +111,14 @@ class GoogleOAuthClient:
     # -- authorization --------------------------------------------------------
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_challenge: str) -> str:
-        params = {
-            "response_type": "code",
-            "client_id": self.config.CLIENT_ID,
-            "redirect_uri": redirect_uri,
-            "scope": " ".join(self.config.SCOPES),
-            "state": state,
-            "access_type": "offline",
-            "prompt": "consent",
-            "include_granted_scopes": "true",
-            "code_challenge": code_challenge,
-            "code_challenge_method": "S256",
-        }
-        separator = "&" if "?" in self.config.AUTHORIZE_URL else "?"
-        return self.config.AUTHORIZE_URL + separator + urlencode(params)
+        before_state, after_state = _static_authorization_query(
+            self.config.AUTHORIZE_URL, self.config.CLIENT_ID, redirect_uri, self.config.SCOPES
+        )
+        state_part = urlencode({"state": state})
+        challenge_part = urlencode(
+            {"code_challenge": code_challenge, "code_challenge_method": "S256"}
+        )
+        return f"{before_state}&{state_part}&{after_state}&{challenge_part}"
 
     @sensitive_variables("code", "code_verifier", "data", "body")
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
@@ -231,24 +227,51 @@ class GoogleOAuthClient:
         return body
 
 
+@functools.lru_cache(maxsize=64)
+def _static_authorization_query(
+    authorize_url: str, client_id: str, redirect_uri: str, scopes: tuple[str, ...]
+) -> tuple[str, str]:
+    """The parts of the consent URL that are the same for every flow, encoded once.
+
+    Returns what comes before ``state`` (the URL itself included) and what
+    comes between ``state`` and ``code_challenge``, so that the parameters
+    keep their order.
+    """
+    separator = "&" if "?" in authorize_url else "?"
+    before_state = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(scopes),
+        }
+    )
+    after_state = urlencode(
+        {"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}
+    )
+    return authorize_url + separator + before_state, after_state
+
+
 def _read_capped(response: requests.Response, error_class: type[GoogleAPIError]) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+    # One read of at most one byte over the cap, straight from urllib3: the
+    # answers are small, and requests' chunk iterator costs more than the
+    # read. Its error translation is done here: any urllib3 error (a broken
+    # connection, a timeout, a bad gzip stream) is a failed read.
     try:
-        for chunk in response.iter_content(chunk_size=16 * 1024):
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                logger.warning("Google %s: answer larger than %d bytes", error_class.reason, size)
-                raise error_class("Google's answer is too large.", status_code=response.status_code)
-            chunks.append(chunk)
-    except requests.RequestException as exc:
+        body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
         logger.warning(
             "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
         )
         raise error_class(
             f"Reading Google's answer failed ({type(exc).__name__}).", temporary=True
         ) from None
-    return b"".join(chunks)
+    if len(body) > MAX_RESPONSE_BYTES:
+        logger.warning(
+            "Google %s: answer larger than %d bytes", error_class.reason, MAX_RESPONSE_BYTES
+        )
+        raise error_class("Google's answer is too large.", status_code=response.status_code)
+    return bytes(body)
 
 
 def _decode_json(raw: bytes) -> Any:

@@ -1,7 +1,9 @@
 """The callback, step by step, as the spec and the issue describe it."""
 
 import base64
+import gzip
 import hashlib
+import json
 import logging
 from datetime import timedelta
 
@@ -312,6 +314,7 @@ def test_unreachable_revoke_is_logged_and_page_is_unchanged(alice, google, caplo
     assert_failed(response, "missing_refresh_token")
     assert "Revoking the grant without a refresh token failed" in caplog.text
 
+
 def test_the_last_pending_flow_leaves_nothing_in_the_session(alice, google):
     google.token()
     google.userinfo()
@@ -549,6 +552,31 @@ def test_oversize_answer_is_refused(alice, google):
     state = start_flow(alice)["state"]
 
     assert_failed(finish_flow(alice, state), "userinfo_failed")
+
+
+def test_a_compressed_answer_is_read_decompressed(alice, google):
+    body = gzip.compress(json.dumps(token_body()).encode())
+    google.mock.post(
+        google.config.TOKEN_URL,
+        body=body,
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    google.userinfo()
+
+    assert finish_flow(alice, start_flow(alice)["state"]).status_code == 200
+    assert GoogleAccount.objects.get().access_token == ACCESS_TOKEN
+
+
+def test_an_answer_that_does_not_decompress_is_a_failed_exchange(alice, google):
+    google.mock.post(
+        google.config.TOKEN_URL,
+        body=b"not gzip at all",
+        headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
+    state = start_flow(alice)["state"]
+
+    assert_failed(finish_flow(alice, state), "token_exchange_failed")
+    assert GoogleAccount.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
