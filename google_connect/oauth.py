@@ -195,8 +195,16 @@ class GoogleOAuthClient:
     ) -> Any:
         what = error_class.reason
         try:
+            # Google's OAuth endpoints answer directly. A redirect is not
+            # followed: requests would send a 307's form (client secret, code,
+            # refresh token) on to wherever it points.
             response = self.session.request(
-                method, url, timeout=self.config.TIMEOUT, stream=True, **kwargs
+                method,
+                url,
+                timeout=self.config.TIMEOUT,
+                stream=True,
+                allow_redirects=False,
+                **kwargs,
             )
         except requests.RequestException as exc:
             logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
@@ -204,6 +212,14 @@ class GoogleOAuthClient:
                 f"Google could not be reached ({type(exc).__name__}).", temporary=True
             ) from None
         with response:
+            if response.is_redirect or 300 <= response.status_code < 400:
+                logger.warning(
+                    "Google %s: HTTP %s, a redirect (not followed)", what, response.status_code
+                )
+                raise error_class(
+                    f"Google answered HTTP {response.status_code}, a redirect (not followed).",
+                    status_code=response.status_code,
+                )
             if response.ok and status_only:
                 # Only the status matters (revocation, RFC 7009 §2.2): a body
                 # too large or cut short must not turn a success into a failure.

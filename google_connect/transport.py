@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import requests
+from requests.cookies import RequestsCookieJar
 from requests.hooks import default_hooks
 from requests.structures import CaseInsensitiveDict
 from requests.utils import check_header_validity
@@ -105,6 +106,9 @@ class GoogleSession(requests.Session):
             merged["Content-Length"] = "0"
         prepared.headers = merged
         prepared.hooks = default_hooks()
+        # requests reads it when an answer is a redirect; no cookie is ever
+        # kept, so it is empty.
+        prepared._cookies = RequestsCookieJar()  # type: ignore[attr-defined]  # untyped private
         return prepared
 
     def _prepared_url(self, url: str) -> str:

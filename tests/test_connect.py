@@ -554,6 +554,22 @@ def test_oversize_answer_is_refused(alice, google):
     assert_failed(finish_flow(alice, state), "userinfo_failed")
 
 
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_from_the_token_endpoint_is_not_followed(alice, google, status):
+    google.mock.post(
+        google.config.TOKEN_URL, status=status, headers={"Location": "https://elsewhere.example/"}
+    )
+    elsewhere = google.mock.post("https://elsewhere.example/", json=token_body())
+    google.mock.get("https://elsewhere.example/", json=token_body())
+    state = start_flow(alice)["state"]
+
+    assert_failed(finish_flow(alice, state), "token_exchange_failed")
+    # The form carries the client secret and the code: it goes nowhere else.
+    assert elsewhere.call_count == 0
+    assert len(google.mock.calls) == 1
+    assert GoogleAccount.objects.count() == 0
+
+
 def test_a_compressed_answer_is_read_decompressed(alice, google):
     body = gzip.compress(json.dumps(token_body()).encode())
     google.mock.post(

@@ -59,3 +59,14 @@ def test_an_oversize_error_body_still_fails(google):
 
     assert raised.value.status_code == 400
     assert raised.value.error_code is None
+
+
+def test_a_redirect_does_not_count_as_revoked(google):
+    google.mock.post(
+        google.config.REVOKE_URL, status=302, headers={"Location": "https://example.com/revoked"}
+    )
+
+    with pytest.raises(RevokeFailed) as raised:
+        GoogleOAuthClient().revoke("1//SOME-TOKEN")
+
+    assert raised.value.status_code == 302

@@ -147,3 +147,17 @@ def test_cookies_set_by_one_answer_are_not_sent_with_the_next_call():
 
     assert len(session.cookies) == 0
     assert "Cookie" not in responses.calls[1].request.headers
+
+
+@responses.activate
+def test_a_redirect_is_followed_or_not_as_the_caller_asks():
+    responses.add(responses.POST, TOKEN_URL, status=307, headers={"Location": TOKEN_URL + "/v2"})
+    responses.add(responses.POST, TOKEN_URL + "/v2", json={"moved": True})
+    session = GoogleSession()
+
+    followed = session.request("POST", TOKEN_URL, data={"a": "b"}, timeout=5)
+    kept = session.request("POST", TOKEN_URL, data={"a": "b"}, timeout=5, allow_redirects=False)
+
+    assert (followed.status_code, followed.json()) == (200, {"moved": True})
+    assert responses.calls[1].request.body == "a=b"
+    assert kept.status_code == 307
