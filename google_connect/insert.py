@@ -40,7 +40,9 @@ def insert_row(instance: models.Model, using: str, *, unless_stored: str | None 
     With ``unless_stored`` (the name of a field with a unique constraint, on a
     database where ``skips_conflicts()``), a row with the same value there
     already means nothing is written and False is returned. Otherwise a
-    duplicate raises ``IntegrityError`` as ``save()`` does.
+    duplicate raises ``IntegrityError`` as ``save()`` does. Either way
+    ``pre_save`` has been sent, as ``save()`` sends it before a refused
+    INSERT; ``post_save`` is sent only for a row written.
 
     For models whose only database-generated column is an auto-incremented
     primary key, with no parent model (no multi-table inheritance).

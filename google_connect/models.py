@@ -7,7 +7,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, models, transaction
+from django.db import IntegrityError, connections, models, router, transaction
+from django.db.models import signals
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -50,22 +51,25 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         ``MissingRefreshToken`` when Google sent no refresh token and none is
         stored; in both cases nothing is written.
         """
+        # Everything here writes, or reads what was just written: the write
+        # database, whatever a router does with reads (``self.db`` would be
+        # the read database).
+        # (``_db``: a database chosen with ``.using()``.)
+        db = getattr(self, "_db", None) or router.db_for_write(self.model)
         # A first connect needs neither a lock nor a transaction of its own:
-        # one INSERT that writes nothing when the ``sub`` is stored already
-        # (see insert.py). Where the database cannot do that, a look-up comes
-        # first, so that reconnects do not trip the unique constraint.
+        # one INSERT (see _insert_new).
         if tokens.refresh_token:
             account = self.model(user=user, sub=userinfo.sub)
             _fill(account, tokens, userinfo, requested_scopes, tokens.refresh_token)
-            if self._insert_new(account):
+            if self._insert_new(account, db):
                 return account, True
         # The ``sub`` is stored already (a reconnect, another user's account,
         # or a concurrent first connect that won the race), or Google sent no
         # refresh token: decide under the row lock.
-        with transaction.atomic(using=self.db):
-            return self._connect_locked(user, tokens, userinfo, requested_scopes)
+        with transaction.atomic(using=db):
+            return self._connect_locked(db, user, tokens, userinfo, requested_scopes)
 
-    def _insert_new(self, account: GoogleAccount) -> bool:
+    def _insert_new(self, account: GoogleAccount, db: str) -> bool:
         """INSERT the account; False when its ``sub`` is already stored.
 
         No lock, no transaction of its own (in autocommit a lone INSERT is
@@ -73,44 +77,51 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         loser's INSERT writes nothing (or, on MariaDB and MySQL, is refused by
         the unique constraint) and it takes the locked path.
         """
-        if skips_conflicts(self.db):
-            inserted = insert_row(account, self.db, unless_stored="sub")
-        elif self._sub_is_stored(account.sub):
+        # The INSERT sends pre_save before it runs. Skipping the look-up (one
+        # query fewer) is only right when no receiver would hear of a row
+        # that a stored ``sub`` then keeps from being written.
+        look_up_first = signals.pre_save.has_listeners(self.model) or not skips_conflicts(db)
+        if look_up_first and self._sub_is_stored(account.sub, db):
             return False
+        if skips_conflicts(db):
+            # A racing callback that stored the sub in between: nothing is
+            # written, and PostgreSQL logs no unique violation.
+            inserted = insert_row(account, db, unless_stored="sub")
         else:
-            inserted = self._insert_or_refuse(account)
+            inserted = self._insert_or_refuse(account, db)
         if inserted:
             account.mark_token_state_loaded()
         return inserted
 
-    def _sub_is_stored(self, sub: str) -> bool:
+    def _sub_is_stored(self, sub: str, db: str) -> bool:
         # Written out, the query costs about 20 µs; built by the ORM
         # (``.filter(sub=sub).exists()``), about 360 µs.
-        connection = connections[self.db]
+        connection = connections[db]
         table = connection.ops.quote_name(self.model._meta.db_table)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT 1 FROM {table} WHERE sub = %s", [sub])  # noqa: S608
             return cursor.fetchone() is not None
 
-    def _insert_or_refuse(self, account: GoogleAccount) -> bool:
+    def _insert_or_refuse(self, account: GoogleAccount, db: str) -> bool:
         # Inside the caller's transaction the INSERT runs in a savepoint, so
         # a refused INSERT leaves that transaction usable.
         try:
-            if connections[self.db].in_atomic_block:
-                with transaction.atomic(using=self.db):
-                    return insert_row(account, self.db)
-            return insert_row(account, self.db)
+            if connections[db].in_atomic_block:
+                with transaction.atomic(using=db):
+                    return insert_row(account, db)
+            return insert_row(account, db)
         except IntegrityError:
             return False
 
     def _connect_locked(
         self,
+        db: str,
         user: Any,
         tokens: TokenResponse,
         userinfo: UserInfo,
         requested_scopes: tuple[str, ...],
     ) -> tuple[GoogleAccount, bool]:
-        account = self.select_for_update().filter(sub=userinfo.sub).first()
+        account = self.using(db).select_for_update().filter(sub=userinfo.sub).first()
         if account is not None and account.user_id != user.pk:
             raise AccountLinkedToAnotherUser()
         # Google sends a refresh token only when it showed the consent screen;
@@ -122,7 +133,7 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         if account is None:
             account = self.model(user=user, sub=userinfo.sub)
         _fill(account, tokens, userinfo, requested_scopes, refresh_token)
-        account.save(force_insert=created, using=self.db)
+        account.save(force_insert=created, using=db)
         return account, created
 
 

@@ -3,10 +3,12 @@ from datetime import timedelta
 import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
+from django.db.models import signals
 from django.utils import timezone
 from fernet_fields import hkdf
 
 from google_connect.models import GoogleAccount
+from google_connect.oauth import TokenResponse, UserInfo
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +90,68 @@ def test_tokens_cannot_be_filtered_on():
 
     with pytest.raises(FieldError):
         list(GoogleAccount.objects.filter(access_token="x"))
+
+
+# -- connect(): what it writes, to which database, and what it tells receivers ---------
+
+
+def grant(access_token: str) -> TokenResponse:
+    return TokenResponse(
+        access_token=access_token,
+        expires_in=3599,
+        token_type="Bearer",
+        scopes=("openid", "email"),
+        refresh_token="1//CONNECT",
+    )
+
+
+def connect_account(user, access_token):
+    return GoogleAccount.objects.connect(
+        user=user,
+        tokens=grant(access_token),
+        userinfo=UserInfo(sub="109876543210987654321", email="alice@example.com"),
+        requested_scopes=("openid", "email"),
+    )
+
+
+def test_pre_save_receivers_hear_only_of_rows_that_are_written(user):
+    heard = []
+
+    def on_pre_save(sender, instance, **kwargs):
+        heard.append(instance)
+
+    signals.pre_save.connect(on_pre_save, sender=GoogleAccount)
+    try:
+        connect_account(user, "ya29.FIRST")
+        connect_account(user, "ya29.SECOND")
+    finally:
+        signals.pre_save.disconnect(on_pre_save, sender=GoogleAccount)
+
+    # One for the INSERT, one for the reconnect's UPDATE: never one for an
+    # instance that a stored sub then kept from being written.
+    assert len(heard) == 2
+    assert all(instance.pk == GoogleAccount.objects.get().pk for instance in heard)
+    assert GoogleAccount.objects.get().access_token == "ya29.SECOND"
+
+
+class ReadsGoElsewhere:
+    """A primary/replica router whose replica does not exist: any read routed
+    to it fails, so only the write database may be used."""
+
+    def db_for_read(self, model, **hints):
+        return "replica" if model is GoogleAccount else None
+
+    def db_for_write(self, model, **hints):
+        return "default"
+
+
+def test_connect_reads_and_writes_on_the_write_database(user, settings):
+    settings.DATABASE_ROUTERS = [ReadsGoElsewhere()]
+
+    account, created = connect_account(user, "ya29.FIRST")
+    again, created_again = connect_account(user, "ya29.SECOND")
+
+    assert (created, created_again) == (True, False)
+    assert again.pk == account.pk
+    settings.DATABASE_ROUTERS = []
+    assert GoogleAccount.objects.get().access_token == "ya29.SECOND"
