@@ -269,12 +269,8 @@ def _static_authorization_query(
 
 
 def _read_capped(response: requests.Response, error_class: type[GoogleAPIError]) -> bytes:
-    # One read of at most one byte over the cap, straight from urllib3: the
-    # answers are small, and requests' chunk iterator costs more than the
-    # read. Its error translation is done here: any urllib3 error (a broken
-    # connection, a timeout, a bad gzip stream) is a failed read.
     try:
-        body = response.raw.read(MAX_RESPONSE_BYTES + 1, decode_content=True)
+        body = _read_up_to(response, MAX_RESPONSE_BYTES + 1)
     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
         logger.warning(
             "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
@@ -287,13 +283,39 @@ def _read_capped(response: requests.Response, error_class: type[GoogleAPIError])
             "Google %s: answer larger than %d bytes", error_class.reason, MAX_RESPONSE_BYTES
         )
         raise error_class("Google's answer is too large.", status_code=response.status_code)
-    return bytes(body)
+    return body
+
+
+def _read_up_to(response: requests.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of the (decompressed) body.
+
+    One read straight from urllib3: the answers are small, and requests'
+    chunk iterator costs more than the read. Its errors are urllib3's own
+    (a broken connection, a timeout, a bad gzip stream), not requests'
+    translations of them. A body requests does not hold as a urllib3 response
+    (a custom adapter's) or one already read (by a response hook) is read the
+    way requests reads it.
+    """
+    raw = response.raw
+    if isinstance(raw, urllib3.response.HTTPResponse) and not getattr(
+        response, "_content_consumed", False
+    ):
+        return bytes(raw.read(limit, decode_content=True))
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=16 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
 
 
 def _decode_json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except ValueError:
+    # RecursionError: a small answer can nest deeper than the parser goes.
+    except (ValueError, RecursionError):
         return None
 
 
