@@ -92,7 +92,12 @@ class GoogleSession(requests.Session):
         prepared = requests.PreparedRequest()
         prepared.method = method.upper()
         prepared.url = self._prepared_url(url)
-        merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(self.headers)
+        # A session header set to None is one removed, as requests has it
+        # (the type stubs do not admit None there).
+        session_headers: dict[str, Any] = dict(self.headers)
+        merged: CaseInsensitiveDict[Any] = CaseInsensitiveDict(
+            (name, value) for name, value in session_headers.items() if value is not None
+        )
         for name, value in (headers or {}).items():
             check_header_validity((name, value))
             merged[name] = value
@@ -103,7 +108,7 @@ class GoogleSession(requests.Session):
             merged.setdefault("Content-Type", "application/x-www-form-urlencoded")
             merged["Content-Length"] = str(len(body))  # urlencode's output is ASCII
         elif prepared.method not in ("GET", "HEAD"):
-            merged["Content-Length"] = "0"
+            merged.setdefault("Content-Length", "0")
         prepared.headers = merged
         prepared.hooks = default_hooks()
         # requests reads it when an answer is a redirect; no cookie is ever

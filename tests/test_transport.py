@@ -161,3 +161,13 @@ def test_a_redirect_is_followed_or_not_as_the_caller_asks():
     assert (followed.status_code, followed.json()) == (200, {"moved": True})
     assert responses.calls[1].request.body == "a=b"
     assert kept.status_code == 307
+
+
+def test_a_session_header_set_to_none_is_not_sent():
+    session = GoogleSession()
+    session.headers["Accept-Encoding"] = None
+
+    sent = sent_by(session, "POST", TOKEN_URL, data={"a": "b"})
+
+    assert "Accept-Encoding" not in sent.headers
+    assert sent.headers["User-Agent"].startswith("google-connect/")
