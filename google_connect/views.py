@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.signals import setting_changed
 from django.db import transaction
-from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -52,29 +51,21 @@ def safe_next_url(request: HttpRequest, url: str | None) -> str | None:
     return None
 
 
-_connect_paths: dict[tuple[Any, ...], str] = {}
-MAX_CONNECT_PATHS = 64
-
-
 def connect_path() -> str:
-    """The callback's path, reversed once per URLconf, script prefix and language.
+    """The callback's path, reversed once per URL resolver, script prefix and language.
 
     Reversing walks the whole URLconf: on the authorize request it cost more
-    than building the consent URL. A settings change empties the cache.
+    than building the consent URL. The resolver, not the URLconf's name, is
+    part of the key: a changed ROOT_URLCONF, a request's own URLconf and a
+    URLconf reloaded with clear_url_caches() each come with a new one.
     """
-    key = (get_urlconf(), get_script_prefix(), get_language())
-    path = _connect_paths.get(key)
-    if path is None:
-        path = reverse("google_connect:connect")
-        if len(_connect_paths) < MAX_CONNECT_PATHS:
-            _connect_paths[key] = path
-    return path
+    return _reversed_connect_path(get_resolver(get_urlconf()), get_script_prefix(), get_language())
 
 
-@receiver(setting_changed)
-def _forget_connect_paths(**kwargs: Any) -> None:
-    # ROOT_URLCONF, LANGUAGES, a URLconf of its own... any of them may move it.
-    _connect_paths.clear()
+@functools.lru_cache(maxsize=64)
+def _reversed_connect_path(resolver: Any, script_prefix: str, language: str | None) -> str:
+    # The arguments are the cache key only: reverse() reads all three itself.
+    return reverse("google_connect:connect")
 
 
 def no_store(response: HttpResponse) -> HttpResponse:

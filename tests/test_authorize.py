@@ -1,9 +1,7 @@
 import base64
 import hashlib
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.urls import clear_script_prefix, include, path, set_script_prefix
 
 from google_connect.flow import SESSION_KEY
 from tests.support import start_flow
@@ -57,34 +55,6 @@ def test_configured_redirect_uri_is_used(alice, settings):
     }
 
     assert start_flow(alice)["redirect_uri"] == "https://example.com/google/accounts/connect"
-
-
-# A URLconf that mounts the app somewhere else (ROOT_URLCONF = this module).
-urlpatterns = [path("elsewhere/google/", include("google_connect.urls"))]
-
-
-def test_the_redirect_uri_follows_where_the_urlconf_mounts_the_app(alice, settings):
-    assert start_flow(alice)["redirect_uri"] == "http://testserver/google/accounts/connect"
-
-    settings.ROOT_URLCONF = __name__
-
-    response = alice.get("/elsewhere/google/accounts/authorize")
-    params = parse_qs(urlsplit(response["Location"]).query)
-    assert params["redirect_uri"] == ["http://testserver/elsewhere/google/accounts/connect"]
-
-
-def test_the_redirect_uri_follows_the_script_prefix(alice):
-    assert start_flow(alice)["redirect_uri"] == "http://testserver/google/accounts/connect"
-
-    # What a WSGI server sets for a site mounted under /site (the test client
-    # does not set it).
-    set_script_prefix("/site/")
-    try:
-        redirect_uri = start_flow(alice)["redirect_uri"]
-    finally:
-        clear_script_prefix()
-
-    assert redirect_uri == "http://testserver/site/google/accounts/connect"
 
 
 def test_configured_scopes_are_requested(alice, settings):
