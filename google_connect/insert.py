@@ -18,12 +18,19 @@ unique constraint's ``IntegrityError``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connections, models, transaction
 from django.db.models import signals
 
-_statements: dict[tuple[type[models.Model], str, str, str | None], tuple[str, bool]] = {}
+
+class _Statement(NamedTuple):
+    sql: str
+    fields: list[Any]  # in the order of the statement's columns
+    returns_pk: bool
+
+
+_statements: dict[tuple[type[models.Model], str, str, str | None], _Statement] = {}
 
 
 def skips_conflicts(using: str) -> bool:
@@ -52,18 +59,18 @@ def insert_row(instance: models.Model, using: str, *, unless_stored: str | None 
     connection = connections[using]
     if unless_stored is not None and not skips_conflicts(using):
         raise ValueError(f"{connection.vendor} cannot skip a stored row in one INSERT")
-    fields = _insertable_fields(model)
-    sql, returns_pk = _statement(model, using, unless_stored)
+    statement = _statement(model, using, unless_stored)
 
     signals.pre_save.send(
         sender=model, instance=instance, raw=False, using=using, update_fields=None
     )
     params = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
+        field.get_db_prep_save(field.pre_save(instance, True), connection)
+        for field in statement.fields
     ]
     with transaction.mark_for_rollback_on_error(using), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if returns_pk:
+        cursor.execute(statement.sql, params)
+        if statement.returns_pk:
             row = cursor.fetchone()
             if row is None:  # ON CONFLICT DO NOTHING: the key is stored already
                 return False
@@ -79,13 +86,7 @@ def insert_row(instance: models.Model, using: str, *, unless_stored: str | None 
     return True
 
 
-def _insertable_fields(model: type[models.Model]) -> list[Any]:
-    return [field for field in model._meta.concrete_fields if not field.primary_key]
-
-
-def _statement(
-    model: type[models.Model], using: str, unless_stored: str | None
-) -> tuple[str, bool]:
+def _statement(model: type[models.Model], using: str, unless_stored: str | None) -> _Statement:
     connection = connections[using]
     key = (model, using, connection.vendor, unless_stored)
     cached = _statements.get(key)
@@ -93,16 +94,18 @@ def _statement(
         return cached
     meta = model._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in _insertable_fields(model))
-    placeholders = ", ".join(["%s"] * len(_insertable_fields(model)))
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quote(_column(field)) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"  # noqa: S608
     if unless_stored is not None:
         sql += f" ON CONFLICT ({quote(_column(meta.get_field(unless_stored)))}) DO NOTHING"
     returns_pk = bool(connection.features.can_return_columns_from_insert)
     if returns_pk:
         sql += f" RETURNING {quote(_column(meta.pk))}"
-    _statements[key] = (sql, returns_pk)
-    return sql, returns_pk
+    statement = _Statement(sql, fields, returns_pk)
+    _statements[key] = statement
+    return statement
 
 
 def _column(field: Any) -> str:

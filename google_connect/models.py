@@ -80,10 +80,11 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         # The INSERT sends pre_save before it runs. Skipping the look-up (one
         # query fewer) is only right when no receiver would hear of a row
         # that a stored ``sub`` then keeps from being written.
-        look_up_first = signals.pre_save.has_listeners(self.model) or not skips_conflicts(db)
+        one_statement = skips_conflicts(db)
+        look_up_first = signals.pre_save.has_listeners(self.model) or not one_statement
         if look_up_first and self._sub_is_stored(account.sub, db):
             return False
-        if skips_conflicts(db):
+        if one_statement:
             # A racing callback that stored the sub in between: nothing is
             # written, and PostgreSQL logs no unique violation.
             inserted = insert_row(account, db, unless_stored="sub")
