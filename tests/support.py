@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import responses
+from django.dispatch import Signal
 
 from google_connect.conf import get_settings
 
@@ -15,6 +18,27 @@ REFRESH_TOKEN = "1//TEST-REFRESH-TOKEN-0123456789"
 AUTH_CODE = "4/TEST-AUTH-CODE-0123456789"
 SUB = "109876543210987654321"
 EMAIL = "john.doe@example.com"
+
+
+@contextmanager
+def recording(*signals: Signal, sender: Any = None) -> Iterator[list[dict[str, Any]]]:
+    """Every send of ``signals`` (from ``sender`` alone, when given) while inside.
+
+    Yields one list, in the order sent, of each send's kwargs; Django puts the
+    ``signal`` and the ``sender`` among them.
+    """
+    sent: list[dict[str, Any]] = []
+
+    def receiver(**kwargs: Any) -> None:
+        sent.append(kwargs)
+
+    for signal in signals:
+        signal.connect(receiver, sender=sender, weak=False)
+    try:
+        yield sent
+    finally:
+        for signal in signals:
+            signal.disconnect(receiver, sender=sender)
 
 
 def userinfo_body(sub: str = SUB, email: str = EMAIL, **overrides: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from tests.support import (
     SUB,
     connect,
     finish_flow,
+    recording,
     start_flow,
     token_body,
     userinfo_body,
@@ -54,14 +55,8 @@ def signals():
 
     Tests that use it run with ``transaction=True``: the signal is sent on
     commit, and only a real commit runs on-commit callbacks."""
-    received = []
-
-    def receiver(**kwargs):
-        received.append(kwargs)
-
-    google_account_connected.connect(receiver)
-    yield received
-    google_account_connected.disconnect(receiver)
+    with recording(google_account_connected) as sent:
+        yield sent
 
 
 # -- the happy path --------------------------------------------------------------

@@ -9,6 +9,7 @@ from google_connect.exceptions import GoogleConnectError
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_disconnected
 from tests.factories import make_account
+from tests.support import recording
 
 pytestmark = pytest.mark.django_db
 
@@ -27,14 +28,8 @@ def account(user):
 
 @pytest.fixture
 def disconnected():
-    calls = []
-
-    def receiver(**kwargs):
-        calls.append(kwargs)
-
-    google_account_disconnected.connect(receiver)
-    yield calls
-    google_account_disconnected.disconnect(receiver)
+    with recording(google_account_disconnected) as sent:
+        yield sent
 
 
 def disconnect_url(account):

@@ -17,6 +17,7 @@ from django.utils import timezone
 from google_connect.insert import insert_row, skips_conflicts
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
+from tests.support import recording
 
 pytestmark = pytest.mark.django_db
 
@@ -37,19 +38,12 @@ def new_account(sub: str = "109876543210987654321", **fields: Any) -> GoogleAcco
 @pytest.fixture
 def saves():
     """Every pre_save / post_save sent for GoogleAccount, in order."""
-    sent: list[tuple[str, dict[str, Any]]] = []
+    with recording(signals.pre_save, signals.post_save, sender=GoogleAccount) as sent:
+        yield sent
 
-    def on_pre_save(sender, **kwargs):
-        sent.append(("pre_save", kwargs))
 
-    def on_post_save(sender, **kwargs):
-        sent.append(("post_save", kwargs))
-
-    signals.pre_save.connect(on_pre_save, sender=GoogleAccount)
-    signals.post_save.connect(on_post_save, sender=GoogleAccount)
-    yield sent
-    signals.pre_save.disconnect(on_pre_save, sender=GoogleAccount)
-    signals.post_save.disconnect(on_post_save, sender=GoogleAccount)
+def names(saves):
+    return ["pre_save" if kwargs["signal"] is signals.pre_save else "post_save" for kwargs in saves]
 
 
 def unless_stored() -> dict[str, str]:
@@ -104,8 +98,8 @@ def test_pre_save_and_post_save_are_sent_as_save_sends_them(saves):
 
     insert_row(account, "default", **unless_stored())
 
-    assert [name for name, _ in saves] == ["pre_save", "post_save"]
-    pre, post = saves[0][1], saves[1][1]
+    assert names(saves) == ["pre_save", "post_save"]
+    pre, post = saves
     assert pre["instance"] is account and post["instance"] is account
     assert (pre["raw"], pre["using"], pre["update_fields"]) == (False, "default", None)
     assert (post["created"], post["raw"], post["using"], post["update_fields"]) == (
@@ -140,7 +134,7 @@ def test_a_stored_sub_writes_nothing_and_raises_nothing(saves):
     assert GoogleAccount.objects.get().access_token == "ya29.FIRST"
     assert GoogleAccount.objects.get().pk == first.pk
     # As save() before a refused INSERT: pre_save, and no post_save.
-    assert [name for name, _ in saves] == ["pre_save"]
+    assert names(saves) == ["pre_save"]
 
 
 @pytest.mark.skipif(skips_conflicts("default"), reason="this database skips conflicts")

@@ -10,6 +10,7 @@ from fernet_fields import hkdf
 from google_connect.models import GoogleAccount
 from google_connect.oauth import TokenResponse, UserInfo
 from tests.factories import make_account
+from tests.support import recording
 
 pytestmark = pytest.mark.django_db
 
@@ -115,17 +116,10 @@ def connect_account(user, access_token):
 
 
 def test_pre_save_receivers_hear_only_of_rows_that_are_written(user):
-    heard = []
-
-    def on_pre_save(sender, instance, **kwargs):
-        heard.append(instance)
-
-    signals.pre_save.connect(on_pre_save, sender=GoogleAccount)
-    try:
+    with recording(signals.pre_save, sender=GoogleAccount) as sent:
         connect_account(user, "ya29.FIRST")
         connect_account(user, "ya29.SECOND")
-    finally:
-        signals.pre_save.disconnect(on_pre_save, sender=GoogleAccount)
+    heard = [kwargs["instance"] for kwargs in sent]
 
     # One for the INSERT, one for the reconnect's UPDATE: never one for an
     # instance that a stored sub then kept from being written.

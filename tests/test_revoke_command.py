@@ -12,6 +12,7 @@ from google_connect import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_disconnected
 from tests.factories import make_account
+from tests.support import recording
 
 pytestmark = pytest.mark.django_db
 
@@ -188,17 +189,10 @@ def test_all_cannot_be_combined_with_a_user(revoke_endpoint):
 @pytest.mark.django_db(transaction=True)
 def test_each_deleted_account_is_signalled(revoke_endpoint):
     accounts = [make_account() for _ in range(3)]
-    received = []
-
-    def receiver(account, request, **kwargs):
-        received.append((account.pk, request))
-
-    google_account_disconnected.connect(receiver)
-    try:
+    with recording(google_account_disconnected) as sent:
         run("--all")
-    finally:
-        google_account_disconnected.disconnect(receiver)
 
+    received = [(kwargs["account"].pk, kwargs["request"]) for kwargs in sent]
     assert sorted(received) == sorted((a.pk, None) for a in accounts)
 
 

@@ -17,6 +17,7 @@ from google_connect.exceptions import (
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_reconnect_required, google_token_refreshed
 from tests.factories import make_account
+from tests.support import recording
 
 pytestmark = pytest.mark.django_db
 
@@ -42,16 +43,6 @@ def expired():
         refresh_token="1//STORED-REFRESH",
         expires_at=timezone.now() - timedelta(minutes=1),
     )
-
-
-def received(signal):
-    calls = []
-
-    def receiver(**kwargs):
-        calls.append(kwargs)
-
-    signal.connect(receiver, weak=False)
-    return calls, lambda: signal.disconnect(receiver)
 
 
 def test_valid_token_is_returned_without_calling_google(google):
@@ -115,11 +106,8 @@ def test_min_validity_can_be_raised(google):
 @pytest.mark.django_db(transaction=True)
 def test_refreshed_signal_is_sent_after_commit(google, expired):
     google.token(NEW_TOKEN)
-    calls, disconnect = received(google_token_refreshed)
-    try:
+    with recording(google_token_refreshed) as calls:
         expired.get_access_token()
-    finally:
-        disconnect()
 
     [kwargs] = calls
     assert kwargs["sender"] is GoogleAccount
@@ -130,16 +118,13 @@ def test_refreshed_signal_is_sent_after_commit(google, expired):
 @pytest.mark.django_db(transaction=True)
 def test_invalid_grant_marks_the_account_and_signals_once(google, expired):
     google.token({"error": "invalid_grant", "error_description": "Bad Request"}, status=400)
-    calls, disconnect = received(google_account_reconnect_required)
-    try:
+    with recording(google_account_reconnect_required) as calls:
         with pytest.raises(ReconnectRequired) as raised:
             expired.get_access_token()
         with pytest.raises(ReconnectRequired):
             expired.get_access_token()
         with pytest.raises(ReconnectRequired):
             GoogleAccount.objects.get(pk=expired.pk).get_access_token()
-    finally:
-        disconnect()
 
     assert isinstance(raised.value, GoogleConnectError)
     assert GoogleAccount.objects.get(pk=expired.pk).status == "reconnect_required"
