@@ -344,6 +344,14 @@ def assert_warning_logged(records) -> None:
     )
 
 
+def assert_error_told_quietly(outcome: Any, records) -> None:
+    """A typed error was logged as a warning, and its message holds no secret."""
+    if isinstance(outcome, GoogleConnectError):
+        assert_warning_logged(records)
+        for secret in SECRET_FRAGMENTS:
+            assert secret not in str(outcome)
+
+
 def view_response(call: Callable[[], Any]):
     """The response, or a test failure when the view raised (a 500 in production)."""
     try:
@@ -470,10 +478,7 @@ def test_refresh(fault, user, google, logs, passed, request):
         assert type(outcome) is RefreshFailed
         assert after == before
         assert calls_to(google, TOKEN) == 1
-    if isinstance(outcome, GoogleConnectError):
-        assert_warning_logged(logs.records)
-        for secret in SECRET_FRAGMENTS:
-            assert secret not in str(outcome)
+    assert_error_told_quietly(outcome, logs.records)
     assert calls_to(google, USERINFO) == calls_to(google, REVOKE) == 0
     assert_nothing_secret_logged(logs.records)
     passed.append(request.node.name)
@@ -507,10 +512,7 @@ def test_disconnect(fault, user, google, logs, passed, request):
         assert type(outcome) is RevokeFailed
         assert rows() == before
         assert calls_to(google, REVOKE) == 1
-    if isinstance(outcome, GoogleConnectError):
-        assert_warning_logged(logs.records)
-        for secret in SECRET_FRAGMENTS:
-            assert secret not in str(outcome)
+    assert_error_told_quietly(outcome, logs.records)
     assert calls_to(google, TOKEN) == calls_to(google, USERINFO) == 0
     assert_nothing_secret_logged(logs.records)
     passed.append(request.node.name)

@@ -108,6 +108,20 @@ def logged_in(audit, user):
     return client
 
 
+def revoke_fails_for(google, label):
+    """Revocation answers 503 for tokens carrying ``label``, 200 for the others,
+    echoing the token it was sent in the error description."""
+    google.mock.add_callback(
+        "POST",
+        google.config.REVOKE_URL,
+        callback=lambda request: (
+            (503 if label in request.body else 200),
+            {},
+            json.dumps({"error_description": request.body}),
+        ),
+    )
+
+
 def tokens(label, **overrides):
     """A token answer carrying this label's access and refresh tokens."""
     values = {"access_token": access_token(label), "refresh_token": refresh_token(label)}
@@ -354,15 +368,7 @@ def test_disconnect_view(audit, caplog, google, user, settings):
         make_account(user, access_token=access_token(label), refresh_token=refresh_token(label))
         for label in ("gone", "kept")
     )
-    google.mock.add_callback(
-        "POST",
-        google.config.REVOKE_URL,
-        callback=lambda request: (
-            (503 if "kept" in request.body else 200),
-            {},
-            json.dumps({"error_description": request.body}),
-        ),
-    )
+    revoke_fails_for(google, "kept")
 
     assert client.post(f"/google/accounts/{gone.pk}/disconnect", follow=True).status_code == 404
     assert client.post(f"/google/accounts/{kept.pk}/disconnect", follow=True).status_code == 404
@@ -383,15 +389,7 @@ def test_management_commands(audit, caplog, google, settings):
         make_account(access_token=access_token(label), refresh_token=refresh_token(label))
         for label in ("revoked", "failing", "rotated")
     ]
-    google.mock.add_callback(
-        "POST",
-        google.config.REVOKE_URL,
-        callback=lambda request: (
-            (503 if "failing" in request.body else 200),
-            {},
-            json.dumps({"error_description": request.body}),
-        ),
-    )
+    revoke_fails_for(google, "failing")
 
     def run(*args):
         out, err = io.StringIO(), io.StringIO()
