@@ -17,6 +17,7 @@ from . import tokens
 from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
 from .fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
 from .insert import insert_row, skips_conflicts
+from .reasons import ReconnectReason
 
 if TYPE_CHECKING:
     from .authorized_session import AuthorizedSession
@@ -168,6 +169,7 @@ def _fill(
     account.expires_at = timezone.now() + timedelta(seconds=tokens.expires_in)
     account.scopes = " ".join(tokens.scopes if tokens.scopes is not None else requested_scopes)
     account.status = GoogleAccount.Status.ACTIVE
+    account.reconnect_reason = ""
 
 
 class GoogleAccount(models.Model):
@@ -197,6 +199,14 @@ class GoogleAccount(models.Model):
     scopes = models.TextField(_("granted scopes"), blank=True)
     status = models.CharField(
         _("status"), max_length=32, choices=Status.choices, default=Status.ACTIVE
+    )
+    # Blank while the account is active.
+    reconnect_reason = models.CharField(
+        _("reconnect reason"),
+        max_length=32,
+        choices=ReconnectReason.choices,
+        blank=True,
+        default="",
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -12,9 +12,11 @@ google_account_connected = Signal()
 # kwargs: account (GoogleAccount, holding the new token).
 google_token_refreshed = Signal()
 
-# Google answered ``invalid_grant``: the account's status is now
-# ``reconnect_required``. Sent once, when the status changes.
-# kwargs: account (GoogleAccount), error (str: Google's error code).
+# The account's status is now ``reconnect_required``. Sent once, when the
+# status changes.
+# kwargs: account (GoogleAccount), reason (str: a ``ReconnectReason`` value,
+# also stored as ``account.reconnect_reason``), error (str: Google's error
+# code, or None when no Google error was involved).
 google_account_reconnect_required = Signal()
 
 # An account was revoked at Google and its row deleted. The row no longer

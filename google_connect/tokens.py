@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .exceptions import GoogleAPIError, ReconnectRequired
 from .oauth import GoogleOAuthClient, TokenResponse
+from .reasons import ReconnectReason
 from .retry import with_retries
 from .signals import (
     google_account_disconnected,
@@ -168,7 +169,7 @@ def _refresh_locked(locked: GoogleAccount) -> None:
         tokens = with_retries(lambda: client.refresh(locked.refresh_token), what="refresh a token")
     except GoogleAPIError as exc:
         if exc.error_code in DEAD_GRANT_ERRORS:
-            _mark_reconnect_required(locked, exc.error_code)
+            _mark_reconnect_required(locked, ReconnectReason.INVALID_GRANT, exc.error_code)
             raise _GrantIsDead(exc.error_code) from exc
         raise
     _store_refreshed(locked, tokens)
@@ -192,18 +193,21 @@ def _store_refreshed(locked: GoogleAccount, tokens: TokenResponse) -> None:
     locked.save()
 
 
-def _mark_reconnect_required(locked: GoogleAccount, error_code: str) -> None:
+def _mark_reconnect_required(
+    locked: GoogleAccount, reason: ReconnectReason, error_code: str | None
+) -> None:
     locked.status = locked.Status.RECONNECT_REQUIRED
+    locked.reconnect_reason = reason
     locked.save()
     logger.info(
         "Google grant is dead (%s), reconnect required: account_id=%s sub=%s",
-        error_code,
+        reason,
         locked.pk,
         locked.sub,
     )
     transaction.on_commit(
         lambda: google_account_reconnect_required.send(
-            sender=type(locked), account=locked, error=error_code
+            sender=type(locked), account=locked, reason=reason, error=error_code
         ),
         using=locked._state.db,
     )

@@ -466,6 +466,7 @@ def test_refresh(fault, user, google, logs, passed, request):
         assert after == {
             **before,
             "status": GoogleAccount.Status.RECONNECT_REQUIRED,
+            "reconnect_reason": "invalid_grant",
             "updated_at": after["updated_at"],
         }
         assert calls_to(google, TOKEN) == 1

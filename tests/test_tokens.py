@@ -129,9 +129,11 @@ def test_invalid_grant_marks_the_account_and_signals_once(google, expired):
     assert isinstance(raised.value, GoogleConnectError)
     assert GoogleAccount.objects.get(pk=expired.pk).status == "reconnect_required"
     assert expired.status == "reconnect_required"
+    assert GoogleAccount.objects.get(pk=expired.pk).reconnect_reason == "invalid_grant"
     assert len(google.mock.calls) == 1
     [kwargs] = calls
     assert kwargs["account"].pk == expired.pk
+    assert kwargs["reason"] == "invalid_grant"
     assert kwargs["error"] == "invalid_grant"
 
 
