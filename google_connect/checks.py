@@ -171,8 +171,11 @@ def _looks_like_a_scope(scope: str) -> bool:
     if scope in ("openid", "email", "profile"):
         return True
     parts = urlsplit(scope)
-    return parts.scheme == "https" and bool(parts.netloc) and scope.isprintable() and not any(
-        char.isspace() for char in scope
+    return (
+        parts.scheme == "https"
+        and bool(parts.netloc)
+        and scope.isprintable()
+        and not any(char.isspace() for char in scope)
     )
 
 

@@ -119,7 +119,7 @@ class GoogleOAuthClient:
         scopes: tuple[str, ...] | None = None,
         login_hint: str | None = None,
     ) -> str:
-        """The consent URL; ``scopes`` defaults to ``SCOPES``, ``login_hint`` preselects an account."""
+        """The consent URL: ``scopes`` default to ``SCOPES``; ``login_hint`` picks the account."""
         before_state, after_state = _static_authorization_query(
             self.config.AUTHORIZE_URL,
             self.config.CLIENT_ID,
