@@ -203,3 +203,20 @@ def test_the_page_is_translated_into_french(alice, user, settings):
     assert "Reconnecter" in html
     assert "Déconnecter" in html
     assert "Connecter un autre compte Google" in html
+
+
+def test_actions_are_labelled_buttons_in_forms_and_headings_are_ordered(alice, user):
+    make_account(user, status=GoogleAccount.Status.RECONNECT_REQUIRED, reconnect_reason="revoked")
+    make_account(user, picture="")
+
+    html = alice.get(PAGE).content.decode()
+
+    headings = re.findall(r"<h(\d)", html)
+    assert headings[0] == "1" and set(headings[1:]) <= {"2", "3"}
+    buttons = re.findall(r"<button[^>]*>([^<]*)</button>", html)
+    assert all(label.strip() for label in buttons)
+    # Every action is a button in a form, never a bare link.
+    assert html.count("<button") == html.count("<form")
+    for described in re.findall(r'aria-describedby="([^"]+)"', html):
+        for target in described.split():
+            assert f'id="{target}"' in html

@@ -167,3 +167,16 @@ def test_after_a_post_the_middleware_goes_back_to_the_referring_page(alice, user
 def test_the_middleware_leaves_other_errors_alone(alice, user, middleware):
     with pytest.raises(GoogleAccount.DoesNotExist):
         alice.get("/token/")
+
+
+def test_the_middleware_never_sends_anyone_to_another_users_account(rf, user, other_user):
+    from google_connect.exceptions import ReconnectRequired
+    from google_connect.middleware import ReconnectRequiredMiddleware
+
+    theirs = make_account(other_user, status=RECONNECT)
+    request = rf.get("/page/")
+    request.user = user
+    middleware = ReconnectRequiredMiddleware(lambda request: None)
+
+    assert middleware.process_exception(request, ReconnectRequired(account=theirs)) is None
+    assert middleware.process_exception(request, ReconnectRequired()) is None
