@@ -14,8 +14,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views import View
 
+from .api import bearer_access_token
 from .identities import IDENTITIES
-from .models import Token
 
 CALENDAR_SCOPES = {
     "https://www.googleapis.com/auth/calendar",
@@ -37,9 +37,8 @@ class CalendarView(View):
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        row = Token.objects.live(token.strip(), Token.Kind.ACCESS) if token.strip() else None
-        if scheme.lower() != "bearer" or row is None:
+        row = bearer_access_token(request)
+        if row is None:
             return api_error(401, "Request had invalid authentication credentials.", "authError")
         if not CALENDAR_SCOPES & set(row.grant.scope_list):
             return api_error(
