@@ -91,8 +91,9 @@ class AccountsView(LoginRequiredMixin, View):
     template_name = "google_connect/accounts.html"
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        owner: Any = request.user  # logged in: LoginRequiredMixin
         accounts = list(
-            GoogleAccount.objects.filter(user=request.user)
+            GoogleAccount.objects.filter(user=owner)
             .defer(*SECRET_FIELDS)
             .order_by("-created_at", "-pk")
         )

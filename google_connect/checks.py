@@ -156,7 +156,7 @@ def _check_scope_sets(raw: dict[str, Any]) -> Iterable[Error]:
                 id=ID.format("E072"),
             )
             continue
-        odd = [scope for scope in members if not _looks_like_a_scope(scope)]
+        odd = [scope for scope in members or () if not _looks_like_a_scope(scope)]
         if odd:
             yield Error(
                 f"{SETTING_NAME}['SCOPE_SETS'][{name!r}] holds strings that are not Google "

@@ -129,7 +129,10 @@ def consent_request(request: HttpRequest) -> ConsentRequest:
     sets = parse(request.GET.getlist("scopes"))
     login_hint = None
     account_id = request.GET.get("account")
-    accounts = request.user.google_accounts.order_by("-created_at", "-pk")  # type: ignore[union-attr]
+    from .models import GoogleAccount  # models imports this module
+
+    owner: Any = request.user  # logged in: the view requires it
+    accounts = GoogleAccount.objects.filter(user=owner).order_by("-created_at", "-pk")
     if account_id is not None:
         if not account_id.isdigit():
             raise Http404("No such Google account.")
