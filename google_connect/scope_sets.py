@@ -134,7 +134,8 @@ def consent_request(request: HttpRequest) -> ConsentRequest:
     owner: Any = request.user  # logged in: the view requires it
     accounts = GoogleAccount.objects.filter(user=owner).order_by("-created_at", "-pk")
     if account_id is not None:
-        if not account_id.isdigit():
+        # Digits only, and short enough for any integer primary key column.
+        if not (account_id.isascii() and account_id.isdigit()) or len(account_id) > 18:
             raise Http404("No such Google account.")
         account = accounts.filter(pk=int(account_id)).only("email", "scopes").first()
         if account is None:

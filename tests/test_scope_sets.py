@@ -89,7 +89,7 @@ def test_account_picks_the_hint_and_keeps_the_sets_it_holds(alice, user):
     assert params["scope"] == f"{BASE} {CALENDAR} {DRIVE}"
 
 
-@pytest.mark.parametrize("pk", ["other", "x1", "999999"])
+@pytest.mark.parametrize("pk", ["other", "x1", "999999", "9" * 30, "١", ""])
 def test_account_must_be_the_users_own(alice, other_user, pk):
     theirs = make_account(other_user)
     account = str(theirs.pk) if pk == "other" else pk
