@@ -17,6 +17,9 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 # Where example_project/urls.py mounts the stand-in and google_connect.
 STAND_IN_PREFIX = "/fake-google"
 CONNECT_PATH = "/google/accounts/connect"
+# The features the example asks for in context (google_connect's SCOPE_SETS).
+SCOPE_SETS = {"calendar": ["https://www.googleapis.com/auth/calendar.readonly"]}
+GOOGLE_CALENDAR_API = "https://www.googleapis.com/calendar/v3"
 
 
 def google_connect_settings(base_url: str) -> dict[str, Any]:
@@ -34,7 +37,15 @@ def google_connect_settings(base_url: str) -> dict[str, Any]:
         "TOKEN_URL": f"{google}/token",
         "USERINFO_URL": f"{google}/oauth2/v3/userinfo",
         "REVOKE_URL": f"{google}/revoke",
+        "SCOPE_SETS": SCOPE_SETS,
     }
+
+
+def calendar_api_url(token_url: str) -> str:
+    """The Calendar API's base URL: the stand-in serves it beside its token endpoint."""
+    if STAND_IN_PREFIX + "/" in token_url:
+        return token_url.rsplit("/", 1)[0] + "/calendar/v3"
+    return GOOGLE_CALENDAR_API
 
 
 def fake_google_settings(base_url: str) -> dict[str, Any]:

@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A dead grant met by a view becomes a reconnect of that account.
+    "google_connect.middleware.ReconnectRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "example_project.urls"
@@ -99,6 +101,7 @@ else:
     GOOGLE_CONNECT = {
         "CLIENT_ID": env.str("GOOGLE_CLIENT_ID"),
         "CLIENT_SECRET": env.str("GOOGLE_CLIENT_SECRET", default=""),
+        "SCOPE_SETS": demo.SCOPE_SETS,
     }
 
 LOGGING = {

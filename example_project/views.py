@@ -1,7 +1,56 @@
+from datetime import datetime
+
+import requests
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+
+from google_connect.conf import get_settings
+from google_connect.decorators import google_scopes_required
+from google_connect.exceptions import GoogleConnectError, ReconnectRequired
+
+from . import demo
 
 
 def home(request: HttpRequest) -> HttpResponse:
     accounts = request.user.google_accounts.all() if request.user.is_authenticated else []
     return render(request, "home.html", {"accounts": accounts})
+
+
+@google_scopes_required("calendar")
+def next_events(request: HttpRequest) -> HttpResponse:
+    """The user's next events, read through the Calendar API.
+
+    Back from a consent where Calendar was unticked, ``request.google_account``
+    is None: the page says so and offers to grant it, rather than asking again.
+    """
+    account = request.google_account
+    context = {"account": account, "events": [], "unavailable": False}
+    if account is not None:
+        try:
+            context["events"] = upcoming_events(account)
+        except ReconnectRequired:
+            raise  # ReconnectRequiredMiddleware sends the user to reconnect
+        except (requests.RequestException, GoogleConnectError, ValueError):
+            context["unavailable"] = True
+    return render(request, "events.html", context)
+
+
+def upcoming_events(account) -> list[dict]:
+    url = demo.calendar_api_url(get_settings().TOKEN_URL) + "/calendars/primary/events"
+    params = {
+        "timeMin": timezone.now().isoformat(),
+        "singleEvents": "true",
+        "orderBy": "startTime",
+        "maxResults": 5,
+    }
+    response = account.authorized_session().get(url, params=params)
+    response.raise_for_status()
+    return [
+        {
+            "summary": item.get("summary", ""),
+            "start": datetime.fromisoformat(item["start"]["dateTime"]),
+        }
+        for item in response.json().get("items", [])
+        if "dateTime" in item.get("start", {})
+    ]

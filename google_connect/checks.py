@@ -8,8 +8,9 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.utils.functional import Promise
 
-from . import scopes
+from . import scope_sets, scopes
 from .conf import DEFAULTS, SETTING_NAME
 
 ID = "google_connect.{}"
@@ -59,6 +60,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_scopes(raw))
     errors.extend(_check_numbers(raw))
     errors.extend(_check_redirect_uri(raw))
+    errors.extend(_check_scope_sets(raw))
     return errors
 
 
@@ -124,6 +126,56 @@ def _check_redirect_uri(raw: dict[str, Any]) -> Iterable[Error]:
         f"{SETTING_NAME}['REDIRECT_URI'] must use https outside DEBUG.",
         hint="Google accepts plain http redirect URIs only for localhost.",
         id=ID.format("E010"),
+    )
+
+
+def _check_scope_sets(raw: dict[str, Any]) -> Iterable[Error]:
+    sets = raw.get("SCOPE_SETS", {})
+    if not isinstance(sets, dict):
+        yield Error(
+            f"{SETTING_NAME}['SCOPE_SETS'] must be a dict of scope set names to scope lists.",
+            hint='For example {"calendar": ["https://www.googleapis.com/auth/calendar.readonly"]}.',
+            id=ID.format("E070"),
+        )
+        return
+    for name, value in sets.items():
+        if not isinstance(name, str) or not scope_sets.NAME_RE.match(name):
+            yield Error(
+                f"{SETTING_NAME}['SCOPE_SETS'] has a name that is not slug-like: {name!r}.",
+                hint="Use lowercase letters, digits, '-' and '_', like 'calendar' or "
+                "'drive-files': the name goes into URLs.",
+                id=ID.format("E071"),
+            )
+        members = value.get("scopes") if isinstance(value, dict) else value
+        label = value.get("label", "") if isinstance(value, dict) else ""
+        if not _is_list_of_strings(members) or not isinstance(label, str | Promise):
+            yield Error(
+                f"{SETTING_NAME}['SCOPE_SETS'][{name!r}] must be a non-empty list of scope "
+                'strings, or a dict {"scopes": [...], "label": "..."}.',
+                hint='For example ["https://www.googleapis.com/auth/calendar.readonly"].',
+                id=ID.format("E072"),
+            )
+            continue
+        odd = [scope for scope in members or () if not _looks_like_a_scope(scope)]
+        if odd:
+            yield Error(
+                f"{SETTING_NAME}['SCOPE_SETS'][{name!r}] holds strings that are not Google "
+                "scopes: " + ", ".join(repr(scope) for scope in odd) + ".",
+                hint="A scope is 'openid', 'email', 'profile' or an https URL without spaces, "
+                "like 'https://www.googleapis.com/auth/drive.file'.",
+                id=ID.format("E073"),
+            )
+
+
+def _looks_like_a_scope(scope: str) -> bool:
+    if scope in ("openid", "email", "profile"):
+        return True
+    parts = urlsplit(scope)
+    return (
+        parts.scheme == "https"
+        and bool(parts.netloc)
+        and scope.isprintable()
+        and not any(char.isspace() for char in scope)
     )
 
 

@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": 10,
     "STATE_MAX_AGE": 600,
     "SUCCESS_URL": None,
+    "SCOPE_SETS": {},
 }
 
 
@@ -53,6 +54,8 @@ class GoogleConnectSettings:
     TIMEOUT: float
     STATE_MAX_AGE: int
     SUCCESS_URL: str | None
+    # Name -> list of scopes, or {"scopes": [...], "label": ...}; see scope_sets.py.
+    SCOPE_SETS: dict[str, Any]
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -88,6 +91,7 @@ def get_settings() -> GoogleConnectSettings:
         TIMEOUT=merged["TIMEOUT"],
         STATE_MAX_AGE=merged["STATE_MAX_AGE"],
         SUCCESS_URL=merged["SUCCESS_URL"] or None,
+        SCOPE_SETS=dict(merged["SCOPE_SETS"]) if isinstance(merged["SCOPE_SETS"], dict) else {},
     )
 
 

@@ -82,6 +82,17 @@ class ScopeNotGranted(GoogleConnectError):
         super().__init__("Required scopes were not granted: " + " ".join(missing_scopes))
 
 
+class UnknownScopeSet(GoogleConnectError):
+    """A scope set was asked for by a name ``SCOPE_SETS`` does not define."""
+
+    reason = "unknown_scope_set"
+
+    def __init__(self, name: str) -> None:
+        # The name may come from a query string: shown cut short, never trusted.
+        self.name = name
+        super().__init__(f"No scope set is named {name[:50]!r} in SCOPE_SETS.")
+
+
 class MissingRefreshToken(GoogleConnectError):
     reason = "missing_refresh_token"
     default_message = (
@@ -112,6 +123,11 @@ class ReconnectRequired(GoogleConnectError):
     default_message = (
         "Google no longer accepts this account's refresh token; the user must connect again."
     )
+
+    def __init__(self, message: str | None = None, *, account: object = None) -> None:
+        # The account to reconnect (ReconnectRequiredMiddleware sends its owner there).
+        self.account = account
+        super().__init__(message)
 
 
 class GoogleUnavailable(GoogleAPIError):

@@ -37,6 +37,8 @@ class PendingFlow:
     next_url: str | None
     user_id: str
     created_at: float
+    # The SCOPE_SETS names asked for; the callback reports those not granted.
+    scope_sets: tuple[str, ...] = ()
 
     @property
     def code_challenge(self) -> str:
@@ -52,7 +54,13 @@ def code_challenge_for(code_verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def begin(request: HttpRequest, *, redirect_uri: str, next_url: str | None) -> PendingFlow:
+def begin(
+    request: HttpRequest,
+    *,
+    redirect_uri: str,
+    next_url: str | None,
+    scope_sets: tuple[str, ...] = (),
+) -> PendingFlow:
     flow = PendingFlow(
         state=secrets.token_urlsafe(32),  # 256 bits
         code_verifier=secrets.token_urlsafe(64),  # 86 characters, within RFC 7636's 43..128
@@ -60,6 +68,7 @@ def begin(request: HttpRequest, *, redirect_uri: str, next_url: str | None) -> P
         next_url=next_url,
         user_id=str(request.user.pk),
         created_at=time.time(),
+        scope_sets=scope_sets,
     )
     pending = _live_flows(request)
     pending.append(asdict(flow))

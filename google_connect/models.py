@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from . import tokens
+from . import scope_changes, scope_sets, tokens
 from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
 from .fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
 from .insert import insert_row, skips_conflicts
@@ -63,6 +63,7 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
             account = self.model(user=user, sub=userinfo.sub)
             _fill(account, tokens, userinfo, requested_scopes, tokens.refresh_token)
             if self._insert_new(account, db):
+                scope_changes.announce(account, previous="")
                 return account, True
         # The ``sub`` is stored already (a reconnect, another user's account,
         # or a concurrent first connect that won the race), or Google sent no
@@ -134,8 +135,10 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         created = account is None
         if account is None:
             account = self.model(user=user, sub=userinfo.sub)
+        previous_scopes = account.scopes
         _fill(account, tokens, userinfo, requested_scopes, refresh_token)
         account.save(force_insert=created, using=db)
+        scope_changes.announce(account, previous_scopes)
         return account, created
 
 
@@ -281,6 +284,17 @@ class GoogleAccount(models.Model):
     @property
     def granted_scopes(self) -> list[str]:
         return self.scopes.split()
+
+    def has_scope_set(self, name: str) -> bool:
+        """Whether every scope of the ``SCOPE_SETS`` entry ``name`` is granted."""
+        return not self.missing_scope_sets(name)
+
+    def missing_scope_sets(self, *names: str) -> list[str]:
+        """The names among ``names`` whose scopes are not all granted, in the order given.
+
+        Raises ``UnknownScopeSet`` for a name ``SCOPE_SETS`` does not define.
+        """
+        return scope_sets.missing(self.granted_scopes, names)
 
     @property
     def tokens_decryptable(self) -> bool:

@@ -110,15 +110,30 @@ class GoogleOAuthClient:
 
     # -- authorization --------------------------------------------------------
 
-    def authorization_url(self, *, redirect_uri: str, state: str, code_challenge: str) -> str:
+    def authorization_url(
+        self,
+        *,
+        redirect_uri: str,
+        state: str,
+        code_challenge: str,
+        scopes: tuple[str, ...] | None = None,
+        login_hint: str | None = None,
+    ) -> str:
+        """The consent URL: ``scopes`` default to ``SCOPES``; ``login_hint`` picks the account."""
         before_state, after_state = _static_authorization_query(
-            self.config.AUTHORIZE_URL, self.config.CLIENT_ID, redirect_uri, self.config.SCOPES
+            self.config.AUTHORIZE_URL,
+            self.config.CLIENT_ID,
+            redirect_uri,
+            scopes or self.config.SCOPES,
         )
         state_part = urlencode({"state": state})
         challenge_part = urlencode(
             {"code_challenge": code_challenge, "code_challenge_method": "S256"}
         )
-        return f"{before_state}&{state_part}&{after_state}&{challenge_part}"
+        url = f"{before_state}&{state_part}&{after_state}&{challenge_part}"
+        if login_hint:
+            url += "&" + urlencode({"login_hint": login_hint})
+        return url
 
     @sensitive_variables("code", "code_verifier", "data", "body")
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:

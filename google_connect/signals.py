@@ -23,3 +23,9 @@ google_account_reconnect_required = Signal()
 # exists; ``account.pk`` still holds the id it had.
 # kwargs: account (GoogleAccount), request (HttpRequest, or None outside a view).
 google_account_disconnected = Signal()
+
+# The account's stored scopes changed: a first connect (``added`` holds every
+# granted scope), a reconnect or incremental grant that changed them, or a
+# refresh whose ``scope`` differed. Never sent when nothing changed.
+# kwargs: account (GoogleAccount), added (list[str]), removed (list[str]).
+google_account_scopes_changed = Signal()

@@ -19,6 +19,7 @@ from django.db import connections, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
+from . import scope_changes
 from .exceptions import GoogleAPIError, ReconnectRequired
 from .oauth import GoogleOAuthClient, TokenResponse
 from .reasons import ReconnectReason
@@ -44,7 +45,7 @@ TOKEN_FIELDS = ("access_token", "refresh_token", "token_type", "expires_at", "sc
 def get_access_token(account: GoogleAccount, *, min_validity: timedelta = MIN_VALIDITY) -> str:
     """An access token valid for at least ``min_validity``, refreshed first if needed."""
     if account.status == account.Status.RECONNECT_REQUIRED:
-        raise ReconnectRequired()
+        raise ReconnectRequired(account=account)
     if account.expires_at - timezone.now() >= min_validity:
         return account.access_token
     refresh(account, min_validity=min_validity)
@@ -78,7 +79,7 @@ def refresh(
         # Its refresh did not give a token good enough: queue for the lock.
         wait_alongside = False
     if broken_error is not None:
-        raise ReconnectRequired()
+        raise ReconnectRequired(account=account)
 
 
 def _refresh_or_keep(
@@ -152,7 +153,7 @@ def _await_other_refresh(
 
 def _still_good(locked: GoogleAccount, min_validity: timedelta, stale_token: str | None) -> bool:
     if locked.status == locked.Status.RECONNECT_REQUIRED:
-        raise ReconnectRequired()
+        raise ReconnectRequired(account=locked)
     if stale_token is not None:
         return locked.access_token != stale_token
     return locked.expires_at - timezone.now() >= min_validity
@@ -188,9 +189,11 @@ def _store_refreshed(locked: GoogleAccount, tokens: TokenResponse) -> None:
         locked.refresh_token = tokens.refresh_token
     locked.token_type = tokens.token_type
     locked.expires_at = timezone.now() + timedelta(seconds=tokens.expires_in)
+    previous_scopes = locked.scopes
     if tokens.scopes is not None:
         locked.scopes = " ".join(tokens.scopes)
     locked.save()
+    scope_changes.announce(locked, previous_scopes)
 
 
 def _mark_reconnect_required(

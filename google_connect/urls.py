@@ -1,10 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import account_views, views
 
 app_name = "google_connect"
 
 urlpatterns = [
+    path("accounts/", account_views.AccountsView.as_view(), name="accounts"),
     path("accounts/authorize", views.AuthorizeView.as_view(), name="authorize"),
     path("accounts/connect", views.ConnectView.as_view(), name="connect"),
     path("accounts/<int:pk>/disconnect", views.DisconnectView.as_view(), name="disconnect"),

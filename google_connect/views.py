@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.debug import sensitive_variables
 
-from . import flow, scopes
+from . import flow, scope_sets, scopes
 from .conf import get_settings
 from .exceptions import (
     AccessDenied,
@@ -26,6 +26,7 @@ from .exceptions import (
     InvalidCallback,
     MissingRefreshToken,
     ScopeNotGranted,
+    UnknownScopeSet,
 )
 from .models import GoogleAccount
 from .oauth import GoogleOAuthClient, code_of
@@ -80,16 +81,23 @@ class AuthorizeView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         config = get_settings()
+        try:
+            wanted = scope_sets.consent_request(request)
+        except UnknownScopeSet as exc:
+            return no_store(ConnectView().failure(request, exc))
         redirect_uri = config.REDIRECT_URI or request.build_absolute_uri(connect_path())
         pending = flow.begin(
             request,
             redirect_uri=redirect_uri,
             next_url=safe_next_url(request, request.GET.get("next")),
+            scope_sets=wanted.sets,
         )
         url = GoogleOAuthClient(config).authorization_url(
             redirect_uri=redirect_uri,
             state=pending.state,
             code_challenge=pending.code_challenge,
+            scopes=wanted.scopes,
+            login_hint=wanted.login_hint,
         )
         return no_store(HttpResponseRedirect(url))
 
@@ -125,7 +133,8 @@ class ConnectView(View):
         tokens = client.exchange_code(
             code=code, redirect_uri=pending.redirect_uri, code_verifier=pending.code_verifier
         )
-        granted = tokens.scopes if tokens.scopes is not None else config.SCOPES
+        requested = scope_sets.requested_scopes(pending.scope_sets)
+        granted = tokens.scopes if tokens.scopes is not None else requested
         missing_scopes = scopes.missing(config.required_scopes, granted)
         if missing_scopes:
             raise ScopeNotGranted(missing_scopes)
@@ -135,7 +144,7 @@ class ConnectView(View):
                 user=request.user,
                 tokens=tokens,
                 userinfo=userinfo,
-                requested_scopes=config.SCOPES,
+                requested_scopes=requested,
             )
         except MissingRefreshToken:
             # Without a refresh token the grant is useless to us, and while it
@@ -157,6 +166,10 @@ class ConnectView(View):
             )
         )
         next_url = safe_next_url(request, pending.next_url)
+        # A set the user unticked is no failure: the account keeps what was granted.
+        missing_sets = account.missing_scope_sets(*pending.scope_sets)
+        if missing_sets:
+            return scope_sets.partial_grant_redirect(request, next_url, missing_sets)
         if next_url:
             return HttpResponseRedirect(next_url)
         return render(request, self.template_name, {"account": account, "created": created})

@@ -114,13 +114,20 @@ class UserInfoView(View):
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        row = Token.objects.live(token.strip(), Token.Kind.ACCESS) if token.strip() else None
-        if scheme.lower() != "bearer" or row is None:
+        row = bearer_access_token(request)
+        if row is None:
             response = oauth_error("invalid_request", "Invalid Credentials", 401)
             response["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
             return response
         return no_store(JsonResponse(claims(request, row.grant)))
+
+
+def bearer_access_token(request: HttpRequest) -> Token | None:
+    """The live access token the ``Authorization: Bearer`` header carries, if any."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return Token.objects.live(token.strip(), Token.Kind.ACCESS)
 
 
 def claims(request: HttpRequest, grant: Grant) -> dict[str, Any]:

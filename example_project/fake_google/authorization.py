@@ -36,6 +36,9 @@ class AuthorizationRequest:
     scopes: tuple[str, ...]
     state: str | None
     code_challenge: str
+    login_hint: str | None = None
+    # Google then grants the union of this and the identity's earlier grants.
+    include_granted_scopes: bool = False
 
     def redirect(self, **params: str) -> str:
         """``redirect_uri`` with ``params`` and the state added to its query."""
@@ -92,4 +95,6 @@ def parse(query: QueryDict, client: RegisteredClient) -> AuthorizationRequest:
         scopes=tuple(dict.fromkeys(scope.split())),
         state=state,
         code_challenge=code_challenge,
+        login_hint=single("login_hint"),
+        include_granted_scopes=single("include_granted_scopes") == "true",
     )

@@ -15,6 +15,8 @@ SCOPE_DESCRIPTIONS = {
     "address",
     "https://www.googleapis.com/auth/userinfo.profile": "See your personal info, including any "
     "personal info you've made publicly available",
+    "https://www.googleapis.com/auth/calendar.readonly": "See and download any calendar you can "
+    "access using your Google Calendar",
 }
 
 

@@ -24,6 +24,16 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class GrantQuerySet(models.QuerySet["Grant"]):
+    def union_with_earlier(self, client_id: str, identity: str, scopes: list[str]) -> list[str]:
+        """``scopes`` plus those of the identity's live grants to the client (incremental auth)."""
+        earlier = self.filter(client_id=client_id, identity=identity, revoked_at__isnull=True)
+        union = dict.fromkeys(scopes)
+        for grant in earlier:
+            union.update(dict.fromkeys(grant.scope_list))
+        return list(union)
+
+
 class Grant(models.Model):
     """What one visitor allowed one client on the consent page."""
 
@@ -33,6 +43,8 @@ class Grant(models.Model):
     scopes = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = GrantQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"grant {self.pk} to {self.client_id} as {self.identity}"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, calendar, views
 
 app_name = "fake_google"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("oauth2/v3/userinfo", api.UserInfoView.as_view(), name="userinfo"),
     path("revoke", api.RevokeView.as_view(), name="revoke"),
     path("avatars/<slug:key>.svg", views.avatar, name="avatar"),
+    path("calendar/v3/users/me/calendarList", calendar.CalendarListView.as_view()),
+    path("calendar/v3/calendars/primary/events", calendar.EventsView.as_view()),
 ]

@@ -30,7 +30,10 @@ class ConsentView(View):
             auth = authorization.parse(request.GET, registered_client())
         except AuthorizationError as exc:
             return self.refuse(request, exc)
-        form = ConsentForm(requested_scopes=auth.scopes)
+        hinted, scopes = to_ask(auth)
+        form = ConsentForm(requested_scopes=scopes)
+        if hinted:
+            form.initial["identity"] = hinted
         return self.consent_page(request, auth, form)
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -44,11 +47,15 @@ class ConsentView(View):
             return self.refuse(
                 request, AuthorizationError("invalid_request", "Press Allow or Cancel.")
             )
-        form = ConsentForm(request.POST, requested_scopes=auth.scopes)
+        form = ConsentForm(request.POST, requested_scopes=to_ask(auth)[1])
         if not form.is_valid():
             return self.consent_page(request, auth, form, status=400)
         ticked = set(form.cleaned_data["scopes"])
         granted = [scope for scope in auth.scopes if scope in ticked]
+        if auth.include_granted_scopes:
+            granted = Grant.objects.union_with_earlier(
+                auth.client.client_id, form.cleaned_data["identity"], granted
+            )
         grant = Grant.objects.create(
             client_id=auth.client.client_id,
             identity=form.cleaned_data["identity"],
@@ -72,6 +79,19 @@ class ConsentView(View):
     def refuse(self, request: HttpRequest, error: AuthorizationError) -> HttpResponse:
         context = {"error": error.error, "description": error.description, "status": error.status}
         return render(request, self.error_template_name, context, status=error.status)
+
+
+def to_ask(auth: AuthorizationRequest) -> tuple[str | None, tuple[str, ...]]:
+    """The identity a ``login_hint`` names (Google preselects it) and the scopes to show.
+
+    With ``include_granted_scopes``, Google asks only for what that account has
+    not granted yet; the rest joins the new grant anyway (incremental auth).
+    """
+    hinted = next((i.key for i in IDENTITIES.values() if i.email == auth.login_hint), None)
+    if hinted is None or not auth.include_granted_scopes:
+        return hinted, auth.scopes
+    held = set(Grant.objects.union_with_earlier(auth.client.client_id, hinted, []))
+    return hinted, tuple(scope for scope in auth.scopes if scope not in held)
 
 
 def avatar(request: HttpRequest, key: str) -> HttpResponse:

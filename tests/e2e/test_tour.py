@@ -7,6 +7,7 @@ order a visitor takes them, so a new step is one function and one line.
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from example_project import demo
 from google_connect.models import GoogleAccount
@@ -18,6 +19,7 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-home.png
 BANNER = "Demo mode: Google is simulated locally"
 SPEC_TEXT = "Something went wrong; to fix this please disconnect Google completely then retry."
 HELP_URL = "https://myaccount.google.com/permissions"
+CALENDAR_SCOPE = demo.SCOPE_SETS["calendar"][0]
 USERNAME, PASSWORD = "admin", "admin-password"
 
 
@@ -34,6 +36,11 @@ def test_demo_tour(browser, visitor):
     disconnect(browser)
     cancel_at_consent(browser)
     untick_a_required_scope(browser)
+    connect_again(browser)
+    open_your_next_events(browser)
+    untick_calendar_and_see_the_graceful_page(browser)
+    grant_calendar_and_see_the_events(browser)
+    disconnect_from_the_accounts_page(browser)
 
 
 def log_in(browser):
@@ -98,6 +105,63 @@ def untick_a_required_scope(browser):
 
     assert_error_page(browser, "scope_not_granted")
     browser.open("/")
+
+
+def connect_again(browser):
+    browser.press("Connect Google")
+    browser.press("Allow")
+
+    assert browser.path == "/"
+    assert "Active · 3 scopes" in browser.text
+
+
+def open_your_next_events(browser):
+    browser.press("Your next events")
+
+    # Consent for Calendar only, for the account already connected.
+    assert browser.path.startswith("/fake-google/o/oauth2/v2/auth?")
+    assert "login_hint=ada.lovelace%40example.com" in browser.path
+    boxes = browser.driver.find_elements(By.CSS_SELECTOR, 'input[name="scopes"]')
+    assert [box.get_attribute("value") for box in boxes] == [CALENDAR_SCOPE]
+
+
+def untick_calendar_and_see_the_graceful_page(browser):
+    browser.untick(CALENDAR_SCOPE)
+
+    browser.press("Allow")
+
+    assert browser.path == "/events/?google_connect=partial&missing=calendar"
+    assert browser.status == 200
+    assert "Calendar access was not granted" in browser.text
+    assert "Google did not grant access for: Calendar." in browser.text
+    assert not GoogleAccount.objects.get().has_scope_set("calendar")
+
+
+def grant_calendar_and_see_the_events(browser):
+    browser.press("Grant Calendar access")
+    browser.press("Allow")
+
+    assert (browser.path, browser.status) == ("/events/", 200)
+    assert "Analytical Engine review" in browser.text
+    assert "Tea with Charles Babbage" in browser.text
+    assert_no_secret_in(browser.html)
+
+
+def disconnect_from_the_accounts_page(browser):
+    browser.open("/")
+    browser.press("Manage your Google accounts")
+    assert browser.path == "/google/accounts/"
+    assert "Calendar: granted" in browser.text
+
+    browser.press("Disconnect")
+    assert "Disconnect ada.lovelace@example.com?" in browser.text
+    assert GoogleAccount.objects.exists()
+    browser.press("Yes, disconnect")
+
+    assert (browser.path, browser.status) == ("/google/accounts/", 200)
+    assert "ada.lovelace@example.com is disconnected." in browser.text
+    assert "No Google account is connected yet." in browser.text
+    assert not GoogleAccount.objects.exists()
 
 
 def assert_error_page(browser, reason):
