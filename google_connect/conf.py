@@ -35,6 +35,11 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": 10,
     "STATE_MAX_AGE": 600,
     "SUCCESS_URL": None,
+    # check_google_accounts: warn this many days before a time-limited grant
+    # ends, and refresh grants unused for this many days (Google ends them
+    # after six months unused).
+    "EXPIRY_WARNING_DAYS": 7,
+    "KEEP_ALIVE_DAYS": 150,
 }
 
 
@@ -53,6 +58,8 @@ class GoogleConnectSettings:
     TIMEOUT: float
     STATE_MAX_AGE: int
     SUCCESS_URL: str | None
+    EXPIRY_WARNING_DAYS: int = 7
+    KEEP_ALIVE_DAYS: int = 150
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -88,6 +95,8 @@ def get_settings() -> GoogleConnectSettings:
         TIMEOUT=merged["TIMEOUT"],
         STATE_MAX_AGE=merged["STATE_MAX_AGE"],
         SUCCESS_URL=merged["SUCCESS_URL"] or None,
+        EXPIRY_WARNING_DAYS=merged["EXPIRY_WARNING_DAYS"],
+        KEEP_ALIVE_DAYS=merged["KEEP_ALIVE_DAYS"],
     )
 
 

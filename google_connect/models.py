@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -36,6 +36,23 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
 
     def expiring_within(self, delta: timedelta) -> GoogleAccountQuerySet:
         return self.filter(expires_at__lte=timezone.now() + delta)
+
+    def grant_ending_between(self, start: datetime, end: datetime) -> GoogleAccountQuerySet:
+        """Time-limited grants that end after ``start`` and by ``end``."""
+        ends = models.Q(refresh_token_expires_at__lte=end) | models.Q(
+            authorization_expires_at__lte=end
+        )
+        ended = models.Q(refresh_token_expires_at__lte=start) | models.Q(
+            authorization_expires_at__lte=start
+        )
+        return self.filter(ends).exclude(ended)
+
+    def idle_since(self, cutoff: datetime) -> GoogleAccountQuerySet:
+        """Accounts whose grant was last used (refreshed or connected) before ``cutoff``."""
+        return self.filter(
+            models.Q(last_refreshed_at__lt=cutoff)
+            | models.Q(last_refreshed_at__isnull=True, created_at__lt=cutoff)
+        )
 
     @sensitive_variables("tokens", "refresh_token")
     def connect(
