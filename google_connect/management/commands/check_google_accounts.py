@@ -36,8 +36,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=4,
-            help=f"Concurrent keep-alive refreshes (1 to {MAX_WORKERS}, default 4).",
+            default=1,
+            help=f"Concurrent keep-alive refreshes, each with its own database connection "
+            f"(1 to {MAX_WORKERS}, default 1).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
