@@ -96,19 +96,19 @@ USERINFO_LIMITS = {
 
 def code_of(response_body: Any) -> str | None:
     """Google's ``error`` code from an error body, if it is a plausible code."""
-    if isinstance(response_body, dict):
-        error = response_body.get("error")
-        if isinstance(error, str) and _ERROR_CODE_RE.match(error):
-            return error
-    return None
+    return _plausible_code(response_body, "error")
 
 
 def subtype_of(response_body: Any) -> str | None:
     """Google's ``error_subtype`` (``invalid_rapt``...), if it is a plausible code."""
+    return _plausible_code(response_body, "error_subtype")
+
+
+def _plausible_code(response_body: Any, key: str) -> str | None:
     if isinstance(response_body, dict):
-        subtype = response_body.get("error_subtype")
-        if isinstance(subtype, str) and _ERROR_CODE_RE.match(subtype):
-            return subtype
+        value = response_body.get(key)
+        if isinstance(value, str) and _ERROR_CODE_RE.match(value):
+            return value
     return None
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
-from tests.processes import start_ready_workers
+from tests.processes import release_and_collect, start_ready_workers
 from tests.stub_google import StubGoogle
 
 RUNS = 2
@@ -35,14 +35,7 @@ def test_two_concurrent_runs_refresh_each_idle_account_once():
 
     with StubGoogle(token_delay=0.05) as stub:
         runs = start_ready_workers("tests.keep_alive_worker", [[stub.token_url, "2"]] * RUNS)
-        for run in runs:
-            run.stdin.write("go\n")
-            run.stdin.flush()
-        results = []
-        for run in runs:
-            out, _ = run.communicate(timeout=120)
-            assert run.returncode == 0
-            results.append(json.loads(out))
+        results = [json.loads(out) for out in release_and_collect(runs)]
         calls = stub.count("token")
 
     assert calls == IDLE
