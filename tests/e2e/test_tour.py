@@ -4,11 +4,14 @@ Each step is a function that acts and asserts; the test lists them in the
 order a visitor takes them, so a new step is one function and one line.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from example_project import demo
+from google_connect.exceptions import ReconnectRequired
 from google_connect.models import GoogleAccount
 from tests.stand_in import EMAIL_SCOPE
 
@@ -34,6 +37,7 @@ def test_demo_tour(browser, visitor):
     disconnect(browser)
     cancel_at_consent(browser)
     untick_a_required_scope(browser)
+    grant_access_for_7_days_until_it_ends(browser)
 
 
 def log_in(browser):
@@ -98,6 +102,25 @@ def untick_a_required_scope(browser):
 
     assert_error_page(browser, "scope_not_granted")
     browser.open("/")
+
+
+def grant_access_for_7_days_until_it_ends(browser):
+    browser.press("Connect Google")
+    browser.choose("access", "7")
+
+    browser.press("Allow")
+
+    account = GoogleAccount.objects.get()
+    assert f"access until {account.grant_expires_at:%-d %B %Y}" in browser.text
+    # A week later the next refresh finds the grant ended, without calling Google.
+    past = timezone.now() - timedelta(minutes=1)
+    GoogleAccount.objects.update(refresh_token_expires_at=past, expires_at=past)
+    with pytest.raises(ReconnectRequired):
+        GoogleAccount.objects.get().get_access_token()
+    browser.open("/")
+    assert "Time-limited access ended" in browser.text
+    reconnect = f"/google/accounts/authorize?account={account.pk}&next=/"
+    assert browser.link_to(reconnect) == "Reconnect"
 
 
 def assert_error_page(browser, reason):
