@@ -306,3 +306,13 @@ def test_the_other_commands_draw_their_progress_bar_with_tqdm(command, args, goo
     assert "100%" in bar
     assert "1/1 [" in bar
     assert "account/s]" in bar
+
+
+def test_keep_alive_counts_undecryptable_tokens_as_failed_and_changes_no_status(google, settings):
+    settings.FERNET_KEYS = ["another-key"]
+    lost = make_account(last_refreshed_at=ago(160))
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+
+    assert grants.keep_alive() == {"refreshed": 0, "reconnect_required": 0, "failed": 1}
+    assert len(google.mock.calls) == 0
+    assert GoogleAccount.objects.filter(pk=lost.pk, status="active", reconnect_reason="").exists()
