@@ -58,8 +58,8 @@ class GoogleConnectSettings:
     TIMEOUT: float
     STATE_MAX_AGE: int
     SUCCESS_URL: str | None
-    EXPIRY_WARNING_DAYS: int = 7
-    KEEP_ALIVE_DAYS: int = 150
+    EXPIRY_WARNING_DAYS: int
+    KEEP_ALIVE_DAYS: int
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
