@@ -24,8 +24,6 @@ from .models import GoogleAccount
 
 # Columns the page never shows: no need to read (or decrypt) them.
 SECRET_FIELDS = ("access_token", "refresh_token")
-# Stored by the "grants" change when present; read only if the model has it.
-ACCESS_UNTIL_FIELD = "refresh_token_expires_at"
 
 
 @dataclass(frozen=True)
@@ -56,8 +54,8 @@ class AccountRow:
 
     @property
     def access_until(self) -> datetime | None:
-        # Template-safe: None on a model without the field.
-        return getattr(self.account, ACCESS_UNTIL_FIELD, None)
+        # When a time-limited grant ends; None for ongoing access.
+        return self.account.grant_expires_at
 
 
 def initials_of(text: str) -> str:

@@ -26,9 +26,14 @@ VISIBLE_FIELDS = (
     "picture",
     "locale",
     "status",
+    "reconnect_reason",
     "scopes",
     "token_type",
     "expires_at",
+    "refresh_token_expires_at",
+    "authorization_expires_at",
+    "last_refreshed_at",
+    "expiry_warned_at",
     "created_at",
     "updated_at",
 )
@@ -46,12 +51,13 @@ class GoogleAccountAdmin(_ModelAdmin):
         "user",
         "email",
         "status",
+        "reconnect_reason",
         "scopes",
         "expires_at",
         "created_at",
         "token_state",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "reconnect_reason")
     list_select_related = ("user",)
     search_fields = ("email", "user__username")
     fields = (*VISIBLE_FIELDS, "token_state")

@@ -61,6 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_numbers(raw))
     errors.extend(_check_redirect_uri(raw))
     errors.extend(_check_scope_sets(raw))
+    errors.extend(_check_days(raw))
     return errors
 
 
@@ -177,6 +178,29 @@ def _looks_like_a_scope(scope: str) -> bool:
         and scope.isprintable()
         and not any(char.isspace() for char in scope)
     )
+
+
+# Google ends a refresh token left unused for six months.
+GOOGLE_IDLE_EXPIRY_DAYS = 180
+
+
+def _check_days(raw: dict[str, Any]) -> Iterable[Error | Warning]:
+    for key, code in (("EXPIRY_WARNING_DAYS", "E040"), ("KEEP_ALIVE_DAYS", "E041")):
+        value = raw.get(key, DEFAULTS[key])
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            yield Error(
+                f"{SETTING_NAME}[{key!r}] must be a positive whole number of days.",
+                hint=f"The default is {DEFAULTS[key]}.",
+                id=ID.format(code),
+            )
+        elif key == "KEEP_ALIVE_DAYS" and value >= GOOGLE_IDLE_EXPIRY_DAYS:
+            yield Warning(
+                f"{SETTING_NAME}['KEEP_ALIVE_DAYS'] is {value}: Google ends refresh tokens "
+                f"unused for six months, so check_google_accounts --keep-alive would come "
+                f"too late.",
+                hint="Keep it well under 180 days; the default is 150.",
+                id=ID.format("W040"),
+            )
 
 
 @register()

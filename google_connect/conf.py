@@ -36,6 +36,11 @@ DEFAULTS: dict[str, Any] = {
     "STATE_MAX_AGE": 600,
     "SUCCESS_URL": None,
     "SCOPE_SETS": {},
+    # check_google_accounts: warn this many days before a time-limited grant
+    # ends, and refresh grants unused for this many days (Google ends them
+    # after six months unused).
+    "EXPIRY_WARNING_DAYS": 7,
+    "KEEP_ALIVE_DAYS": 150,
 }
 
 
@@ -56,6 +61,8 @@ class GoogleConnectSettings:
     SUCCESS_URL: str | None
     # Name -> list of scopes, or {"scopes": [...], "label": ...}; see scope_sets.py.
     SCOPE_SETS: dict[str, Any]
+    EXPIRY_WARNING_DAYS: int
+    KEEP_ALIVE_DAYS: int
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -92,6 +99,8 @@ def get_settings() -> GoogleConnectSettings:
         STATE_MAX_AGE=merged["STATE_MAX_AGE"],
         SUCCESS_URL=merged["SUCCESS_URL"] or None,
         SCOPE_SETS=dict(merged["SCOPE_SETS"]) if isinstance(merged["SCOPE_SETS"], dict) else {},
+        EXPIRY_WARNING_DAYS=merged["EXPIRY_WARNING_DAYS"],
+        KEEP_ALIVE_DAYS=merged["KEEP_ALIVE_DAYS"],
     )
 
 

@@ -52,6 +52,7 @@ class GoogleAPIError(GoogleConnectError):
         *,
         status_code: int | None = None,
         error_code: str | None = None,
+        error_subtype: str | None = None,
         temporary: bool = False,
     ) -> None:
         self.status_code = status_code
@@ -59,6 +60,9 @@ class GoogleAPIError(GoogleConnectError):
         self.temporary = temporary
         # Google's own ``error`` value (``invalid_grant``...), never its description.
         self.error_code = error_code
+        # Google's ``error_subtype`` (``invalid_rapt``: session control wants
+        # the user to sign in again), when it sent a plausible one.
+        self.error_subtype = error_subtype
         super().__init__(message)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -17,6 +17,7 @@ from . import scope_changes, scope_sets, tokens
 from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
 from .fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
 from .insert import insert_row, skips_conflicts
+from .lifetimes import grant_ends_at, store_lifetimes
 from .reasons import ReconnectReason
 
 if TYPE_CHECKING:
@@ -35,6 +36,23 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
 
     def expiring_within(self, delta: timedelta) -> GoogleAccountQuerySet:
         return self.filter(expires_at__lte=timezone.now() + delta)
+
+    def grant_ending_between(self, start: datetime, end: datetime) -> GoogleAccountQuerySet:
+        """Time-limited grants that end after ``start`` and by ``end``."""
+        ends = models.Q(refresh_token_expires_at__lte=end) | models.Q(
+            authorization_expires_at__lte=end
+        )
+        ended = models.Q(refresh_token_expires_at__lte=start) | models.Q(
+            authorization_expires_at__lte=start
+        )
+        return self.filter(ends).exclude(ended)
+
+    def idle_since(self, cutoff: datetime) -> GoogleAccountQuerySet:
+        """Accounts whose grant was last used (refreshed or connected) before ``cutoff``."""
+        return self.filter(
+            models.Q(last_refreshed_at__lt=cutoff)
+            | models.Q(last_refreshed_at__isnull=True, created_at__lt=cutoff)
+        )
 
     @sensitive_variables("tokens", "refresh_token")
     def connect(
@@ -173,6 +191,7 @@ def _fill(
     account.scopes = " ".join(tokens.scopes if tokens.scopes is not None else requested_scopes)
     account.status = GoogleAccount.Status.ACTIVE
     account.reconnect_reason = ""
+    store_lifetimes(account, tokens, now=timezone.now(), connect=True)
 
 
 class GoogleAccount(models.Model):
@@ -211,6 +230,15 @@ class GoogleAccount(models.Model):
         blank=True,
         default="",
     )
+    # A time-limited grant's end (see lifetimes.py); null for ongoing access.
+    refresh_token_expires_at = models.DateTimeField(
+        _("refresh token expires at"), null=True, blank=True
+    )
+    authorization_expires_at = models.DateTimeField(_("grant expires at"), null=True, blank=True)
+    # Google ends refresh tokens left unused for six months.
+    last_refreshed_at = models.DateTimeField(_("last refreshed at"), null=True, blank=True)
+    # When google_account_expiring was sent for this grant; a new grant clears it.
+    expiry_warned_at = models.DateTimeField(_("expiry warning sent at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -280,6 +308,11 @@ class GoogleAccount(models.Model):
         state = {} if only is None else dict(getattr(self, "_loaded_token_state", {}))
         state.update((name, current[name]) for name in names)
         self._loaded_token_state = state
+
+    @property
+    def grant_expires_at(self) -> Any:
+        """When a time-limited grant ends (a datetime), None for ongoing access."""
+        return grant_ends_at(self)
 
     @property
     def granted_scopes(self) -> list[str]:

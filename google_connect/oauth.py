@@ -37,6 +37,8 @@ logger = logging.getLogger("google_connect")
 MAX_RESPONSE_BYTES = 64 * 1024
 # Google documents access tokens up to 2048 bytes and refresh tokens up to 512.
 MAX_TOKEN_LENGTH = 4096
+# Longest grant lifetime accepted (refresh_token_expires_in...): ten years.
+MAX_GRANT_LIFETIME = 10 * 366 * 24 * 3600
 TEMPORARY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
 _ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 # What may go into ``Authorization: Bearer`` (RFC 6750 §2.1, b64token).
@@ -54,6 +56,10 @@ class TokenResponse:
     # granted scopes are exactly the requested ones.
     scopes: tuple[str, ...] | None
     refresh_token: str | None
+    # A time-limited grant: the refresh token's remaining lifetime, and the
+    # IETF draft's lifetime of the whole grant, in seconds (None when absent).
+    refresh_token_expires_in: int | None = None
+    authorization_expires_in: int | None = None
 
     def __repr__(self) -> str:
         return (
@@ -90,10 +96,19 @@ USERINFO_LIMITS = {
 
 def code_of(response_body: Any) -> str | None:
     """Google's ``error`` code from an error body, if it is a plausible code."""
+    return _plausible_code(response_body, "error")
+
+
+def subtype_of(response_body: Any) -> str | None:
+    """Google's ``error_subtype`` (``invalid_rapt``...), if it is a plausible code."""
+    return _plausible_code(response_body, "error_subtype")
+
+
+def _plausible_code(response_body: Any, key: str) -> str | None:
     if isinstance(response_body, dict):
-        error = response_body.get("error")
-        if isinstance(error, str) and _ERROR_CODE_RE.match(error):
-            return error
+        value = response_body.get(key)
+        if isinstance(value, str) and _ERROR_CODE_RE.match(value):
+            return value
     return None
 
 
@@ -250,6 +265,7 @@ class GoogleOAuthClient:
                 f"Google answered HTTP {response.status_code}" + (f" ({code})." if code else "."),
                 status_code=response.status_code,
                 error_code=code,
+                error_subtype=subtype_of(body),
                 temporary=response.status_code in TEMPORARY_STATUS_CODES,
             )
         if not isinstance(body, dict):
@@ -370,12 +386,21 @@ def parse_token_response(
     scope = body.get("scope")
     if scope is not None and (not isinstance(scope, str) or len(scope) > 8192):
         raise fail("malformed scope")
+    # Time-limited access. The draft's ``refresh_token_timeout`` is an idle
+    # timeout, not an end date, and is not read.
+    lifetimes = {}
+    for name in ("refresh_token_expires_in", "authorization_expires_in"):
+        value = body.get(name)
+        if value is not None and (type(value) is not int or not 0 <= value <= MAX_GRANT_LIFETIME):
+            raise fail(f"{name} out of range")
+        lifetimes[name] = value
     return TokenResponse(
         access_token=access_token,
         expires_in=expires_in,
         token_type="Bearer",
         scopes=None if scope is None else tuple(scope.split()),
         refresh_token=refresh_token,
+        **lifetimes,
     )
 
 

@@ -5,6 +5,10 @@ Google ends a grant for many reasons and reports most of them as the same
 one it was, and a page can tell the user in words.
 """
 
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -21,3 +25,22 @@ class ReconnectReason(models.TextChoices):
     REVOKED = "revoked", _("Access was removed")
     # Google disabled the Google account (Cross-Account Protection).
     ACCOUNT_DISABLED = "account_disabled", _("The Google account was disabled")
+
+
+# invalid_grant with one of these subtypes: Google Cloud session control
+# (reauthentication policy) wants the user to sign in again.
+REAUTH_SUBTYPES = frozenset({"invalid_rapt", "rapt_required"})
+# Our end date is computed from when the answer arrived, a little after
+# Google started counting: an invalid_grant this close before it is the expiry.
+EXPIRY_LEEWAY = timedelta(minutes=5)
+
+
+def reason_for_invalid_grant(
+    error_subtype: str | None, grant_ends_at: datetime | None, now: datetime
+) -> ReconnectReason:
+    """Why Google answered ``invalid_grant``, as far as we can tell."""
+    if error_subtype in REAUTH_SUBTYPES:
+        return ReconnectReason.REAUTH_REQUIRED
+    if grant_ends_at is not None and grant_ends_at - EXPIRY_LEEWAY <= now:
+        return ReconnectReason.REFRESH_TOKEN_EXPIRED
+    return ReconnectReason.INVALID_GRANT

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from . import tokens
 from .exceptions import GoogleConnectError
+from .reasons import ReconnectReason
 from .signals import google_account_disconnected
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ def _apply(
         if keep_local:
             rows.update(
                 status=model.Status.RECONNECT_REQUIRED,
+                reconnect_reason=ReconnectReason.REVOKED,
                 access_token="",
                 refresh_token="",
                 updated_at=timezone.now(),

@@ -19,6 +19,13 @@ google_token_refreshed = Signal()
 # code, or None when no Google error was involved).
 google_account_reconnect_required = Signal()
 
+# A time-limited grant ends within ``EXPIRY_WARNING_DAYS``. Sent once per
+# grant (by ``check_google_accounts --send-warnings`` or
+# ``grants.send_expiry_warnings()``); a reconnect that brings a new refresh
+# token is a new grant and may be warned about again.
+# kwargs: account (GoogleAccount), expires_at (datetime: when the grant ends).
+google_account_expiring = Signal()
+
 # An account was revoked at Google and its row deleted. The row no longer
 # exists; ``account.pk`` still holds the id it had.
 # kwargs: account (GoogleAccount), request (HttpRequest, or None outside a view).

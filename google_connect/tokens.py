@@ -21,8 +21,9 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import scope_changes
 from .exceptions import GoogleAPIError, ReconnectRequired
+from .lifetimes import grant_ends_at, grant_has_ended, store_lifetimes
 from .oauth import GoogleOAuthClient, TokenResponse
-from .reasons import ReconnectReason
+from .reasons import ReconnectReason, reason_for_invalid_grant
 from .retry import with_retries
 from .signals import (
     google_account_disconnected,
@@ -39,7 +40,21 @@ logger = logging.getLogger("google_connect")
 MIN_VALIDITY = timedelta(seconds=60)
 DEAD_GRANT_ERRORS = frozenset({"invalid_grant"})
 # Columns a refresh may change; copied back onto the caller's instance.
-TOKEN_FIELDS = ("access_token", "refresh_token", "token_type", "expires_at", "scopes", "status")
+TOKEN_FIELDS = (
+    "access_token",
+    "refresh_token",
+    "token_type",
+    "expires_at",
+    "scopes",
+    "status",
+    # The grant's state (see lifetimes.py); guarded like the tokens, so a
+    # stale instance cannot write an old date or a cleared warning back.
+    "reconnect_reason",
+    "refresh_token_expires_at",
+    "authorization_expires_at",
+    "last_refreshed_at",
+    "expiry_warned_at",
+)
 
 
 def get_access_token(account: GoogleAccount, *, min_validity: timedelta = MIN_VALIDITY) -> str:
@@ -71,33 +86,33 @@ def refresh(
         with transaction.atomic(using=account._state.db):
             locked = _lock(account, skip_locked=wait_alongside)
             if locked is not None:
-                broken_error = _refresh_or_keep(locked, account, min_validity, stale_token)
+                grant_is_dead = _refresh_or_keep(locked, account, min_validity, stale_token)
                 break
         # Another caller holds the lock, so it is refreshing this token now.
         if _await_other_refresh(account, min_validity, stale_token):
             return
         # Its refresh did not give a token good enough: queue for the lock.
         wait_alongside = False
-    if broken_error is not None:
+    if grant_is_dead:
         raise ReconnectRequired(account=account)
 
 
 def _refresh_or_keep(
     locked: GoogleAccount, account: GoogleAccount, min_validity: timedelta, stale_token: str | None
-) -> str | None:
+) -> bool:
     """Under the row lock: refresh unless the stored token will do.
 
-    Returns Google's error code when the grant turned out dead, else None.
+    Returns True when the grant turned out dead.
     """
     try:
         if _still_good(locked, min_validity, stale_token):
-            return None
+            return False
         _refresh_locked(locked)
-    except _GrantIsDead as dead:
-        return dead.error_code
+    except _GrantIsDead:
+        return True
     finally:
         _copy_token_fields(locked, account)
-    return None
+    return False
 
 
 def _can_wait_alongside(account: GoogleAccount) -> bool:
@@ -160,18 +175,23 @@ def _still_good(locked: GoogleAccount, min_validity: timedelta, stale_token: str
 
 
 class _GrantIsDead(Exception):
-    def __init__(self, error_code: str) -> None:
-        self.error_code = error_code
+    pass
 
 
 def _refresh_locked(locked: GoogleAccount) -> None:
+    now = timezone.now()
+    if grant_has_ended(locked, now):
+        # The time-limited grant ran out: Google would only say invalid_grant.
+        _mark_reconnect_required(locked, ReconnectReason.REFRESH_TOKEN_EXPIRED, None)
+        raise _GrantIsDead()
     client = GoogleOAuthClient()
     try:
         tokens = with_retries(lambda: client.refresh(locked.refresh_token), what="refresh a token")
     except GoogleAPIError as exc:
         if exc.error_code in DEAD_GRANT_ERRORS:
-            _mark_reconnect_required(locked, ReconnectReason.INVALID_GRANT, exc.error_code)
-            raise _GrantIsDead(exc.error_code) from exc
+            reason = reason_for_invalid_grant(exc.error_subtype, grant_ends_at(locked), now)
+            _mark_reconnect_required(locked, reason, exc.error_code)
+            raise _GrantIsDead() from exc
         raise
     _store_refreshed(locked, tokens)
     logger.info("Google token refreshed: account_id=%s sub=%s", locked.pk, locked.sub)
@@ -192,6 +212,7 @@ def _store_refreshed(locked: GoogleAccount, tokens: TokenResponse) -> None:
     previous_scopes = locked.scopes
     if tokens.scopes is not None:
         locked.scopes = " ".join(tokens.scopes)
+    store_lifetimes(locked, tokens, now=timezone.now(), connect=False)
     locked.save()
     scope_changes.announce(locked, previous_scopes)
 

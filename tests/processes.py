@@ -55,3 +55,17 @@ def start_ready_workers(
         if line != "ready":
             raise RuntimeError(f"a {module} worker did not start (said {line!r})")
     return workers
+
+
+def release_and_collect(workers: list[subprocess.Popen[str]], timeout: float = 120) -> list[str]:
+    """Let every ready worker go at once; return each one's output once it exited cleanly."""
+    for worker in workers:
+        worker.stdin.write("go\n")  # type: ignore[union-attr]
+        worker.stdin.flush()  # type: ignore[union-attr]
+    outputs = []
+    for worker in workers:
+        out, _ = worker.communicate(timeout=timeout)
+        if worker.returncode != 0:
+            raise RuntimeError(f"a worker exited with status {worker.returncode}")
+        outputs.append(out)
+    return outputs

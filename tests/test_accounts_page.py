@@ -87,14 +87,8 @@ def test_no_token_is_ever_on_the_page(alice, user):
     assert account.access_token not in html and account.refresh_token not in html
 
 
-def test_access_until_is_shown_when_the_model_stores_it(alice, user, monkeypatch):
-    account = make_account(user)
-    monkeypatch.setattr(
-        GoogleAccount,
-        "refresh_token_expires_at",
-        datetime(2027, 1, 2, 3, 4, tzinfo=UTC),
-        raising=False,
-    )
+def test_access_until_is_shown_for_a_time_limited_grant(alice, user):
+    account = make_account(user, refresh_token_expires_at=datetime(2027, 1, 2, 3, 4, tzinfo=UTC))
 
     html = section(alice.get(PAGE).content.decode(), account)
 

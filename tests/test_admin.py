@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -41,7 +43,8 @@ def test_change_page_shows_details_but_no_token_field(staff):
     assert "detail@example.com" in content
     assert account.sub in content
     assert "ADMIN-A" not in content and "ADMIN-R" not in content
-    assert "access_token" not in content and "refresh_token" not in content
+    # No token field (refresh_token_expires_at, a date, is shown).
+    assert re.search(r"\b(access|refresh)_token\b", content) is None
 
 
 def test_accounts_cannot_be_added_or_edited(staff):
@@ -86,3 +89,38 @@ def test_changelist_query_count_does_not_grow_with_rows(staff):
         make_account()
 
     assert changelist_queries(staff) == few
+
+
+def test_changelist_shows_and_filters_the_reconnect_reason_in_words(staff):
+    make_account(
+        email="expired@example.com",
+        status="reconnect_required",
+        reconnect_reason="refresh_token_expired",
+    )
+    make_account(
+        email="reauth@example.com", status="reconnect_required", reconnect_reason="reauth_required"
+    )
+
+    listing = staff.get(CHANGELIST).content.decode()
+    filtered = staff.get(CHANGELIST, {"reconnect_reason__exact": "reauth_required"})
+
+    assert '<td class="field-reconnect_reason">Time-limited access ended</td>' in listing
+    assert "?reconnect_reason__exact=reauth_required" in listing
+    assert ">Google asks the user to sign in again</a>" in listing
+    content = filtered.content.decode()
+    assert "reauth@example.com" in content and "expired@example.com" not in content
+
+
+def test_change_page_shows_the_grant_dates(staff):
+    account = make_account(status="reconnect_required", reconnect_reason="revoked")
+
+    content = staff.get(f"{CHANGELIST}{account.pk}/change/").content.decode()
+
+    for label in (
+        "Refresh token expires at",
+        "Grant expires at",
+        "Last refreshed at",
+        "Expiry warning sent at",
+        "Access was removed",
+    ):
+        assert label in content

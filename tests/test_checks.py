@@ -87,6 +87,40 @@ def test_durations_must_be_positive_numbers(settings, key, code, value):
 
 
 @pytest.mark.parametrize(
+    ("key", "code"), [("EXPIRY_WARNING_DAYS", "E040"), ("KEEP_ALIVE_DAYS", "E041")]
+)
+@pytest.mark.parametrize("value", [0, -1, "7", 1.5, True, None])
+def test_day_counts_must_be_positive_whole_numbers(settings, key, code, value):
+    settings.GOOGLE_CONNECT = {**VALID, key: value}
+
+    assert messages() == [
+        (
+            f"google_connect.{code}",
+            f"GOOGLE_CONNECT['{key}'] must be a positive whole number of days.",
+        )
+    ]
+
+
+def test_keep_alive_at_googles_idle_expiry_warns(settings):
+    settings.GOOGLE_CONNECT = {**VALID, "KEEP_ALIVE_DAYS": 180}
+
+    assert messages() == [
+        (
+            "google_connect.W040",
+            "GOOGLE_CONNECT['KEEP_ALIVE_DAYS'] is 180: Google ends refresh tokens unused for six "
+            "months, so check_google_accounts --keep-alive would come too late.",
+        )
+    ]
+
+
+def test_day_counts_have_defaults(settings):
+    settings.GOOGLE_CONNECT = {**VALID, "KEEP_ALIVE_DAYS": 90}
+    from google_connect.conf import get_settings
+
+    assert (get_settings().EXPIRY_WARNING_DAYS, get_settings().KEEP_ALIVE_DAYS) == (7, 90)
+
+
+@pytest.mark.parametrize(
     ("uri", "debug", "ok"),
     [
         ("https://example.com/google/accounts/connect", False, True),

@@ -31,7 +31,8 @@ def test_consent_page_names_the_client_and_ticks_every_requested_scope(client):
     assert "google_connect example wants access to your Google Account" in content
     for scope in SCOPES:
         assert f'type="checkbox" name="scopes" value="{scope}"' in content
-    assert content.count("checked") == len(SCOPES) + 1  # the scopes and the first account
+    # The scopes, the first account and ongoing access.
+    assert content.count("checked") == len(SCOPES) + 2
     assert "Ada Lovelace &lt;ada.lovelace@example.com&gt;" in content
     assert "Grace Hopper &lt;grace.hopper@example.com&gt;" in content
     assert 'value="allow"' in content and 'value="cancel"' in content

@@ -27,3 +27,20 @@ def test_model_names_are_translated():
     with translation.override("fr"):
         assert str(GoogleAccount._meta.verbose_name_plural) == "comptes Google"
         assert str(GoogleAccount.Status.RECONNECT_REQUIRED.label) == "Reconnexion requise"
+
+
+def test_reconnect_reasons_and_grant_dates_are_translated():
+    from google_connect.reasons import ReconnectReason
+
+    with translation.override("fr"):
+        assert str(ReconnectReason.REFRESH_TOKEN_EXPIRED.label) == (
+            "L’accès limité dans le temps a pris fin"
+        )
+        assert str(ReconnectReason.REAUTH_REQUIRED.label) == (
+            "Google demande à l’utilisateur de se reconnecter"
+        )
+        field = GoogleAccount._meta.get_field("refresh_token_expires_at")
+        assert str(field.verbose_name) == "jeton d’actualisation valable jusqu’au"
+        assert str(GoogleAccount._meta.get_field("last_refreshed_at").verbose_name) == (
+            "dernière actualisation le"
+        )

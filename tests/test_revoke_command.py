@@ -139,6 +139,7 @@ def test_keep_local_keeps_rows_marked_and_without_tokens(revoke_endpoint):
     assert "1 revoked" in out
     stored = GoogleAccount.objects.get(pk=account.pk)
     assert stored.status == GoogleAccount.Status.RECONNECT_REQUIRED
+    assert stored.reconnect_reason == "revoked"
     assert (stored.access_token, stored.refresh_token) == ("", "")
 
 

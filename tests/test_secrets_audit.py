@@ -412,6 +412,14 @@ def test_management_commands(audit, caplog, google, settings):
     assert "2 would be re-encrypted" in run("rotate_google_token_keys", "--dry-run")
     assert "2 re-encrypted, 0 already current, 1 undecryptable" in run("rotate_google_token_keys")
 
+    GoogleAccount.objects.filter(pk=lost.pk).update(
+        last_refreshed_at=timezone.now() - timedelta(days=200)
+    )
+    report = run("check_google_accounts", "--send-warnings", "--keep-alive")
+    assert "0 refreshed, 0 reconnect required, 1 failed" in report
+    assert f"1 accounts with tokens no key in FERNET_KEYS decrypts: {lost.pk}" in report
+    run("check_google_accounts", "--json")
+
     assert GoogleAccount.objects.get(pk=accounts[2].pk).refresh_token == refresh_token("rotated")
     assert not GoogleAccount.objects.get(pk=lost.pk).tokens_decryptable
     finish(audit, caplog)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
-from tests.processes import start_ready_workers
+from tests.processes import release_and_collect, start_ready_workers
 from tests.stub_google import StubGoogle
 
 PROCESSES = 8
@@ -36,14 +36,7 @@ def test_eight_processes_refresh_an_expired_token_exactly_once():
     )
     with StubGoogle(token_delay=0.25) as stub:
         workers = start_workers(account.pk, stub.token_url)
-        for worker in workers:
-            worker.stdin.write("go\n")
-            worker.stdin.flush()
-        results = []
-        for worker in workers:
-            out, _ = worker.communicate(timeout=60)
-            assert worker.returncode == 0
-            results.append(json.loads(out))
+        results = [json.loads(out) for out in release_and_collect(workers, timeout=60)]
 
         assert stub.count("token") == 1
     stored = GoogleAccount.objects.get(pk=account.pk).access_token

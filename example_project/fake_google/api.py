@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -55,6 +56,10 @@ def token_body(grant: Grant, *, with_refresh_token: bool) -> dict[str, Any]:
         # Google sends one only when it showed the consent screen, which the
         # stand-in always does.
         body["refresh_token"] = Token.objects.issue(grant, Token.Kind.REFRESH)
+    if grant.expires_at is not None:
+        # Time-limited access: every answer tells the time left, in seconds.
+        left = grant.expires_at - timezone.now()
+        body["refresh_token_expires_in"] = max(0, int(left.total_seconds()))
     return body
 
 
@@ -105,6 +110,14 @@ class TokenView(View):
         row = Token.objects.live(refresh_token, Token.Kind.REFRESH)
         if row is None or row.grant.client_id != client_id:
             return oauth_error("invalid_grant", EXPIRED_OR_REVOKED)
+        if row.grant.reauth_required:
+            # What Google answers when session control wants a new sign-in.
+            body = {
+                "error": "invalid_grant",
+                "error_description": "reauth related error (invalid_rapt)",
+                "error_subtype": "invalid_rapt",
+            }
+            return no_store(JsonResponse(body, status=400))
         return no_store(JsonResponse(token_body(row.grant, with_refresh_token=False)))
 
 

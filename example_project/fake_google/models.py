@@ -43,11 +43,20 @@ class Grant(models.Model):
     scopes = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Time-limited access, as the visitor chose on the consent page; null for
+    # ongoing access. Once passed, the grant's tokens stop working.
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # Google Cloud session control: refreshes answer invalid_grant with
+    # error_subtype invalid_rapt until the user signs in again (tests set it).
+    reauth_required = models.BooleanField(default=False)
 
     objects = GrantQuerySet.as_manager()
 
     def __str__(self) -> str:
         return f"grant {self.pk} to {self.client_id} as {self.identity}"
+
+    def has_ended(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     @property
     def scope_list(self) -> list[str]:
@@ -119,6 +128,8 @@ class TokenQuerySet(models.QuerySet["Token"]):
             rows = rows.filter(kind=kind)
         row = rows.first()
         if row is None or (row.expires_at is not None and row.expires_at <= timezone.now()):
+            return None
+        if row.grant.has_ended():
             return None
         return row
 

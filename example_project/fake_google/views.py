@@ -60,6 +60,7 @@ class ConsentView(View):
             client_id=auth.client.client_id,
             identity=form.cleaned_data["identity"],
             scopes=" ".join(granted),
+            expires_at=form.access_until(),
         )
         code = AuthorizationCode.objects.issue(
             grant, redirect_uri=auth.redirect_uri, code_challenge=auth.code_challenge

@@ -33,6 +33,9 @@ class Browser:
         assert box.is_selected(), f"{scope} should start ticked"
         box.click()
 
+    def choose(self, name: str, value: str) -> None:
+        self.driver.find_element(By.CSS_SELECTOR, f'input[name="{name}"][value="{value}"]').click()
+
     def press(self, label: str) -> None:
         """Click the link or button showing ``label`` and wait for the page it leads to."""
         # A form's button before a link of the same name (the login page has both).

@@ -4,12 +4,15 @@ Each step is a function that acts and asserts; the test lists them in the
 order a visitor takes them, so a new step is one function and one line.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from selenium.webdriver.common.by import By
 
 from example_project import demo
+from google_connect.exceptions import ReconnectRequired
 from google_connect.models import GoogleAccount
 from tests.stand_in import EMAIL_SCOPE
 
@@ -41,6 +44,7 @@ def test_demo_tour(browser, visitor):
     untick_calendar_and_see_the_graceful_page(browser)
     grant_calendar_and_see_the_events(browser)
     disconnect_from_the_accounts_page(browser)
+    grant_access_for_7_days_until_it_ends(browser)
 
 
 def log_in(browser):
@@ -162,6 +166,26 @@ def disconnect_from_the_accounts_page(browser):
     assert "ada.lovelace@example.com is disconnected." in browser.text
     assert "No Google account is connected yet." in browser.text
     assert not GoogleAccount.objects.exists()
+
+
+def grant_access_for_7_days_until_it_ends(browser):
+    browser.open("/")
+    browser.press("Connect Google")
+    browser.choose("access", "7")
+
+    browser.press("Allow")
+
+    account = GoogleAccount.objects.get()
+    assert f"access until {account.grant_expires_at:%-d %B %Y}" in browser.text
+    # A week later the next refresh finds the grant ended, without calling Google.
+    past = timezone.now() - timedelta(minutes=1)
+    GoogleAccount.objects.update(refresh_token_expires_at=past, expires_at=past)
+    with pytest.raises(ReconnectRequired):
+        GoogleAccount.objects.get().get_access_token()
+    browser.open("/")
+    assert "Time-limited access ended" in browser.text
+    reconnect = f"/google/accounts/authorize?account={account.pk}&next=/"
+    assert browser.link_to(reconnect) == "Reconnect"
 
 
 def assert_error_page(browser, reason):

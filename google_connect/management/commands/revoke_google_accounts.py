@@ -7,8 +7,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q, QuerySet
+from tqdm import tqdm
 
-from google_connect.management.progress import Progress
 from google_connect.models import GoogleAccount
 from google_connect.revocation import MAX_WORKERS, Outcome, revoke_accounts
 
@@ -65,7 +65,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{total} would be revoked (dry run, nothing called).")
             return
 
-        progress = Progress(total, self.stderr) if self.stderr.isatty() else None
+        progress = tqdm(total=total, unit="account") if self.stderr.isatty() else None
 
         def on_outcome(outcome: Outcome) -> None:
             if outcome.reason:
@@ -73,7 +73,7 @@ class Command(BaseCommand):
                     f"failed: account {outcome.account_id} {outcome.email}: {outcome.reason}"
                 )
             if progress:
-                progress.step()
+                progress.update()
 
         report = revoke_accounts(
             accounts,
@@ -82,7 +82,7 @@ class Command(BaseCommand):
             on_outcome=on_outcome,
         )
         if progress:
-            progress.finish()
+            progress.close()
         self.stdout.write(
             f"{report.revoked} revoked, {report.already_revoked} already revoked, "
             f"{report.failed} failed"

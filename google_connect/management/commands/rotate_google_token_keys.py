@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
-from google_connect.management.progress import Progress
 from google_connect.models import GoogleAccount
 from google_connect.rotation import UNDECRYPTABLE, rotate_keys
 
@@ -27,7 +27,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         dry_run = options["dry_run"]
         progress = (
-            Progress(GoogleAccount.objects.count(), self.stderr) if self.stderr.isatty() else None
+            tqdm(total=GoogleAccount.objects.count(), unit="account")
+            if self.stderr.isatty()
+            else None
         )
 
         def on_row(account_id: int, email: str, state: str) -> None:
@@ -37,11 +39,11 @@ class Command(BaseCommand):
                     "decrypts its tokens; left untouched"
                 )
             if progress:
-                progress.step()
+                progress.update()
 
         report = rotate_keys(dry_run=dry_run, on_row=on_row)
         if progress:
-            progress.finish()
+            progress.close()
         verb = "would be re-encrypted" if dry_run else "re-encrypted"
         self.stdout.write(
             f"{report.rotated} {verb}, {report.current} already current, "

@@ -1,0 +1,61 @@
+"""The state of every connected grant, in numbers: what ``check_google_accounts`` prints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .conf import get_settings
+from .grants import expiring_accounts, idle_accounts
+from .models import GoogleAccount
+from .reasons import ReconnectReason
+from .rotation import UNDECRYPTABLE, _ciphertexts, classify
+
+UNKNOWN_REASON = "unknown"
+
+
+def summary(*, now: datetime | None = None) -> dict[str, Any]:
+    """Counts by status and reason, grants ending soon or already ended, idle
+    accounts, and the accounts whose tokens no configured key decrypts."""
+    now = now or timezone.now()
+    config = get_settings()
+    accounts = GoogleAccount.objects.order_by()
+    by_status = dict.fromkeys(GoogleAccount.Status.values, 0)
+    by_status.update(accounts.values_list("status").annotate(Count("pk")))
+    found = dict(
+        accounts.reconnect_required().values_list("reconnect_reason").annotate(Count("pk"))
+    )
+    by_reason = {reason: found.get(reason, 0) for reason in ReconnectReason.values}
+    # Rows marked before reasons were stored.
+    by_reason[UNKNOWN_REASON] = found.get("", 0)
+    ended = Q(refresh_token_expires_at__lte=now) | Q(authorization_expires_at__lte=now)
+    undecryptable = undecryptable_ids()
+    return {
+        "accounts": sum(by_status.values()),
+        "by_status": by_status,
+        "by_reason": by_reason,
+        "expiring": {
+            "within_days": config.EXPIRY_WARNING_DAYS,
+            "count": expiring_accounts(now).count(),
+        },
+        # Time-limited grants that ran out while nobody asked for a token:
+        # still active, marked at the next refresh without calling Google.
+        "ended": accounts.active().filter(ended).count(),
+        "idle": {"days": config.KEEP_ALIVE_DAYS, "count": idle_accounts(now).count()},
+        "undecryptable": {"count": len(undecryptable), "ids": undecryptable},
+    }
+
+
+def undecryptable_ids() -> list[int]:
+    """Accounts whose tokens no key in ``FERNET_KEYS`` decrypts: a key fault, not a reason.
+
+    The ciphertexts are only tried, never kept decrypted (see rotation.py).
+    """
+    return [
+        pk
+        for pk, _email, *ciphertexts in _ciphertexts().iterator(chunk_size=500)
+        if classify(tuple(ciphertexts)) == UNDECRYPTABLE
+    ]
