@@ -35,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": 10,
     "STATE_MAX_AGE": 600,
     "SUCCESS_URL": None,
+    # Cross-Account Protection (see risc_keys.py and the README).
+    "RISC_CONFIG_URL": "https://accounts.google.com/.well-known/risc-configuration",
+    "RISC_AUDIENCES": None,
+    "RISC_API_URL": "https://risc.googleapis.com/v1beta",
 }
 
 
@@ -53,11 +57,19 @@ class GoogleConnectSettings:
     TIMEOUT: float
     STATE_MAX_AGE: int
     SUCCESS_URL: str | None
+    RISC_CONFIG_URL: str
+    RISC_AUDIENCES: tuple[str, ...] | None
+    RISC_API_URL: str
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
         """The scopes a connection cannot do without (all of SCOPES unless narrowed)."""
         return self.SCOPES if self.REQUIRED_SCOPES is None else self.REQUIRED_SCOPES
+
+    @property
+    def risc_audiences(self) -> tuple[str, ...]:
+        """The ``aud`` values a security event token may carry (the client id unless set)."""
+        return (self.CLIENT_ID,) if self.RISC_AUDIENCES is None else self.RISC_AUDIENCES
 
     def __repr__(self) -> str:
         # The dataclass repr would print the client secret.
@@ -74,6 +86,7 @@ def user_settings() -> dict[str, Any]:
 def get_settings() -> GoogleConnectSettings:
     merged = {**DEFAULTS, **{k: v for k, v in user_settings().items() if k in DEFAULTS}}
     required = merged["REQUIRED_SCOPES"]
+    audiences = merged["RISC_AUDIENCES"]
     return GoogleConnectSettings(
         CLIENT_ID=merged["CLIENT_ID"] or "",
         CLIENT_SECRET=merged["CLIENT_SECRET"] or "",
@@ -88,6 +101,9 @@ def get_settings() -> GoogleConnectSettings:
         TIMEOUT=merged["TIMEOUT"],
         STATE_MAX_AGE=merged["STATE_MAX_AGE"],
         SUCCESS_URL=merged["SUCCESS_URL"] or None,
+        RISC_CONFIG_URL=merged["RISC_CONFIG_URL"],
+        RISC_AUDIENCES=None if audiences is None else tuple(audiences),
+        RISC_API_URL=merged["RISC_API_URL"],
     )
 
 

@@ -23,3 +23,11 @@ google_account_reconnect_required = Signal()
 # exists; ``account.pk`` still holds the id it had.
 # kwargs: account (GoogleAccount), request (HttpRequest, or None outside a view).
 google_account_disconnected = Signal()
+
+# Google pushed a security event (Cross-Account Protection) that was new: a
+# duplicate ``jti`` sends nothing. Sent with ``sender=GoogleSecurityEvent``,
+# once the accounts it changed are stored; a receiver that raises is logged.
+# kwargs: event (GoogleSecurityEvent: its type, reason, what was done),
+# accounts (list of GoogleAccount: every account the event names, changed or
+# not; empty when it names none of ours).
+google_security_event = Signal()
