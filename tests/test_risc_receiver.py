@@ -8,7 +8,6 @@ import pytest
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
 from tests.factories import make_account
 from tests.risc_support import (
-    ISSUER,
     KID,
     TOKENS_REVOKED,
     claims,
@@ -245,4 +244,3 @@ def test_keys_unreachable_is_a_503_to_retry_later(client, google):
     assert response.status_code == 503
     assert response["Retry-After"] == "60"
     assert json.loads(response.content)["err"] == "temporarily_unavailable"
-    assert ISSUER  # the constant is used by the other tests
