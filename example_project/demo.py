@@ -17,6 +17,7 @@ DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 # Where example_project/urls.py mounts the stand-in and google_connect.
 STAND_IN_PREFIX = "/fake-google"
 CONNECT_PATH = "/google/accounts/connect"
+RISC_RECEIVER_PATH = "/google/risc/events"
 
 
 def google_connect_settings(base_url: str) -> dict[str, Any]:
@@ -34,6 +35,8 @@ def google_connect_settings(base_url: str) -> dict[str, Any]:
         "TOKEN_URL": f"{google}/token",
         "USERINFO_URL": f"{google}/oauth2/v3/userinfo",
         "REVOKE_URL": f"{google}/revoke",
+        # Cross-Account Protection: the stand-in's discovery document and keys.
+        "RISC_CONFIG_URL": f"{google}/.well-known/risc-configuration",
     }
 
 
@@ -44,4 +47,8 @@ def fake_google_settings(base_url: str) -> dict[str, Any]:
         "CLIENT_SECRET": CLIENT_SECRET,
         "CLIENT_NAME": CLIENT_NAME,
         "REDIRECT_URIS": [base_url.rstrip("/") + CONNECT_PATH],
+        # Cross-Account Protection: who signs the security events, and where
+        # "Remove access" pushes them (the site's receiver).
+        "RISC_ISSUER": base_url.rstrip("/") + STAND_IN_PREFIX + "/",
+        "RISC_RECEIVER_URL": base_url.rstrip("/") + RISC_RECEIVER_PATH,
     }

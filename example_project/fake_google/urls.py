@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, permissions, risc, views
 
 app_name = "fake_google"
 
@@ -12,4 +12,17 @@ urlpatterns = [
     path("oauth2/v3/userinfo", api.UserInfoView.as_view(), name="userinfo"),
     path("revoke", api.RevokeView.as_view(), name="revoke"),
     path("avatars/<slug:key>.svg", views.avatar, name="avatar"),
+    # Cross-Account Protection (risc.py, permissions.py).
+    path(
+        ".well-known/risc-configuration",
+        risc.RiscConfigurationView.as_view(),
+        name="risc_configuration",
+    ),
+    path("oauth2/v3/certs", risc.JwksView.as_view(), name="risc_jwks"),
+    path("permissions", permissions.PermissionsView.as_view(), name="permissions"),
+    path(
+        "permissions/<int:pk>/remove",
+        permissions.RemoveAccessView.as_view(),
+        name="remove_access",
+    ),
 ]
