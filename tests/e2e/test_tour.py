@@ -34,6 +34,7 @@ def test_demo_tour(browser, visitor):
     disconnect(browser)
     cancel_at_consent(browser)
     untick_a_required_scope(browser)
+    remove_access_in_the_google_account(browser)
 
 
 def log_in(browser):
@@ -98,6 +99,25 @@ def untick_a_required_scope(browser):
 
     assert_error_page(browser, "scope_not_granted")
     browser.open("/")
+
+
+def remove_access_in_the_google_account(browser):
+    # Cross-Account Protection: the stand-in tells the site at once, through
+    # a signed security event, without any API call failing first.
+    from google_connect.risc_keys import KEYS
+
+    KEYS.clear()  # a fresh database means a fresh stand-in key
+    browser.press("Connect Google")
+    browser.press("Allow")
+    browser.open("/fake-google/permissions")
+    assert "ada.lovelace@example.com" in browser.text
+
+    browser.press("Remove access")
+
+    assert "Access removed" in browser.text
+    browser.open("/")
+    assert "Reconnect required: access was removed in your Google account" in browser.text
+    assert GoogleAccount.objects.get().reconnect_reason == "revoked"
 
 
 def assert_error_page(browser, reason):
