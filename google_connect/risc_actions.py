@@ -53,20 +53,22 @@ EVENT_TYPES = (
     VERIFICATION,
 )
 MAX_TEXT = 255
+# What an event writes to an account besides its tokens.
+CHANGED_FIELDS = ["status", "reconnect_reason", "updated_at"]
 
 
 def receive(token: SecurityEventToken) -> GoogleSecurityEvent | None:
     """Record the event and act on it; None when its ``jti`` was seen before."""
     accounts_db = router.db_for_write(GoogleAccount)
     events_db = router.db_for_write(GoogleSecurityEvent)
-    if GoogleSecurityEvent.objects.using(events_db).filter(jti=token.jti).exists():
-        return None
     try:
         with _atomic(accounts_db, events_db):
             return _act_and_record(token, accounts_db, events_db)
     except IntegrityError:
-        # The same token delivered twice at once: the other delivery stored
-        # it, and everything done here was rolled back.
+        # The jti is stored already (a delivery again, or two at once): the
+        # row's INSERT, last in the transaction, refused it, and everything
+        # done here was rolled back. No look-up first: a query on every
+        # event to spare work on the rare duplicate.
         return None
 
 
@@ -86,7 +88,12 @@ def _act_and_record(
     subject = subject if isinstance(subject, dict) else {}
     reason = _text(claims.get("reason"))
     sub = _subject_sub(subject, token.issuer)
-    accounts = _named_accounts(event_type, subject, sub, accounts_db)
+    changes = event_type in (TOKENS_REVOKED, TOKEN_REVOKED) or (
+        event_type == ACCOUNT_DISABLED and reason == "hijacking"
+    )
+    # Only a change, or a receiver of the signal, needs the accounts.
+    needed = changes or google_security_event.has_listeners(GoogleSecurityEvent)
+    accounts = _named_accounts(subject, sub, accounts_db, lock=changes) if needed else []
     changed = 0
     if event_type in (TOKENS_REVOKED, TOKEN_REVOKED):
         changed = _end_grants(accounts, ReconnectReason.REVOKED, delete_tokens=True)
@@ -99,7 +106,7 @@ def _act_and_record(
         logger.info("Google security event: verification, state=%r", state)
         action = "verification received"
     else:
-        action = f"recorded only; {len(accounts)} account(s) named"
+        action = "recorded only"
     if sub is None and len(accounts) == 1:
         sub = accounts[0].sub
     event = GoogleSecurityEvent.objects.using(events_db).create(
@@ -139,7 +146,7 @@ def _subject_sub(subject: dict[str, Any], issuer: str) -> str | None:
 
 
 def _named_accounts(
-    event_type: str, subject: dict[str, Any], sub: str | None, db: str
+    subject: dict[str, Any], sub: str | None, db: str, *, lock: bool
 ) -> list[GoogleAccount]:
     """The accounts the event names, locked when the event changes them."""
     if sub is not None:
@@ -158,8 +165,15 @@ def _named_accounts(
         match = None
     if match is None:
         return []
-    accounts = GoogleAccount.objects.using(db).filter(**match).order_by("pk")
-    if event_type in (TOKENS_REVOKED, TOKEN_REVOKED, ACCOUNT_DISABLED):
+    # The tokens are not read (a revoked grant's are overwritten unread), so
+    # they are not decrypted either.
+    accounts = (
+        GoogleAccount.objects.using(db)
+        .filter(**match)
+        .defer("access_token", "refresh_token")
+        .order_by("pk")
+    )
+    if lock:
         accounts = accounts.select_for_update()
     return list(accounts)
 
@@ -176,12 +190,14 @@ def _end_grants(
             account.reconnect_reason = reason
         if delete_tokens:
             # Blank, not NULL: the columns are required. The lookup digests
-            # go blank with them (token_digests.py).
+            # go blank with them (GoogleAccount.save() adds them).
             account.access_token = ""
             account.refresh_token = ""
-        elif not newly:
+            account.save(update_fields=[*CHANGED_FIELDS, "access_token", "refresh_token"])
+        elif newly:
+            account.save(update_fields=CHANGED_FIELDS)
+        else:
             continue
-        account.save()
         changed += 1
         if newly:
             _on_commit_send(
