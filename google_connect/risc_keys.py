@@ -122,24 +122,34 @@ class RiscKeys:
             return value
 
 
-def _fetch(config: GoogleConnectSettings, url: str, parse: Callable[[Any], Any]) -> tuple[Any, int]:
-    what = RiscKeysUnavailable.reason
+def fetch_json(
+    method: str, url: str, error_class: type[GoogleAPIError], *, timeout: float, **kwargs: Any
+) -> tuple[requests.Response, Any]:
+    """One call through the shared session: the answer, and its body as JSON
+    (None when it is not JSON). Raises ``error_class`` when Google cannot be
+    reached or its answer is too large to read."""
     try:
-        # Public documents, no secret in the request: a redirect may be followed.
-        response = shared_session().request("GET", url, timeout=config.TIMEOUT, stream=True)
+        response = shared_session().request(method, url, timeout=timeout, stream=True, **kwargs)
     except requests.RequestException as exc:
-        logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
-        raise RiscKeysUnavailable(
+        logger.warning("Google %s: request failed (%s)", error_class.reason, type(exc).__name__)
+        raise error_class(
             f"Google could not be reached ({type(exc).__name__}).", temporary=True
         ) from None
     with response:
-        raw = _read_capped(response, RiscKeysUnavailable)
+        raw = _read_capped(response, error_class)
+    return response, _decode_json(raw)
+
+
+def _fetch(config: GoogleConnectSettings, url: str, parse: Callable[[Any], Any]) -> tuple[Any, int]:
+    what = RiscKeysUnavailable.reason
+    # Public documents, no secret in the request: a redirect may be followed.
+    response, body = fetch_json("GET", url, RiscKeysUnavailable, timeout=config.TIMEOUT)
     if not response.ok:
         logger.warning("Google %s: HTTP %s from %s", what, response.status_code, url)
         raise RiscKeysUnavailable(
             f"Google answered HTTP {response.status_code}.", status_code=response.status_code
         )
-    value = parse(_decode_json(raw))
+    value = parse(body)
     if value is None:
         logger.warning("Google %s: unusable answer from %s", what, url)
         raise RiscKeysUnavailable("Google's answer is unusable.", status_code=response.status_code)

@@ -11,13 +11,13 @@ import json
 import logging
 from typing import Any
 
-import requests
+from django.views.decorators.debug import sensitive_variables
 
 from .conf import GoogleConnectSettings, get_settings
 from .exceptions import GoogleAPIError
-from .oauth import _decode_json, _read_capped, code_of
+from .oauth import code_of
 from .risc_actions import EVENT_TYPES
-from .transport import shared_session
+from .risc_keys import fetch_json
 
 logger = logging.getLogger("google_connect")
 
@@ -57,7 +57,6 @@ class RiscStreamClient:
     def __init__(self, token: str, config: GoogleConnectSettings | None = None) -> None:
         self.token = token
         self.config = config or get_settings()
-        self.session = shared_session()
 
     def update_stream(self, receiver_url: str) -> Any:
         body = {
@@ -78,28 +77,22 @@ class RiscStreamClient:
     def verify(self, state: str) -> Any:
         return self._call("POST", "stream:verify", {"state": state})
 
+    # The Authorization header holds the service account's signed JWT.
+    @sensitive_variables("headers")
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         url = f"{self.config.RISC_API_URL.rstrip('/')}/{path}"
         headers = {"Authorization": f"Bearer {self.token}"}
         if body is not None:
             headers["Content-Type"] = "application/json"
-        try:
-            response = self.session.request(
-                method,
-                url,
-                data=None if body is None else json.dumps(body),
-                headers=headers,
-                timeout=self.config.TIMEOUT,
-                stream=True,
-                allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            raise RiscApiError(
-                f"Google could not be reached ({type(exc).__name__}).", temporary=True
-            ) from None
-        with response:
-            raw = _read_capped(response, RiscApiError)
-        answer = _decode_json(raw)
+        response, answer = fetch_json(
+            method,
+            url,
+            RiscApiError,
+            timeout=self.config.TIMEOUT,
+            data=None if body is None else json.dumps(body),
+            headers=headers,
+            allow_redirects=False,
+        )
         if not response.ok:
             message = _message(answer)
             raise RiscApiError(

@@ -15,18 +15,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from google_connect.conf import get_settings
+from google_connect.risc_actions import (  # noqa: F401  (the tests import them from here)
+    ACCOUNT_DISABLED,
+    ACCOUNT_ENABLED,
+    CREDENTIAL_CHANGE_REQUIRED,
+    SESSIONS_REVOKED,
+    TOKEN_REVOKED,
+    TOKENS_REVOKED,
+    VERIFICATION,
+)
+from google_connect.security_event import SECEVENT  # noqa: F401
 
 ISSUER = "https://accounts.google.com/"
 JWKS_URI = "https://www.googleapis.com/oauth2/v3/certs"
 KID = "test-key-1"
-SECEVENT = "https://schemas.openid.net/secevent/"
-TOKENS_REVOKED = SECEVENT + "oauth/event-type/tokens-revoked"
-TOKEN_REVOKED = SECEVENT + "oauth/event-type/token-revoked"
-ACCOUNT_DISABLED = SECEVENT + "risc/event-type/account-disabled"
-ACCOUNT_ENABLED = SECEVENT + "risc/event-type/account-enabled"
-SESSIONS_REVOKED = SECEVENT + "risc/event-type/sessions-revoked"
-CREDENTIAL_CHANGE_REQUIRED = SECEVENT + "risc/event-type/account-credential-change-required"
-VERIFICATION = SECEVENT + "risc/event-type/verification"
 
 _jti = itertools.count(1)
 
