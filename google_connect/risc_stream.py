@@ -39,12 +39,16 @@ def service_account_token(key_file: str) -> str:
             "google-auth is not installed: pip install 'google-connect[risc]'."
         ) from None
     try:
-        signing = service_account.Credentials.from_service_account_file(key_file)
+        signing = service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+            key_file
+        )
     except (OSError, ValueError, KeyError) as exc:
         raise RiscApiError(
             f"The service account key file cannot be read ({type(exc).__name__})."
         ) from None
-    credentials = google_jwt.Credentials.from_signing_credentials(signing, audience=AUDIENCE)
+    credentials = google_jwt.Credentials.from_signing_credentials(  # type: ignore[no-untyped-call]
+        signing, audience=AUDIENCE
+    )
     credentials.refresh(None)  # signs locally; no request is made
     token = credentials.token
     # google-auth has returned the JWT as bytes in some versions.
@@ -107,6 +111,5 @@ class RiscStreamClient:
 def _message(answer: Any) -> str:
     # Google API errors: {"error": {"code": 403, "message": "...", "status": "..."}}.
     error = answer.get("error") if isinstance(answer, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return error["message"][:300]
-    return ""
+    message = error.get("message") if isinstance(error, dict) else None
+    return message[:300] if isinstance(message, str) else ""
