@@ -69,7 +69,9 @@ def receive(token: SecurityEventToken) -> GoogleSecurityEvent | None:
         # row's INSERT, last in the transaction, refused it, and everything
         # done here was rolled back. No look-up first: a query on every
         # event to spare work on the rare duplicate.
-        return None
+        if GoogleSecurityEvent.objects.using(events_db).filter(jti=token.jti).exists():
+            return None
+        raise
 
 
 @contextlib.contextmanager
@@ -88,19 +90,26 @@ def _act_and_record(
     subject = subject if isinstance(subject, dict) else {}
     reason = _text(claims.get("reason"))
     sub = _subject_sub(subject, token.issuer)
-    changes = event_type in (TOKENS_REVOKED, TOKEN_REVOKED) or (
-        event_type == ACCOUNT_DISABLED and reason == "hijacking"
-    )
+    ends_grants: ReconnectReason | None = None
+    if event_type in (TOKENS_REVOKED, TOKEN_REVOKED):
+        ends_grants = ReconnectReason.REVOKED
+    elif event_type == ACCOUNT_DISABLED and reason == "hijacking":
+        ends_grants = ReconnectReason.ACCOUNT_DISABLED
     # Only a change, or a receiver of the signal, needs the accounts.
+    changes = ends_grants is not None
     needed = changes or google_security_event.has_listeners(GoogleSecurityEvent)
     accounts = _named_accounts(subject, sub, accounts_db, lock=changes) if needed else []
     changed = 0
-    if event_type in (TOKENS_REVOKED, TOKEN_REVOKED):
-        changed = _end_grants(accounts, ReconnectReason.REVOKED, delete_tokens=True)
-        action = f"reconnect required (revoked), tokens deleted: {changed} account(s)"
-    elif event_type == ACCOUNT_DISABLED and reason == "hijacking":
-        changed = _end_grants(accounts, ReconnectReason.ACCOUNT_DISABLED, delete_tokens=False)
-        action = f"reconnect required (account_disabled): {changed} account(s)"
+    if ends_grants is not None:
+        # Google's guidance on a revoked grant: delete its tokens.
+        delete_tokens = ends_grants == ReconnectReason.REVOKED
+        changed = _end_grants(accounts, ends_grants, delete_tokens=delete_tokens)
+        action = f"reconnect required ({ends_grants.value})"
+        action += (
+            f", tokens deleted: {changed} account(s)"
+            if delete_tokens
+            else f": {changed} account(s)"
+        )
     elif event_type == VERIFICATION:
         state = _text(claims.get("state"))
         logger.info("Google security event: verification, state=%r", state)
