@@ -29,6 +29,9 @@ ALGORITHM = "RS256"
 MAX_ID_LENGTH = 255
 # 1970 to 2106: anything else is no time a token was issued.
 MAX_TIMESTAMP = 2**32
+# Google's clock and ours may disagree by a little: a token "issued" a few
+# seconds ahead is not refused for it (PyJWT refuses an iat in the future).
+CLOCK_SKEW_SECONDS = 60
 
 
 class InvalidSecurityEvent(Exception):
@@ -104,6 +107,7 @@ def _verified_payload(token: str, key: Any, issuer: str, audiences: list[str]) -
             algorithms=[ALGORITHM],
             audience=audiences,
             issuer=issuer,
+            leeway=CLOCK_SKEW_SECONDS,
             options={"require": ["iss", "aud", "iat", "jti"], "verify_exp": False},
         )
     except jwt.InvalidAudienceError:

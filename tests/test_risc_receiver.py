@@ -195,6 +195,13 @@ def test_malformed_claims(client, risc, overrides):
     assert_refused(risc.post(client, sign(claims(**overrides))), "invalid_request")
 
 
+def test_a_little_clock_skew_is_tolerated_but_not_a_future_token(client, risc):
+    import time
+
+    assert_refused(risc.post(client, sign(claims(iat=int(time.time()) + 3600))), "invalid_request")
+    assert risc.post(client, sign(claims(iat=int(time.time()) + 30))).status_code == 202
+
+
 def test_no_typ_header_is_needed(client, risc):
     token = jwt.encode(claims(), rsa_key(), algorithm="RS256", headers={"kid": KID, "typ": None})
 
