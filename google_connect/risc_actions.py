@@ -141,7 +141,8 @@ def _act_and_record(
 
 
 def _text(value: Any) -> str:
-    return value[:MAX_TEXT] if isinstance(value, str) else ""
+    # PostgreSQL cannot store a NUL character in a text column.
+    return value[:MAX_TEXT].replace("\x00", "") if isinstance(value, str) else ""
 
 
 def _subject_sub(subject: dict[str, Any], issuer: str) -> str | None:
@@ -151,7 +152,11 @@ def _subject_sub(subject: dict[str, Any], issuer: str) -> str | None:
     sub = subject.get("sub")
     if subject.get("iss", issuer) != issuer or not isinstance(sub, str) or not sub:
         return None
-    return sub[:MAX_TEXT]
+    # Longer than a stored sub, or holding what no text column can (NUL): no
+    # account of ours.
+    if len(sub) > MAX_TEXT or "\x00" in sub:
+        return None
+    return sub
 
 
 def _named_accounts(

@@ -129,9 +129,14 @@ def _verified_payload(token: str, key: Any, issuer: str, audiences: list[str]) -
     return payload
 
 
+def _usable_id(value: Any) -> bool:
+    # PostgreSQL cannot store a NUL character in a text column.
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and "\x00" not in value
+
+
 def _read_claims(payload: dict[str, Any], issuer: str) -> SecurityEventToken:
     jti = payload.get("jti")
-    if not isinstance(jti, str) or not jti or len(jti) > MAX_ID_LENGTH:
+    if not _usable_id(jti):
         raise InvalidSecurityEvent("invalid_request", "The jti claim is not a usable id.")
     iat = payload.get("iat")
     if isinstance(iat, bool) or not isinstance(iat, int | float) or not 0 <= iat < MAX_TIMESTAMP:
@@ -143,7 +148,7 @@ def _read_claims(payload: dict[str, Any], issuer: str) -> SecurityEventToken:
         # Google sends one event per token; the audit trail keeps one type per jti.
         raise InvalidSecurityEvent("invalid_request", "One event per token is accepted.")
     ((event_type, event),) = events.items()
-    if not event_type or len(event_type) > MAX_ID_LENGTH or not isinstance(event, dict):
+    if not _usable_id(event_type) or not isinstance(event, dict):
         raise InvalidSecurityEvent("invalid_request", "The event cannot be read.")
     return SecurityEventToken(
         jti=jti,

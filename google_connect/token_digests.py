@@ -55,7 +55,8 @@ def lookup(token_identifier_alg: str, identifier: str) -> dict[str, str] | None:
     A blank identifier matches nothing: blank digests are those of accounts
     with no refresh token.
     """
-    if not identifier:
+    # NUL: what PostgreSQL cannot compare with a text column; no digest holds it.
+    if not identifier or "\x00" in identifier:
         return None
     if token_identifier_alg == PREFIX:
         # A prefix longer or shorter than Google's is no prefix we stored.

@@ -266,3 +266,27 @@ def test_a_duplicate_sends_no_signal(client, risc):
         risc.post(client, sign(claims(ACCOUNT_ENABLED, {}, jti="dup")))
 
     assert sent == []
+
+
+@pytest.mark.parametrize(
+    ("event_type", "event"),
+    [
+        (TOKENS_REVOKED, {"subject": iss_sub("sub\x00-1"), "reason": "a\x00b"}),
+        (VERIFICATION, {"state": "st\x00ate"}),
+        (TOKEN_REVOKED, {"subject": {"subject_type": "oauth_token", "token_type": "refresh_token",
+                                     "token_identifier_alg": "hash_base64_sha512_sha512",
+                                     "token": "x\x00y"}}),
+    ],
+)  # fmt: skip
+def test_nul_characters_are_not_a_500_on_postgresql(client, risc, event_type, event):
+    event = push(client, risc, event_type, event)
+
+    assert "\x00" not in event.reason
+    assert event.subject_sub is None
+
+
+@pytest.mark.parametrize("overrides", [{"jti": "j\x00ti"}, {"events": {"bad\x00type": {}}}])
+def test_nul_characters_in_ids_are_refused(client, risc, overrides):
+    response = risc.post(client, sign(claims(**overrides)))
+
+    assert response.status_code == 400
