@@ -9,17 +9,9 @@ from cryptography.hazmat.primitives import serialization
 from django.core.management import CommandError, call_command
 from responses import matchers
 
+from google_connect.risc_actions import EVENT_TYPES
 from google_connect.risc_stream import AUDIENCE, PUSH
-from tests.risc_support import (
-    ACCOUNT_DISABLED,
-    ACCOUNT_ENABLED,
-    CREDENTIAL_CHANGE_REQUIRED,
-    SESSIONS_REVOKED,
-    TOKEN_REVOKED,
-    TOKENS_REVOKED,
-    VERIFICATION,
-    rsa_key,
-)
+from tests.risc_support import SECEVENT, rsa_key
 
 API = "https://risc.googleapis.com/v1beta"
 RECEIVER = "https://example.com/google/risc/events"
@@ -67,16 +59,13 @@ def bearer_claims(call):
 def test_configure_pushes_every_event_type_to_the_receiver(google, key_file):
     expected = {
         "delivery": {"delivery_method": PUSH, "url": RECEIVER},
-        "events_requested": [
-            TOKENS_REVOKED,
-            TOKEN_REVOKED,
-            ACCOUNT_DISABLED,
-            ACCOUNT_ENABLED,
-            SESSIONS_REVOKED,
-            CREDENTIAL_CHANGE_REQUIRED,
-            VERIFICATION,
-        ],
+        "events_requested": list(EVENT_TYPES),
     }
+    # The table in the README: two OAuth events and five RISC ones.
+    assert sorted(t.removeprefix(SECEVENT).split("/")[0] for t in EVENT_TYPES) == [
+        *["oauth"] * 2,
+        *["risc"] * 5,
+    ]
     update = google.mock.post(
         f"{API}/stream:update", json={}, match=[matchers.json_params_matcher(expected)]
     )
