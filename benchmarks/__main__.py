@@ -10,7 +10,7 @@ every benchmark works in its own throwaway test database there.
 
 The exit status is non-zero when a benchmark crashed or a correctness check
 failed (a second refresh, a lost update, a failed revocation, plaintext
-tokens). Timing and memory targets are reported, never fatal.
+tokens, a security event not accepted). Timing and memory targets are reported, never fatal.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ SIZES: dict[str, dict[str, Any]] = {
         },
         "revoke": {"runs": [[10_000, 32], [500, 1]], "delay": 0.05},
         "rotation": {"rows": 100_000},
+        "risc": {"events": 2_000},
     },
     "smoke": {
         "flows": {"flows": 5},
@@ -49,6 +50,7 @@ SIZES: dict[str, dict[str, Any]] = {
         },
         "revoke": {"runs": [[40, 8], [5, 1]], "delay": 0.01},
         "rotation": {"rows": 30},
+        "risc": {"events": 20},
     },
 }
 
@@ -107,6 +109,8 @@ def main() -> int:
         ("refresh", "postgresql", {**pg, **alone}),
         ("revoke", "postgresql", {**pg, **alone}),
         ("rotation", "postgresql", {**pg, **alone}),
+        ("risc", "sqlite", {**sqlite, **alone}),
+        ("risc", "postgresql", {**pg, **alone}),
     ]
     results: dict[str, dict[str, Any]] = {}
     print(f"== benchmarks ({mode} size)", flush=True)

@@ -82,6 +82,7 @@ def render(
     out += _refresh(results.get("refresh", {}).get("postgresql", {}))
     out += _revoke(results.get("revoke", {}).get("postgresql", {}))
     out += _admin_and_rotation(results.get("changelist", {}), results.get("rotation", {}))
+    out += _risc(results.get("risc", {}))
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -258,3 +259,27 @@ def _admin_and_rotation(changelist: dict[str, Any], rotation: dict[str, Any]) ->
             "",
         ]
     return out
+
+
+def _risc(risc: dict[str, Any]) -> list[str]:
+    if not risc:
+        return []
+    out = [
+        "## 5. Security events (Cross-Account Protection)",
+        "",
+        "Signed tokens POSTed to the receiver one after another from one process through "
+        "Django's WSGI handler: the middleware, the RS256 check, the account lock and update, "
+        "the event row, the commit. `tokens-revoked` names one stored account each; "
+        "`sessions-revoked` is recorded only. Per CPU second: this process's CPU time alone.",
+        "",
+    ]
+    rows = [
+        [database, name.replace("_", "-"), f"{r['accepted']}/{r['events']}",
+         f"{r['events_per_s']:.0f}", f"{r['events_per_cpu_s']:.0f}"]
+        for database, result in risc.items()
+        for name, r in result.items()
+        if isinstance(r, dict) and "events_per_s" in r
+    ]  # fmt: skip
+    return out + _table(
+        ["database", "event", "accepted", "events/s", "events per CPU second"], rows
+    )

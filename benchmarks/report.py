@@ -145,6 +145,13 @@ def describe(module: str, database: str, result: dict[str, Any]) -> list[str]:
             f"peak RSS {result['peak_rss_mb']:.0f} MB, "
             f"{result['rows_under_new_key']} rows under the new key"
         ]
+    if module == "risc":
+        return [
+            f"{name.replace('_', '-')}: {r['accepted']}/{r['events']} accepted, "
+            f"{r['events_per_s']:.0f} events/s ({r['events_per_cpu_s']:.0f} per CPU second)"
+            for name, r in result.items()
+            if isinstance(r, dict) and "events_per_s" in r
+        ]
     return [str(result)]
 
 
@@ -283,4 +290,26 @@ def targets(results: dict[str, dict[str, Any]]) -> list[Check]:
                 False,
             ),
         ]
+    checks += _risc_targets(results.get("risc", {}))
+    return checks
+
+
+def _risc_targets(risc: dict[str, Any]) -> list[Check]:
+    checks: list[Check] = []
+    for database, result in risc.items():
+        for name in ("tokens_revoked", "sessions_revoked"):
+            r = result[name]
+            label = f"security events ({name.replace('_', '-')}), {database}"
+            checks += [
+                Check(f"{label}: accepted", str(r["accepted"]), str(r["events"]),
+                      r["accepted"] == r["events"], True),
+                Check(f"{label}: events/s, one process", f"{r['events_per_s']:.0f}/s",
+                      "≥ 300/s", r["events_per_s"] >= 300, False),
+            ]  # fmt: skip
+        revoked = result["accounts_revoked"] == result["tokens_revoked"]["events"]
+        checks.append(
+            Check(f"security events, {database}: accounts revoked",
+                  str(result["accounts_revoked"]), str(result["tokens_revoked"]["events"]),
+                  revoked, True)
+        )  # fmt: skip
     return checks

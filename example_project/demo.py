@@ -20,6 +20,7 @@ CONNECT_PATH = "/google/accounts/connect"
 # The features the example asks for in context (google_connect's SCOPE_SETS).
 SCOPE_SETS = {"calendar": ["https://www.googleapis.com/auth/calendar.readonly"]}
 GOOGLE_CALENDAR_API = "https://www.googleapis.com/calendar/v3"
+RISC_RECEIVER_PATH = "/google/risc/events"
 
 
 def google_connect_settings(base_url: str) -> dict[str, Any]:
@@ -38,6 +39,8 @@ def google_connect_settings(base_url: str) -> dict[str, Any]:
         "USERINFO_URL": f"{google}/oauth2/v3/userinfo",
         "REVOKE_URL": f"{google}/revoke",
         "SCOPE_SETS": SCOPE_SETS,
+        # Cross-Account Protection: the stand-in's discovery document and keys.
+        "RISC_CONFIG_URL": f"{google}/.well-known/risc-configuration",
     }
 
 
@@ -55,4 +58,8 @@ def fake_google_settings(base_url: str) -> dict[str, Any]:
         "CLIENT_SECRET": CLIENT_SECRET,
         "CLIENT_NAME": CLIENT_NAME,
         "REDIRECT_URIS": [base_url.rstrip("/") + CONNECT_PATH],
+        # Cross-Account Protection: who signs the security events, and where
+        # "Remove access" pushes them (the site's receiver).
+        "RISC_ISSUER": base_url.rstrip("/") + STAND_IN_PREFIX + "/",
+        "RISC_RECEIVER_URL": base_url.rstrip("/") + RISC_RECEIVER_PATH,
     }

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount
+from .security_event_admin import GoogleSecurityEventAdmin  # noqa: F401  (registers it)
 
 # Fields an operator may see. The token columns are deliberately absent, so
 # neither the change form, nor the history, nor a crafted URL can show them.

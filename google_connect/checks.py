@@ -62,6 +62,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_redirect_uri(raw))
     errors.extend(_check_scope_sets(raw))
     errors.extend(_check_days(raw))
+    errors.extend(_check_risc(raw))
     return errors
 
 
@@ -201,6 +202,25 @@ def _check_days(raw: dict[str, Any]) -> Iterable[Error | Warning]:
                 hint="Keep it well under 180 days; the default is 150.",
                 id=ID.format("W040"),
             )
+
+
+def _check_risc(raw: dict[str, Any]) -> Iterable[Error]:
+    for key, code in (("RISC_CONFIG_URL", "E050"), ("RISC_API_URL", "E052")):
+        value = raw.get(key, DEFAULTS[key])
+        if not isinstance(value, str) or urlsplit(value).scheme not in ("https", "http"):
+            yield Error(
+                f"{SETTING_NAME}[{key!r}] must be an http(s) URL.",
+                hint=f"The default is {DEFAULTS[key]}.",
+                id=ID.format(code),
+            )
+    audiences = raw.get("RISC_AUDIENCES")
+    if audiences is not None and not _is_list_of_strings(audiences):
+        yield Error(
+            f"{SETTING_NAME}['RISC_AUDIENCES'] must be None or a non-empty list of strings.",
+            hint="Leave it unset to accept security events addressed to CLIENT_ID; list "
+            "every OAuth client id of the project when it has several.",
+            id=ID.format("E051"),
+        )
 
 
 @register()

@@ -41,6 +41,10 @@ DEFAULTS: dict[str, Any] = {
     # after six months unused).
     "EXPIRY_WARNING_DAYS": 7,
     "KEEP_ALIVE_DAYS": 150,
+    # Cross-Account Protection (see risc_keys.py and the README).
+    "RISC_CONFIG_URL": "https://accounts.google.com/.well-known/risc-configuration",
+    "RISC_AUDIENCES": None,
+    "RISC_API_URL": "https://risc.googleapis.com/v1beta",
 }
 
 
@@ -63,11 +67,19 @@ class GoogleConnectSettings:
     SCOPE_SETS: dict[str, Any]
     EXPIRY_WARNING_DAYS: int
     KEEP_ALIVE_DAYS: int
+    RISC_CONFIG_URL: str
+    RISC_AUDIENCES: tuple[str, ...] | None
+    RISC_API_URL: str
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
         """The scopes a connection cannot do without (all of SCOPES unless narrowed)."""
         return self.SCOPES if self.REQUIRED_SCOPES is None else self.REQUIRED_SCOPES
+
+    @property
+    def risc_audiences(self) -> tuple[str, ...]:
+        """The ``aud`` values a security event token may carry (the client id unless set)."""
+        return (self.CLIENT_ID,) if self.RISC_AUDIENCES is None else self.RISC_AUDIENCES
 
     def __repr__(self) -> str:
         # The dataclass repr would print the client secret.
@@ -84,6 +96,7 @@ def user_settings() -> dict[str, Any]:
 def get_settings() -> GoogleConnectSettings:
     merged = {**DEFAULTS, **{k: v for k, v in user_settings().items() if k in DEFAULTS}}
     required = merged["REQUIRED_SCOPES"]
+    audiences = merged["RISC_AUDIENCES"]
     return GoogleConnectSettings(
         CLIENT_ID=merged["CLIENT_ID"] or "",
         CLIENT_SECRET=merged["CLIENT_SECRET"] or "",
@@ -101,6 +114,9 @@ def get_settings() -> GoogleConnectSettings:
         SCOPE_SETS=dict(merged["SCOPE_SETS"]) if isinstance(merged["SCOPE_SETS"], dict) else {},
         EXPIRY_WARNING_DAYS=merged["EXPIRY_WARNING_DAYS"],
         KEEP_ALIVE_DAYS=merged["KEEP_ALIVE_DAYS"],
+        RISC_CONFIG_URL=merged["RISC_CONFIG_URL"],
+        RISC_AUDIENCES=None if audiences is None else tuple(audiences),
+        RISC_API_URL=merged["RISC_API_URL"],
     )
 
 

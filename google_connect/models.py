@@ -19,12 +19,16 @@ from .fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
 from .insert import insert_row, skips_conflicts
 from .lifetimes import grant_ends_at, store_lifetimes
 from .reasons import ReconnectReason
+from .security_event import GoogleSecurityEvent  # noqa: F401  (a model of this app)
+from .token_digests import DOUBLE_SHA512, PREFIX, RefreshTokenDigestField
 
 if TYPE_CHECKING:
     from .authorized_session import AuthorizedSession
     from .oauth import TokenResponse, UserInfo
 
 TOKEN_STATE_FIELDS = tokens.TOKEN_FIELDS
+# Written whenever, and only when, the refresh token is (see token_digests.py).
+REFRESH_TOKEN_DIGEST_FIELDS = ("refresh_token_prefix_digest", "refresh_token_digest")
 
 
 class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
@@ -215,6 +219,11 @@ class GoogleAccount(models.Model):
     locale = models.CharField(_("locale"), max_length=35, blank=True)
     access_token = EncryptedTextField(_("access token"))
     refresh_token = EncryptedTextField(_("refresh token"), blank=True, default="")
+    # Lookup digests of refresh_token, for Google's token-revoked events.
+    refresh_token_prefix_digest = RefreshTokenDigestField(
+        _("refresh token prefix digest"), kind=PREFIX
+    )
+    refresh_token_digest = RefreshTokenDigestField(_("refresh token digest"), kind=DOUBLE_SHA512)
     token_type = models.CharField(_("token type"), max_length=20, default="Bearer")
     expires_at = models.DateTimeField(_("access token expires at"))
     # Space-delimited, as Google sent them (RFC 6749 §3.3).
@@ -256,6 +265,10 @@ class GoogleAccount(models.Model):
             # Serves ``ordering``: the admin changelist reads its first page
             # from this index instead of sorting the whole table.
             models.Index(fields=["created_at", "id"], name="google_connect_created_idx"),
+            models.Index(
+                fields=["refresh_token_prefix_digest"], name="google_connect_rt_prefix_idx"
+            ),
+            models.Index(fields=["refresh_token_digest"], name="google_connect_rt_digest_idx"),
         ]
 
     def __str__(self) -> str:
@@ -276,12 +289,17 @@ class GoogleAccount(models.Model):
         if loaded and not self._state.adding and kwargs.get("update_fields") is None:
             # __dict__, not getattr: an undecryptable token must not raise here.
             unchanged = {f for f, value in loaded.items() if self.__dict__.get(f) is value}
+            if "refresh_token" in unchanged:
+                unchanged.update(REFRESH_TOKEN_DIGEST_FIELDS)
             if unchanged:
                 kwargs["update_fields"] = [
                     f.name
                     for f in self._meta.concrete_fields
                     if not f.primary_key and f.name not in unchanged
                 ]
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "refresh_token" in update_fields:
+            kwargs["update_fields"] = {*update_fields, *REFRESH_TOKEN_DIGEST_FIELDS}
         super().save(*args, **kwargs)
         self.mark_token_state_loaded()
 

@@ -146,6 +146,9 @@ def _apply(
                 reconnect_reason=ReconnectReason.REVOKED,
                 access_token="",
                 refresh_token="",
+                # update() runs no pre_save: the lookup digests go blank here.
+                refresh_token_prefix_digest="",
+                refresh_token_digest="",
                 updated_at=timezone.now(),
             )
         else:

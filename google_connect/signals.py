@@ -36,3 +36,10 @@ google_account_disconnected = Signal()
 # refresh whose ``scope`` differed. Never sent when nothing changed.
 # kwargs: account (GoogleAccount), added (list[str]), removed (list[str]).
 google_account_scopes_changed = Signal()
+# Google pushed a security event (Cross-Account Protection) that was new: a
+# duplicate ``jti`` sends nothing. Sent with ``sender=GoogleSecurityEvent``,
+# once the accounts it changed are stored; a receiver that raises is logged.
+# kwargs: event (GoogleSecurityEvent: its type, reason, what was done),
+# accounts (list of GoogleAccount: every account the event names, changed or
+# not; empty when it names none of ours).
+google_security_event = Signal()

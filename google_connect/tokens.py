@@ -253,6 +253,13 @@ def revoke(account: GoogleAccount) -> bool:
     which case the caller must keep the account.
     """
     token = account.refresh_token or account.access_token
+    if not token:
+        # Deleted after Google said the grant was revoked (risc_actions.py):
+        # there is nothing left to revoke.
+        logger.info(
+            "Google grant was already revoked: account_id=%s sub=%s", account.pk, account.sub
+        )
+        return False
     client = GoogleOAuthClient()
     revoked = with_retries(lambda: client.revoke(token), what="revoke a grant")
     logger.info(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import account_views, views
+from . import account_views, receiver, views
 
 app_name = "google_connect"
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("accounts/authorize", views.AuthorizeView.as_view(), name="authorize"),
     path("accounts/connect", views.ConnectView.as_view(), name="connect"),
     path("accounts/<int:pk>/disconnect", views.DisconnectView.as_view(), name="disconnect"),
+    path("risc/events", receiver.RiscReceiverView.as_view(), name="risc"),
 ]

@@ -20,6 +20,17 @@ def google():
 
 
 @pytest.fixture
+def risc(google):
+    """Google's RISC discovery document and signing keys on the ``google`` mock."""
+    from google_connect.risc_keys import KEYS
+    from tests.risc_support import FakeRisc
+
+    KEYS.clear()
+    yield FakeRisc(google.mock)
+    KEYS.clear()
+
+
+@pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user("alice", "alice@example.com", "pw")
 

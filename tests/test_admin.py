@@ -124,3 +124,47 @@ def test_change_page_shows_the_grant_dates(staff):
         "Access was removed",
     ):
         assert label in content
+
+
+EVENTS = "/admin/google_connect/googlesecurityevent/"
+
+
+def make_event(**fields):
+    from django.utils import timezone
+
+    from google_connect.models import GoogleSecurityEvent
+
+    values = {
+        "jti": f"jti-{fields.get('event_type', 'x')[-12:]}",
+        "event_type": "https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked",
+        "subject_sub": "sub-1",
+        "issued_at": timezone.now(),
+        "accounts_affected": 1,
+        "action": "reconnect required (revoked), tokens deleted: 1 account(s)",
+    }
+    values.update(fields)
+    return GoogleSecurityEvent.objects.create(**values)
+
+
+def test_security_events_are_listed_read_only_and_filtered_by_type(staff):
+    revoked = make_event()
+    enabled = make_event(
+        jti="jti-enabled",
+        event_type="https://schemas.openid.net/secevent/risc/event-type/account-enabled",
+    )
+
+    listed = staff.get(EVENTS).content.decode()
+    filtered = staff.get(EVENTS, {"event_type": enabled.event_type}).content.decode()
+    page = staff.get(f"{EVENTS}{revoked.pk}/change/")
+
+    def results(html):  # the rows, without the filter sidebar that names every type
+        return html.split('id="changelist-filter"')[0]
+
+    assert "oauth/event-type/tokens-revoked" in results(listed)
+    assert "risc/event-type/account-enabled" in results(listed)
+    assert "oauth/event-type/tokens-revoked" not in results(filtered)
+    assert "risc/event-type/account-enabled" in results(filtered)
+    assert page.status_code == 200
+    assert 'name="jti"' not in page.content.decode()  # read-only: no input
+    assert staff.get(f"{EVENTS}add/").status_code == 403
+    assert staff.post(f"{EVENTS}{revoked.pk}/delete/").status_code == 403

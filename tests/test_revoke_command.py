@@ -141,6 +141,8 @@ def test_keep_local_keeps_rows_marked_and_without_tokens(revoke_endpoint):
     assert stored.status == GoogleAccount.Status.RECONNECT_REQUIRED
     assert stored.reconnect_reason == "revoked"
     assert (stored.access_token, stored.refresh_token) == ("", "")
+    # Google's token-revoked events must not find the revoked token any more.
+    assert (stored.refresh_token_prefix_digest, stored.refresh_token_digest) == ("", "")
 
 
 def test_failures_are_reported_without_tokens_and_exit_non_zero(revoke_endpoint):

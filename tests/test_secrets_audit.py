@@ -31,7 +31,7 @@ from google_connect.exceptions import (
     ReconnectRequired,
     RefreshFailed,
 )
-from google_connect.models import GoogleAccount
+from google_connect.models import GoogleAccount, GoogleSecurityEvent
 from google_connect.oauth import parse_token_response
 from google_connect.views import REDACTED, ConnectView
 from tests.audit import (
@@ -477,3 +477,57 @@ def test_error_reports_of_unexpected_failures(audit, caplog, google, user, admin
     mailed = [r for r in caplog.records if r.exc_info and getattr(r, "request", None)]
     assert len(mailed) == 3
     finish(audit, caplog, alice=alice, admin=admin)
+
+
+def test_security_events_and_their_audit_trail(audit, caplog, google, admin_user):
+    # Google names a revoked refresh token by its first 16 characters
+    # ("1//AUDIT-REFRESH") or its double hash: neither the token nor that
+    # prefix may be stored, logged or shown.
+    from google_connect.risc_keys import KEYS
+    from google_connect.token_digests import double_sha512
+    from tests.risc_support import (
+        TOKEN_REVOKED,
+        TOKENS_REVOKED,
+        FakeRisc,
+        claims,
+        iss_sub,
+        sign,
+    )
+
+    KEYS.clear()
+    FakeRisc(google.mock)
+    accounts = [
+        make_account(
+            sub=f"sub-{label}",
+            access_token=access_token(label),
+            refresh_token=refresh_token(label),
+        )
+        for label in ("prefix", "hash", "sub")
+    ]
+    subjects = [
+        (TOKEN_REVOKED, {"subject_type": "oauth_token", "token_type": "refresh_token",
+                         "token_identifier_alg": "prefix",
+                         "token": refresh_token("prefix")[:16]}),
+        (TOKEN_REVOKED, {"subject_type": "oauth_token", "token_type": "refresh_token",
+                         "token_identifier_alg": "hash_base64_sha512_sha512",
+                         "token": double_sha512(refresh_token("hash"))}),
+        (TOKENS_REVOKED, iss_sub("sub-sub")),
+    ]  # fmt: skip
+    admin = logged_in(audit, admin_user)
+    # The receiver's own requests carry the prefix in their body: they are
+    # Google's, and only the answers are searched.
+    receiver = AuditClient(audit)
+    for event_type, subject in subjects:
+        body = sign(claims(event_type, {"subject": subject}))
+        assert (
+            receiver.post("/google/risc/events", body, content_type="text/plain").status_code == 202
+        )
+    events = "/admin/google_connect/googlesecurityevent/"
+    assert admin.get(events).status_code == 200
+    for event_id in GoogleSecurityEvent.objects.values_list("pk", flat=True):
+        assert admin.get(f"{events}{event_id}/change/").status_code == 200
+
+    revoked = GoogleAccount.objects.filter(status="reconnect_required", refresh_token_digest="")
+    assert sorted(revoked.values_list("pk", flat=True)) == [a.pk for a in accounts]
+    KEYS.clear()
+    finish(audit, caplog, admin=admin, receiver=receiver)

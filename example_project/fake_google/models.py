@@ -150,3 +150,18 @@ class Token(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.pk} of grant {self.grant_id}"
+
+
+class SigningKey(models.Model):
+    """The RSA key the stand-in signs its security events with (see risc.py).
+
+    Made on first use and kept in the database, so every process of the
+    server signs with the key its key set publishes.
+    """
+
+    kid = models.CharField(max_length=64, unique=True)
+    private_key_pem = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"signing key {self.kid}"

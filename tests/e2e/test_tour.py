@@ -45,6 +45,7 @@ def test_demo_tour(browser, visitor):
     grant_calendar_and_see_the_events(browser)
     disconnect_from_the_accounts_page(browser)
     grant_access_for_7_days_until_it_ends(browser)
+    remove_access_in_the_google_account(browser)
 
 
 def log_in(browser):
@@ -186,6 +187,25 @@ def grant_access_for_7_days_until_it_ends(browser):
     assert "Time-limited access ended" in browser.text
     reconnect = f"/google/accounts/authorize?account={account.pk}&next=/"
     assert browser.link_to(reconnect) == "Reconnect"
+
+
+def remove_access_in_the_google_account(browser):
+    # Cross-Account Protection: the stand-in tells the site at once, through
+    # a signed security event, without any API call failing first.
+    from google_connect.risc_keys import KEYS
+
+    KEYS.clear()  # a fresh database means a fresh stand-in key
+    browser.press("Connect Google")
+    browser.press("Allow")
+    browser.open("/fake-google/permissions")
+    assert "ada.lovelace@example.com" in browser.text
+
+    browser.press("Remove access")
+
+    assert "Access removed" in browser.text
+    browser.open("/")
+    assert "Reconnect required: access was removed in your Google account" in browser.text
+    assert GoogleAccount.objects.get().reconnect_reason == "revoked"
 
 
 def assert_error_page(browser, reason):
