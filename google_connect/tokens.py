@@ -15,7 +15,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -65,15 +65,16 @@ def refresh(
     stored token is kept only when it differs from the rejected one.
     The instance is updated in place with what the database holds afterwards.
     """
-    wait_alongside = _can_wait_alongside(account)
+    db = database_of(account)
+    wait_alongside = _can_wait_alongside(db)
     while True:
-        with transaction.atomic(using=account._state.db):
-            locked = _lock(account, skip_locked=wait_alongside)
+        with transaction.atomic(using=db):
+            locked = _lock(account, db, skip_locked=wait_alongside)
             if locked is not None:
                 broken_error = _refresh_or_keep(locked, account, min_validity, stale_token)
                 break
         # Another caller holds the lock, so it is refreshing this token now.
-        if _await_other_refresh(account, min_validity, stale_token):
+        if _await_other_refresh(account, db, min_validity, stale_token):
             return
         # Its refresh did not give a token good enough: queue for the lock.
         wait_alongside = False
@@ -99,22 +100,33 @@ def _refresh_or_keep(
     return None
 
 
-def _can_wait_alongside(account: GoogleAccount) -> bool:
+def database_of(account: GoogleAccount) -> str:
+    """The one alias every lock, read-for-update and write of ``account`` uses.
+
+    The account's own database unless a router sends its writes elsewhere
+    (a primary/replica setup reads from the replica, but locks and writes
+    on the primary). Never implicitly ``default``.
+    """
+    return router.db_for_write(type(account), instance=account)
+
+
+def _can_wait_alongside(db: str) -> bool:
     """Whether waiters can share their wait for a refresh in flight (see ``_await_other_refresh``).
 
     Needs PostgreSQL's ``FOR SHARE``, and no transaction of the caller's: a
     share lock kept until the caller commits could deadlock with another
     caller upgrading its own to take the row lock.
     """
-    connection = connections[account._state.db or "default"]
+    connection = connections[db]
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def _lock(account: GoogleAccount, *, skip_locked: bool) -> GoogleAccount | None:
+def _lock(account: GoogleAccount, db: str, *, skip_locked: bool) -> GoogleAccount | None:
     """The account's row, locked; None with ``skip_locked`` when another caller holds it."""
     rows = list(
         type(account)
-        .objects.select_for_update(skip_locked=skip_locked)
+        .objects.using(db)
+        .select_for_update(skip_locked=skip_locked)
         .filter(pk=account.pk)
         .order_by()
     )
@@ -126,7 +138,7 @@ def _lock(account: GoogleAccount, *, skip_locked: bool) -> GoogleAccount | None:
 
 
 def _await_other_refresh(
-    account: GoogleAccount, min_validity: timedelta, stale_token: str | None
+    account: GoogleAccount, db: str, min_validity: timedelta, stale_token: str | None
 ) -> bool:
     """Wait for the caller holding the lock to commit; True if the token it left will do.
 
@@ -136,14 +148,14 @@ def _await_other_refresh(
     the refresh commits.
     """
     model = type(account)
-    connection = connections[account._state.db or "default"]
+    connection = connections[db]
     quote = connection.ops.quote_name
     # Django's ORM has no FOR SHARE. The identifiers are the model's own,
     # quoted; the id is a parameter.
     table, pk = quote(model._meta.db_table), quote(str(model._meta.pk.column))
     sql = f"SELECT * FROM {table} WHERE {pk} = %s FOR SHARE"  # noqa: S608
-    with transaction.atomic(using=account._state.db):
-        rows = list(model.objects.using(account._state.db).raw(sql, [account.pk]))
+    with transaction.atomic(using=db):
+        rows = list(model.objects.using(db).raw(sql, [account.pk]))
         if not rows:
             raise model.DoesNotExist()
         _copy_token_fields(rows[0], account)
@@ -247,11 +259,13 @@ def disconnect(account: GoogleAccount, *, request: Any = None) -> bool:
     Google after we forget it. Returns what ``revoke`` returned (False too
     when the row was already gone).
     """
-    using = account._state.db
+    using = database_of(account)
     with transaction.atomic(using=using):
         # Locked while Google is told, so a concurrent refresh or reconnect
         # cannot store a new grant in a row that is about to be deleted.
-        locked = type(account).objects.select_for_update().filter(pk=account.pk).first()
+        locked = (
+            type(account).objects.using(using).select_for_update().filter(pk=account.pk).first()
+        )
         if locked is None:
             return False
         revoked = revoke(locked)

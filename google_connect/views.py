@@ -154,7 +154,8 @@ class ConnectView(View):
         transaction.on_commit(
             lambda: google_account_connected.send(
                 sender=GoogleAccount, account=account, created=created, request=request
-            )
+            ),
+            using=account._state.db,
         )
         next_url = safe_next_url(request, pending.next_url)
         if next_url:

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q, QuerySet
 
 from google_connect.management.progress import Progress
@@ -47,6 +48,12 @@ class Command(BaseCommand):
             type=int,
             default=8,
             help=f"Concurrent calls to Google (1 to {MAX_WORKERS}, default 8).",
+        )
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            choices=tuple(connections),
+            help='The database whose accounts are revoked (default "default").',
         )
         parser.add_argument(
             "--keep-local",
@@ -98,7 +105,7 @@ class Command(BaseCommand):
             )
         if options["all"] and chosen:
             raise CommandError("--all cannot be combined with --user or --email.")
-        accounts = GoogleAccount.objects.all()
+        accounts = GoogleAccount.objects.using(options["database"])
         if chosen:
             accounts = accounts.filter(self.user_filter(options["user"], options["email"]))
         if options["reconnect_required"]:
