@@ -19,7 +19,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from .exceptions import GoogleAPIError, ReconnectRequired
+from .exceptions import GoogleAPIError, ReconnectRequired, UndecryptableToken
 from .oauth import GoogleOAuthClient, TokenResponse
 from .reasons import ReconnectReason
 from .retry import with_retries
@@ -232,15 +232,36 @@ def _copy_token_fields(source: GoogleAccount, target: GoogleAccount) -> None:
     target.mark_token_state_loaded()
 
 
+@sensitive_variables("value")
+def revocable_token(account: GoogleAccount) -> str | None:
+    """The token to revoke the grant with: the refresh token, else the access
+    token; None when neither is stored or decryptable.
+
+    Revoking either ends the whole grant at Google. Read through ``__dict__``:
+    an undecryptable token is skipped, not raised.
+    """
+    for name in ("refresh_token", "access_token"):
+        value = account.__dict__.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 @sensitive_variables("token")
 def revoke(account: GoogleAccount) -> bool:
     """Revoke the account's grant at Google, retrying temporary failures.
 
     Returns True when Google revoked it now and False when it was already
-    dead. Raises ``GoogleConnectError`` when Google could not be told, in
-    which case the caller must keep the account.
+    dead (or no token is stored: ``revoke_google_accounts --keep-local``
+    blanks them). Raises ``GoogleConnectError`` when Google could not be
+    told, in which case the caller must keep the account, and
+    ``UndecryptableToken`` when no stored token can be decrypted.
     """
-    token = account.refresh_token or account.access_token
+    token = revocable_token(account)
+    if token is None:
+        if not account.tokens_decryptable:
+            raise UndecryptableToken()
+        return False
     client = GoogleOAuthClient()
     revoked = with_retries(lambda: client.revoke(token), what="revoke a grant")
     logger.info(
@@ -256,8 +277,10 @@ def disconnect(account: GoogleAccount, *, request: Any = None) -> bool:
     """Revoke at Google, then delete the row and send ``google_account_disconnected``.
 
     Nothing is deleted when the revocation fails: no grant may stay live at
-    Google after we forget it. Returns what ``revoke`` returned (False too
-    when the row was already gone).
+    Google after we forget it. With nothing to revoke (both tokens empty or
+    undecryptable), the row is deleted without calling Google. Returns what
+    ``revoke`` returned (False too when the row was already gone or there
+    was nothing to revoke).
     """
     using = database_of(account)
     with transaction.atomic(using=using):
@@ -268,7 +291,21 @@ def disconnect(account: GoogleAccount, *, request: Any = None) -> bool:
         )
         if locked is None:
             return False
-        revoked = revoke(locked)
+        if revocable_token(locked) is None:
+            # Nothing Google would accept: the grant was revoked already
+            # (--keep-local), or no configured key decrypts the tokens.
+            # Keeping the row would keep it forever.
+            logger.info(
+                "Google account removed without revoking: %s; account_id=%s sub=%s",
+                "no token is stored"
+                if locked.tokens_decryptable
+                else "no key in FERNET_KEYS decrypts its tokens",
+                locked.pk,
+                locked.sub,
+            )
+            revoked = False
+        else:
+            revoked = revoke(locked)
         locked.delete()
         # ``account`` keeps its pk: receivers learn which row went away.
         transaction.on_commit(

@@ -22,6 +22,7 @@ from . import flow, scopes
 from .conf import get_settings
 from .exceptions import (
     AccessDenied,
+    GoogleAPIError,
     GoogleConnectError,
     InvalidCallback,
     MissingRefreshToken,
@@ -221,22 +222,46 @@ class DisconnectView(LoginRequiredMixin, View):
             get_settings().SUCCESS_URL or "/"
         )
         label = str(account)
+        readable = account.tokens_decryptable
         try:
             account.disconnect(request=request)
         except GoogleConnectError as exc:
             logger.warning("Disconnecting account_id=%s failed: %s", account.pk, exc)
-            text = _(
-                "Google could not be reached, so %(account)s is still connected. "
-                "Please try again in a few minutes."
-            ) % {"account": label}
+            text = disconnect_failure_message(exc) % {"account": label}
             if not _messages_enabled(request):
                 context = {"message": text, "destination": destination}
                 return render(request, self.failure_template_name, context, status=503)
             messages.error(request, text)
             return redirect(destination)
         if _messages_enabled(request):
-            messages.success(request, _("%(account)s is disconnected.") % {"account": label})
+            if readable:
+                text = _("%(account)s is disconnected.")
+            else:
+                text = _(
+                    "%(account)s is disconnected. Its stored access could not be read, so "
+                    "Google was not told: remove this site's access in your Google Account too."
+                )
+            messages.success(request, text % {"account": label})
         return redirect(destination)
+
+
+def disconnect_failure_message(error: GoogleConnectError) -> str:
+    """What to tell the user when a disconnect failed, with an ``%(account)s`` slot.
+
+    "Could not be reached" only when no answer came (a timeout, a refused
+    connection); an HTTP error answer is Google answering with an error.
+    """
+    if isinstance(error, GoogleAPIError) and error.status_code is not None:
+        return _(
+            "Google answered with an error, so %(account)s is still connected. "
+            "Please try again later."
+        )
+    if isinstance(error, GoogleAPIError):
+        return _(
+            "Google could not be reached, so %(account)s is still connected. "
+            "Please try again in a few minutes."
+        )
+    return _("%(account)s could not be disconnected, so it is still connected.")
 
 
 def _messages_enabled(request: HttpRequest) -> bool:
