@@ -86,15 +86,21 @@ class GoogleAccountAdmin(_ModelAdmin):
 
     @admin.action(description=_("Revoke and remove"), permissions=["revoke"])
     def revoke_and_remove(self, request: HttpRequest, queryset: QuerySet[GoogleAccount]) -> None:
+        removed = []
         for account in queryset.select_related("user"):
             try:
                 account.disconnect(request=request)
             except GoogleConnectError as exc:
                 self.message_user(request, f"{account}: {exc}", messages.ERROR)
             else:
+                removed.append(account)
                 self.message_user(
                     request, gettext("%s: revoked and removed.") % account, messages.SUCCESS
                 )
+        if removed:
+            # The audit trail: one deletion entry per account (the rows are
+            # gone, the instances keep their pk and str()).
+            self.log_deletions(request, removed)  # type: ignore[arg-type]  # any iterable
 
     @admin.action(description=_("Refresh access token"), permissions=["refresh"])
     def refresh_access_token(self, request: HttpRequest, queryset: QuerySet[GoogleAccount]) -> None:
@@ -110,6 +116,7 @@ class GoogleAccountAdmin(_ModelAdmin):
             except GoogleConnectError as exc:
                 self.message_user(request, f"{account}: {exc}", messages.ERROR)
             else:
+                self.log_change(request, account, "Refreshed the access token.")
                 self.message_user(
                     request, gettext("%s: access token refreshed.") % account, messages.SUCCESS
                 )

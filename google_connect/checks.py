@@ -59,6 +59,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_scopes(raw))
     errors.extend(_check_numbers(raw))
     errors.extend(_check_redirect_uri(raw))
+    errors.extend(_check_issuer(raw))
     return errors
 
 
@@ -125,6 +126,16 @@ def _check_redirect_uri(raw: dict[str, Any]) -> Iterable[Error]:
         hint="Google accepts plain http redirect URIs only for localhost.",
         id=ID.format("E010"),
     )
+
+
+def _check_issuer(raw: dict[str, Any]) -> Iterable[Error]:
+    issuer = raw.get("ISSUER", DEFAULTS["ISSUER"])
+    if not isinstance(issuer, str) or urlsplit(issuer).scheme != "https":
+        yield Error(
+            f"{SETTING_NAME}['ISSUER'] must be an https URL string.",
+            hint=f"Leave it unset for Google ({DEFAULTS['ISSUER']}).",
+            id=ID.format("E011"),
+        )
 
 
 @register()

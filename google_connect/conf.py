@@ -35,6 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": 10,
     "STATE_MAX_AGE": 600,
     "SUCCESS_URL": None,
+    # The authorization server's issuer identifier (RFC 9207): the callback's
+    # ``iss``, when present, must equal it.
+    "ISSUER": "https://accounts.google.com",
 }
 
 
@@ -53,6 +56,7 @@ class GoogleConnectSettings:
     TIMEOUT: float
     STATE_MAX_AGE: int
     SUCCESS_URL: str | None
+    ISSUER: str
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -88,6 +92,7 @@ def get_settings() -> GoogleConnectSettings:
         TIMEOUT=merged["TIMEOUT"],
         STATE_MAX_AGE=merged["STATE_MAX_AGE"],
         SUCCESS_URL=merged["SUCCESS_URL"] or None,
+        ISSUER=merged["ISSUER"],
     )
 
 

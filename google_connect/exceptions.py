@@ -23,6 +23,14 @@ class InvalidState(GoogleConnectError):
     default_message = "The OAuth state is missing, unknown, expired, already used or not yours."
 
 
+class InvalidIssuer(GoogleConnectError):
+    """The callback's ``iss`` (RFC 9207) is repeated or names another issuer:
+    the answer may come from another authorization server (a mix-up attack)."""
+
+    reason = "invalid_issuer"
+    default_message = "The authorization response names an issuer other than Google."
+
+
 class InvalidCallback(GoogleConnectError):
     reason = "invalid_request"
     default_message = "The callback carries no single authorization code."

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from .conf import get_settings
 from .exceptions import InvalidState
@@ -52,6 +53,9 @@ def code_challenge_for(code_verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+# Every local holds the state or the PKCE verifier: an error report (say,
+# loading request.user fails) must show neither.
+@sensitive_variables()
 def begin(request: HttpRequest, *, redirect_uri: str, next_url: str | None) -> PendingFlow:
     flow = PendingFlow(
         state=secrets.token_urlsafe(32),  # 256 bits
@@ -67,6 +71,7 @@ def begin(request: HttpRequest, *, redirect_uri: str, next_url: str | None) -> P
     return flow
 
 
+@sensitive_variables()
 def consume(request: HttpRequest, state: str | None) -> PendingFlow:
     """Remove the flow named by ``state`` from the session and return it.
 

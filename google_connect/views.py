@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -28,6 +29,7 @@ from .exceptions import (
     MissingRefreshToken,
     ScopeNotGranted,
 )
+from .issuer import check_issuer
 from .models import GoogleAccount
 from .oauth import GoogleOAuthClient, code_of
 from .signals import google_account_connected
@@ -117,6 +119,8 @@ class ConnectView(View):
         config = get_settings()
         code = self._take_code(request)
         pending = flow.consume(request, _single(request, "state"))
+        # Before anything else of the answer is trusted, Google's error included.
+        check_issuer(request.GET.getlist("iss"))
         if "error" in request.GET:
             raise AccessDenied(code_of({"error": request.GET.get("error")}))
         if code is None:
@@ -191,7 +195,18 @@ class ConnectView(View):
         for name, values in request.GET.lists():
             cleaned.setlist(name, [REDACTED] if name == "code" else values)
         request.GET = cleaned  # type: ignore[assignment]  # stubs want it immutable
-        request.META["QUERY_STRING"] = cleaned.urlencode(safe="*")
+        # As UTF-8 whatever charset the request's Content-Type names: a
+        # charset that cannot encode the values (ascii) must not be a 500.
+        query = urlencode(
+            [(name, value) for name, values in cleaned.lists() for value in values],
+            safe="*",
+            quote_via=quote,
+        )
+        request.META["QUERY_STRING"] = query
+        # Under ASGI the raw query string is in the scope too.
+        scope = getattr(request, "scope", None)
+        if isinstance(scope, dict) and "query_string" in scope:
+            request.scope = {**scope, "query_string": query.encode("ascii")}
         # Error reports show all of META, so the raw request target too.
         for key in RAW_URI_KEYS:
             if isinstance(request.META.get(key), str):
