@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount
+from .pending_revocation import PendingRevocation
 
 # Fields an operator may see. The token columns are deliberately absent, so
 # neither the change form, nor the history, nor a crafted URL can show them.
@@ -120,3 +121,29 @@ class GoogleAccountAdmin(_ModelAdmin):
                 self.message_user(
                     request, gettext("%s: access token refreshed.") % account, messages.SUCCESS
                 )
+
+
+if TYPE_CHECKING:
+    _PendingAdmin = admin.ModelAdmin[PendingRevocation]
+else:
+    _PendingAdmin = admin.ModelAdmin
+
+
+@admin.register(PendingRevocation)
+class PendingRevocationAdmin(_PendingAdmin):
+    """Grants of deleted accounts still to be revoked at Google (read-only;
+    ``revoke_google_accounts --pending`` retries them). The token is never shown."""
+
+    list_display = ("email", "sub", "created_at", "attempts", "last_error")
+    fields = readonly_fields = ("email", "sub", "created_at", "attempts", "last_error")
+    search_fields = ("email", "sub")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting it would forget a grant that is live at Google.
+        return False

@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .conf import get_settings
 from .exceptions import InvalidState
+from .used_state import claim
 
 SESSION_KEY = "google_connect_flows"
 # A user who opens the connect page in a few tabs gets a flow per tab; older
@@ -99,6 +100,9 @@ def consume(request: HttpRequest, state: str | None) -> PendingFlow:
         request.session[SESSION_KEY] = remaining
     else:
         del request.session[SESSION_KEY]
+    # The session alone cannot make it single-use (overlapping callbacks,
+    # a replayed signed cookie): the database refuses a state used before.
+    claim(state)
     flow = PendingFlow(**match)
     if time.time() - flow.created_at > get_settings().STATE_MAX_AGE:
         raise InvalidState()

@@ -152,7 +152,8 @@ def _apply(
                 updated_at=timezone.now(),
             )
         else:
-            rows.delete()
+            with tokens.revoked_before_delete():
+                rows.delete()
             for account in page:
                 if account.pk in kept:
                     _signal_disconnected(account, db)

@@ -11,7 +11,10 @@ refresh in flight together (``FOR SHARE``) instead of being let in one by one.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -232,6 +235,26 @@ def _copy_token_fields(source: GoogleAccount, target: GoogleAccount) -> None:
     target.mark_token_state_loaded()
 
 
+_revoked_before_delete = contextvars.ContextVar(
+    "google_connect_revoked_before_delete", default=False
+)
+
+
+@contextlib.contextmanager
+def revoked_before_delete() -> Iterator[None]:
+    """Deletions of accounts inside were revoked at Google first (``disconnect()``,
+    the revoke command): nothing is left pending for them (see pending_revocation)."""
+    token = _revoked_before_delete.set(True)
+    try:
+        yield
+    finally:
+        _revoked_before_delete.reset(token)
+
+
+def deleting_revoked() -> bool:
+    return _revoked_before_delete.get()
+
+
 @sensitive_variables("value")
 def revocable_token(account: GoogleAccount) -> str | None:
     """The token to revoke the grant with: the refresh token, else the access
@@ -306,7 +329,8 @@ def disconnect(account: GoogleAccount, *, request: Any = None) -> bool:
             revoked = False
         else:
             revoked = revoke(locked)
-        locked.delete()
+        with revoked_before_delete():
+            locked.delete()
         # ``account`` keeps its pk: receivers learn which row went away.
         transaction.on_commit(
             lambda: google_account_disconnected.send(
