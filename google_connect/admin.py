@@ -138,12 +138,8 @@ class PendingRevocationAdmin(_PendingAdmin):
     fields = readonly_fields = ("email", "sub", "created_at", "attempts", "last_error")
     search_fields = ("email", "sub")
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Deleting it would forget a grant that is live at Google.
-        return False
+    # Read-only like the accounts, for the same reason: deleting one would
+    # forget a grant that is live at Google.
+    has_add_permission = GoogleAccountAdmin.has_add_permission
+    has_change_permission = GoogleAccountAdmin.has_change_permission
+    has_delete_permission = GoogleAccountAdmin.has_delete_permission

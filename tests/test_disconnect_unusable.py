@@ -6,19 +6,13 @@ import logging
 import pytest
 import requests
 
-from google_connect import retry
 from google_connect.exceptions import UndecryptableToken
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_disconnected
 from tests.factories import make_account
 from tests.support import recording
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_backoff")]
 
 
 @pytest.fixture

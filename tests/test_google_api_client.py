@@ -3,10 +3,9 @@ Calendar API on 127.0.0.1 (issue 11, item 7)."""
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from django.utils import timezone
@@ -15,6 +14,7 @@ from googleapiclient.errors import HttpError
 
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
+from tests.stub_google import JSONHandler
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ class StandInCalendar:
         self.seen: list[str] = []
         stand_in = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(JSONHandler):
             def do_GET(self) -> None:  # noqa: N802 (the http.server API)
                 token = self.headers.get("Authorization", "").removeprefix("Bearer ")
                 stand_in.seen.append(token)
@@ -37,15 +37,7 @@ class StandInCalendar:
                     status, body = 200, {"kind": "calendar#calendarList", "items": []}
                 else:
                     status, body = 401, {"error": {"code": 401, "message": "Invalid Credentials"}}
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-                pass
+                self.send_json(status, body)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

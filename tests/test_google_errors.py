@@ -20,13 +20,6 @@ HUGE = "x" * (MAX_RESPONSE_BYTES + 10)
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    waits = []
-    monkeypatch.setattr(retry, "sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def expired():
     return make_account(access_token="ya29.OLD", expires_at=timezone.now() - timedelta(minutes=1))
 

@@ -12,19 +12,14 @@ from django.test import RequestFactory
 from django.utils.functional import SimpleLazyObject
 from django.views.debug import ExceptionReporter
 
-from google_connect import flow, retry
+from google_connect import flow
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
 from tests.support import AUTH_CODE, start_flow
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_backoff")]
 
 CHANGELIST = "/admin/google_connect/googleaccount/"
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
 
 
 def report_of(request):

@@ -16,13 +16,12 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client
 from django.utils import timezone
 
-from google_connect import retry
 from google_connect.fields import UNDECRYPTABLE
 from google_connect.models import GoogleAccount
 from tests.support import finish_flow, start_flow
 
 BOTH = ["default", "other"]
-pytestmark = pytest.mark.django_db(databases=BOTH)
+pytestmark = [pytest.mark.django_db(databases=BOTH), pytest.mark.usefixtures("no_backoff")]
 
 NEW_TOKEN = {"access_token": "ya29.REFRESHED", "expires_in": 3599, "token_type": "Bearer"}
 CHANGELIST = "/admin/google_connect/googleaccount/"
@@ -40,11 +39,6 @@ class PrimaryReplicaRouter:
 
     def allow_relation(self, obj1, obj2, **hints):
         return True
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
 
 
 def make_user(db, username, pk=None, **extra):

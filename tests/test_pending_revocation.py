@@ -7,17 +7,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from google_connect import retry
 from google_connect.models import GoogleAccount
 from google_connect.pending_revocation import PendingRevocation
 from tests.factories import make_account
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    monkeypatch.setattr(retry, "sleep", lambda seconds: None)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_backoff")]
 
 
 class RevokeEndpoint:
