@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .conf import get_settings
 from .exceptions import InvalidState
-from .used_state import claim
+from .used_state import claim, prune
 
 SESSION_KEY = "google_connect_flows"
 # A user who opens the connect page in a few tabs gets a flow per tab; older
@@ -68,6 +68,7 @@ def begin(request: HttpRequest, *, redirect_uri: str, next_url: str | None) -> P
     )
     pending = _live_flows(request)
     pending.append(asdict(flow))
+    prune()
     request.session[SESSION_KEY] = pending[-MAX_PENDING_FLOWS:]
     return flow
 

@@ -104,8 +104,9 @@ def revoke_pending(pending: PendingRevocation, *, retry: bool = True) -> bool | 
             pending.pk,
             summary,
         )
+        pending.last_error = summary[:255]
         PendingRevocation.objects.using(db).filter(pk=pending.pk).update(
-            attempts=models.F("attempts") + 1, last_error=summary[:255]
+            attempts=models.F("attempts") + 1, last_error=pending.last_error
         )
         return None
     PendingRevocation.objects.using(db).filter(pk=pending.pk).delete()

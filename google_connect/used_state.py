@@ -5,7 +5,8 @@ changing and writing the session is not atomic (two overlapping callbacks
 both find the state), and with signed-cookie sessions an old cookie still
 holds it. So a consumed state is also recorded, as the hash of the state, in
 a unique row: the database refuses a second one. Rows older than
-``STATE_MAX_AGE`` are pruned; a flow that old is refused as expired anyway.
+``STATE_MAX_AGE`` are pruned when a flow starts; a flow that old is refused
+as expired anyway. The callback costs one INSERT more.
 A cache's ``add()`` would not do: it is atomic only on Redis and Memcached.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from django.db import IntegrityError, models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -40,16 +41,30 @@ class UsedState(models.Model):
 
 
 def claim(state: str) -> None:
-    """Record ``state`` as used, or raise ``InvalidState`` if it already was."""
+    """Record ``state`` as used, or raise ``InvalidState`` if it already was.
+
+    One INSERT. Inside a transaction (``ATOMIC_REQUESTS``) it runs in a
+    savepoint, so a refused INSERT leaves that transaction usable.
+    """
     db = router.db_for_write(UsedState)
-    now = timezone.now()
-    rows = UsedState.objects.using(db)
-    rows.filter(used_at__lt=now - timedelta(seconds=get_settings().STATE_MAX_AGE)).delete()
-    digest = hashlib.sha256(state.encode("ascii")).hexdigest()
+    row = UsedState(digest=hashlib.sha256(state.encode("ascii")).hexdigest())
     try:
-        # A savepoint inside the request's transaction: a refused INSERT
-        # leaves that transaction usable.
-        with transaction.atomic(using=db):
-            rows.create(digest=digest, used_at=now)
+        if connections[db].in_atomic_block:
+            with transaction.atomic(using=db):
+                row.save(using=db, force_insert=True)
+        else:
+            row.save(using=db, force_insert=True)
     except IntegrityError:
         raise InvalidState() from None
+
+
+def prune() -> None:
+    """Delete the rows of states used longer than ``STATE_MAX_AGE`` ago.
+
+    Run when a flow starts, not in the callback: the callback may hold its
+    transaction open across the calls to Google, and concurrent callbacks
+    would then queue on the rows it deletes.
+    """
+    db = router.db_for_write(UsedState)
+    cutoff = timezone.now() - timedelta(seconds=get_settings().STATE_MAX_AGE)
+    UsedState.objects.using(db).filter(used_at__lt=cutoff).delete()

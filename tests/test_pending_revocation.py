@@ -112,7 +112,10 @@ def test_a_failed_revoke_stays_pending_until_the_command_completes_it(
     out, err, error = pending_command()
     assert isinstance(error, CommandError)
     assert out == "0 revoked, 0 already revoked, 1 failed"
-    assert f"failed: pending revocation {pending.pk} stuck@example.com" in err
+    assert (
+        f"failed: pending revocation {pending.pk} stuck@example.com: revoke endpoint: HTTP 503"
+        in err
+    )
     assert account.refresh_token not in err
     assert PendingRevocation.objects.get().attempts == 2
 

@@ -120,7 +120,9 @@ class Command(BaseCommand):
             result = revoke_pending(row)
             if result is None:
                 failed += 1
-                self.stderr.write(f"failed: pending revocation {row.pk} {row.email}")
+                self.stderr.write(
+                    f"failed: pending revocation {row.pk} {row.email}: {row.last_error}"
+                )
             elif result:
                 revoked += 1
             else:
