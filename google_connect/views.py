@@ -206,7 +206,7 @@ class ConnectView(View):
         # Under ASGI the raw query string is in the scope too.
         scope = getattr(request, "scope", None)
         if isinstance(scope, dict) and "query_string" in scope:
-            request.scope = {**scope, "query_string": query.encode("ascii")}
+            request.scope = {**scope, "query_string": query.encode("ascii")}  # type: ignore[attr-defined]  # ASGIRequest
         # Error reports show all of META, so the raw request target too.
         for key in RAW_URI_KEYS:
             if isinstance(request.META.get(key), str):

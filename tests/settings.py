@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from typing import Any
 
 import environ
 
@@ -16,7 +17,7 @@ TIME_ZONE = "UTC"
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///:memory:")}
 
 
-def _second_database(default):
+def _second_database(default: dict[str, Any]) -> dict[str, Any]:
     """A second database beside DATABASE_URL's, for the multi-database tests.
 
     Tests that use it say so (``django_db(databases=...)``); the rest of the
