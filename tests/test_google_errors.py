@@ -152,3 +152,20 @@ def test_parse_retry_after(header, expected):
 
 def test_parse_retry_after_of_a_past_date_is_zero():
     assert retry.parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+def test_the_admin_message_reads_from_the_errors_attributes(admin_client, google, sleeps):
+    account = make_account(email="stuck@example.com")
+    for _ in range(4):
+        google.revoke(status=503, body={"error": "backend_error", "error_description": "BODY"})
+
+    response = admin_client.post(
+        "/admin/google_connect/googleaccount/",
+        {"action": "revoke_and_remove", "_selected_action": [account.pk]},
+        follow=True,
+    )
+
+    assert [str(m) for m in response.context["messages"]] == [
+        "stuck@example.com: Google kept failing to revoke a grant after 3 retries "
+        "(revoke endpoint: HTTP 503, error=backend_error)."
+    ]

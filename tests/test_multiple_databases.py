@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.db.models.sql.compiler import SQLCompiler
 from django.test import Client
 from django.utils import timezone
@@ -189,6 +190,25 @@ def replica_router(settings):
 
 
 @pytest.fixture
+def locked_reads(monkeypatch):
+    """(database, in a transaction there?) for every read-for-update of an account.
+
+    PostgreSQL refuses a read-for-update outside a transaction; SQLite
+    ignores FOR UPDATE, so this is what shows the mistake there.
+    """
+    reads = []
+    original = SQLCompiler.execute_sql
+
+    def spy(self, *args, **kwargs):
+        if self.query.model is GoogleAccount and self.query.select_for_update:
+            reads.append((self.using, connections[self.using].in_atomic_block))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "execute_sql", spy)
+    return reads
+
+
+@pytest.fixture
 def mirrored(user):
     """Alice and her account on the primary and (replicated) on the replica."""
     make_user("other", user.username, pk=user.pk)
@@ -203,7 +223,7 @@ def replica_row():
 
 
 @pytest.mark.django_db(databases=BOTH, transaction=True)
-def test_get_access_token_with_a_replica_router(google, replica_router, mirrored):
+def test_get_access_token_with_a_replica_router(google, replica_router, mirrored, locked_reads):
     on_replica = replica_row()
     account = GoogleAccount.objects.get(pk=7)
     assert account._state.db == "other"
@@ -213,10 +233,11 @@ def test_get_access_token_with_a_replica_router(google, replica_router, mirrored
 
     assert row("default", 7)["access_token"] == "ya29.REFRESHED"
     assert replica_row() == on_replica
+    assert locked_reads and set(locked_reads) == {("default", True)}
 
 
 @pytest.mark.django_db(databases=BOTH, transaction=True)
-def test_disconnect_view_with_a_replica_router(google, replica_router, mirrored):
+def test_disconnect_view_with_a_replica_router(google, replica_router, mirrored, locked_reads):
     on_replica = replica_row()
     google.revoke()
     client = Client()
@@ -228,6 +249,7 @@ def test_disconnect_view_with_a_replica_router(google, replica_router, mirrored)
     assert revoked_tokens(google) == ["1//MINE-REFRESH"]
     assert row("default", 7) is None
     assert replica_row() == on_replica
+    assert locked_reads == [("default", True)]
 
 
 @pytest.mark.django_db(databases=BOTH, transaction=True)
@@ -247,7 +269,7 @@ def test_connect_view_with_a_replica_router(google, replica_router, user):
 
 
 @pytest.mark.django_db(databases=BOTH, transaction=True)
-def test_admin_actions_with_a_replica_router(google, replica_router, mirrored):
+def test_admin_actions_with_a_replica_router(google, replica_router, mirrored, locked_reads):
     admin = make_user("default", "admin", is_staff=True, is_superuser=True)
     on_replica = replica_row()
     client = Client()
@@ -270,3 +292,4 @@ def test_admin_actions_with_a_replica_router(google, replica_router, mirrored):
     )
     assert row("default", 7) is None
     assert replica_row() == on_replica
+    assert locked_reads and set(locked_reads) == {("default", True)}
