@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount
+from .pending_revocation import PendingRevocation
 from .security_event_admin import GoogleSecurityEventAdmin  # noqa: F401  (registers it)
 
 # Fields an operator may see. The token columns are deliberately absent, so
@@ -93,15 +94,21 @@ class GoogleAccountAdmin(_ModelAdmin):
 
     @admin.action(description=_("Revoke and remove"), permissions=["revoke"])
     def revoke_and_remove(self, request: HttpRequest, queryset: QuerySet[GoogleAccount]) -> None:
+        removed = []
         for account in queryset.select_related("user"):
             try:
                 account.disconnect(request=request)
             except GoogleConnectError as exc:
                 self.message_user(request, f"{account}: {exc}", messages.ERROR)
             else:
+                removed.append(account)
                 self.message_user(
                     request, gettext("%s: revoked and removed.") % account, messages.SUCCESS
                 )
+        if removed:
+            # The audit trail: one deletion entry per account (the rows are
+            # gone, the instances keep their pk and str()).
+            self.log_deletions(request, removed)  # type: ignore[arg-type]  # any iterable
 
     @admin.action(description=_("Refresh access token"), permissions=["refresh"])
     def refresh_access_token(self, request: HttpRequest, queryset: QuerySet[GoogleAccount]) -> None:
@@ -117,6 +124,29 @@ class GoogleAccountAdmin(_ModelAdmin):
             except GoogleConnectError as exc:
                 self.message_user(request, f"{account}: {exc}", messages.ERROR)
             else:
+                self.log_change(request, account, "Refreshed the access token.")
                 self.message_user(
                     request, gettext("%s: access token refreshed.") % account, messages.SUCCESS
                 )
+
+
+if TYPE_CHECKING:
+    _PendingAdmin = admin.ModelAdmin[PendingRevocation]
+else:
+    _PendingAdmin = admin.ModelAdmin
+
+
+@admin.register(PendingRevocation)
+class PendingRevocationAdmin(_PendingAdmin):
+    """Grants of deleted accounts still to be revoked at Google (read-only;
+    ``revoke_google_accounts --pending`` retries them). The token is never shown."""
+
+    list_display = ("email", "sub", "created_at", "attempts", "last_error")
+    fields = readonly_fields = ("email", "sub", "created_at", "attempts", "last_error")
+    search_fields = ("email", "sub")
+
+    # Read-only like the accounts, for the same reason: deleting one would
+    # forget a grant that is live at Google.
+    has_add_permission = GoogleAccountAdmin.has_add_permission
+    has_change_permission = GoogleAccountAdmin.has_change_permission
+    has_delete_permission = GoogleAccountAdmin.has_delete_permission

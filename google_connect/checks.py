@@ -63,6 +63,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_scope_sets(raw))
     errors.extend(_check_days(raw))
     errors.extend(_check_risc(raw))
+    errors.extend(_check_issuer(raw))
     return errors
 
 
@@ -220,6 +221,16 @@ def _check_risc(raw: dict[str, Any]) -> Iterable[Error]:
             hint="Leave it unset to accept security events addressed to CLIENT_ID; list "
             "every OAuth client id of the project when it has several.",
             id=ID.format("E051"),
+        )
+
+
+def _check_issuer(raw: dict[str, Any]) -> Iterable[Error]:
+    issuer = raw.get("ISSUER", DEFAULTS["ISSUER"])
+    if not isinstance(issuer, str) or urlsplit(issuer).scheme != "https":
+        yield Error(
+            f"{SETTING_NAME}['ISSUER'] must be an https URL string.",
+            hint=f"Leave it unset for Google ({DEFAULTS['ISSUER']}).",
+            id=ID.format("E011"),
         )
 
 

@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "RISC_CONFIG_URL": "https://accounts.google.com/.well-known/risc-configuration",
     "RISC_AUDIENCES": None,
     "RISC_API_URL": "https://risc.googleapis.com/v1beta",
+    # The authorization server's issuer identifier (RFC 9207): the callback's
+    # ``iss``, when present, must equal it.
+    "ISSUER": "https://accounts.google.com",
 }
 
 
@@ -70,6 +73,7 @@ class GoogleConnectSettings:
     RISC_CONFIG_URL: str
     RISC_AUDIENCES: tuple[str, ...] | None
     RISC_API_URL: str
+    ISSUER: str
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -117,6 +121,7 @@ def get_settings() -> GoogleConnectSettings:
         RISC_CONFIG_URL=merged["RISC_CONFIG_URL"],
         RISC_AUDIENCES=None if audiences is None else tuple(audiences),
         RISC_API_URL=merged["RISC_API_URL"],
+        ISSUER=merged["ISSUER"],
     )
 
 

@@ -23,6 +23,14 @@ class InvalidState(GoogleConnectError):
     default_message = "The OAuth state is missing, unknown, expired, already used or not yours."
 
 
+class InvalidIssuer(GoogleConnectError):
+    """The callback's ``iss`` (RFC 9207) is repeated or names another issuer:
+    the answer may come from another authorization server (a mix-up attack)."""
+
+    reason = "invalid_issuer"
+    default_message = "The authorization response names an issuer other than Google."
+
+
 class InvalidCallback(GoogleConnectError):
     reason = "invalid_request"
     default_message = "The callback carries no single authorization code."
@@ -45,37 +53,63 @@ class GoogleAPIError(GoogleConnectError):
     """An HTTP call to Google failed or answered with something unusable."""
 
     reason = "google_api_error"
+    # The endpoint that failed, when the subclass says (see ``endpoint``).
+    default_endpoint: str | None = None
 
     def __init__(
         self,
-        message: str,
+        message: str | None = None,
         *,
         status_code: int | None = None,
         error_code: str | None = None,
         error_subtype: str | None = None,
         temporary: bool = False,
+        endpoint: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status_code = status_code
         # True for failures worth retrying later: timeouts, 429 and 5xx.
         self.temporary = temporary
         # Google's own ``error`` value (``invalid_grant``...), never its description.
         self.error_code = error_code
-        # Google's ``error_subtype`` (``invalid_rapt``: session control wants
-        # the user to sign in again), when it sent a plausible one.
+        # Google's ``error_subtype`` (``invalid_rapt``...), when it sent one.
         self.error_subtype = error_subtype
-        super().__init__(message)
+        # Which of Google's endpoints answered: "token", "userinfo" or "revoke".
+        self.endpoint = endpoint or self.default_endpoint
+        # Seconds Google asked us to wait (``Retry-After``), when it said.
+        self.retry_after = retry_after
+        # Without a message of its own, the error says what its attributes say.
+        super().__init__(message or f"Google's {self.summary}.")
+
+    @property
+    def summary(self) -> str:
+        """What happened, from the attributes alone (never Google's body):
+        ``token endpoint: HTTP 400, error=invalid_grant/invalid_rapt``."""
+        parts = [f"{self.endpoint or 'Google'} endpoint:"]
+        parts.append(f"HTTP {self.status_code}" if self.status_code else "no answer")
+        if self.error_code:
+            code = self.error_code + (f"/{self.error_subtype}" if self.error_subtype else "")
+            parts[-1] += ","
+            parts.append(f"error={code}")
+        if self.retry_after is not None:
+            parts[-1] += ","
+            parts.append(f"retry after {self.retry_after:g}s")
+        return " ".join(parts)
 
 
 class TokenExchangeFailed(GoogleAPIError):
     reason = "token_exchange_failed"
+    default_endpoint = "token"
 
 
 class UserInfoFailed(GoogleAPIError):
     reason = "userinfo_failed"
+    default_endpoint = "userinfo"
 
 
 class RevokeFailed(GoogleAPIError):
     reason = "revoke_failed"
+    default_endpoint = "revoke"
 
 
 class ScopeNotGranted(GoogleConnectError):
@@ -114,6 +148,7 @@ class RefreshFailed(GoogleAPIError):
     """Google refused to refresh the access token for a reason other than a dead grant."""
 
     reason = "refresh_failed"
+    default_endpoint = "token"
 
 
 class ReconnectRequired(GoogleConnectError):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import fernet_fields
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models.query_utils import DeferredAttribute
 from django.utils.encoding import force_str
 from fernet_fields import hkdf
@@ -42,6 +43,16 @@ def configured_keys() -> tuple[str, ...]:
     keys = getattr(settings, "FERNET_KEYS", None)
     if keys is None:
         return (settings.SECRET_KEY,)
+    # A string is iterable too: tuple("key") would encrypt with "k" alone.
+    if (
+        not isinstance(keys, list | tuple)
+        or not keys
+        or not all(isinstance(key, str) and key for key in keys)
+    ):
+        raise ImproperlyConfigured(
+            "FERNET_KEYS must be a non-empty list of strings, not "
+            f"{type(keys).__name__}; the first key encrypts, every key decrypts."
+        )
     return tuple(keys)
 
 

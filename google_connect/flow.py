@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.views.decorators.debug import sensitive_variables
 
 from .conf import get_settings
 from .exceptions import InvalidState
+from .used_state import claim, prune
 
 SESSION_KEY = "google_connect_flows"
 # A user who opens the connect page in a few tabs gets a flow per tab; older
@@ -54,6 +56,9 @@ def code_challenge_for(code_verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+# Every local holds the state or the PKCE verifier: an error report (say,
+# loading request.user fails) must show neither.
+@sensitive_variables()
 def begin(
     request: HttpRequest,
     *,
@@ -72,10 +77,12 @@ def begin(
     )
     pending = _live_flows(request)
     pending.append(asdict(flow))
+    prune()
     request.session[SESSION_KEY] = pending[-MAX_PENDING_FLOWS:]
     return flow
 
 
+@sensitive_variables()
 def consume(request: HttpRequest, state: str | None) -> PendingFlow:
     """Remove the flow named by ``state`` from the session and return it.
 
@@ -103,6 +110,9 @@ def consume(request: HttpRequest, state: str | None) -> PendingFlow:
         request.session[SESSION_KEY] = remaining
     else:
         del request.session[SESSION_KEY]
+    # The session alone cannot make it single-use (overlapping callbacks,
+    # a replayed signed cookie): the database refuses a state used before.
+    claim(state)
     flow = PendingFlow(**match)
     if time.time() - flow.created_at > get_settings().STATE_MAX_AGE:
         raise InvalidState()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db import router
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -56,6 +57,8 @@ def undecryptable_ids() -> list[int]:
     """
     return [
         pk
-        for pk, _email, *ciphertexts in _ciphertexts().iterator(chunk_size=500)
+        for pk, _email, *ciphertexts in _ciphertexts(router.db_for_read(GoogleAccount)).iterator(
+            chunk_size=500
+        )
         if classify(tuple(ciphertexts)) == UNDECRYPTABLE
     ]

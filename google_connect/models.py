@@ -394,3 +394,9 @@ class GoogleAccount(models.Model):
     def disconnect(self, *, request: Any = None) -> bool:
         """Revoke the grant at Google, delete the row, send ``google_account_disconnected``."""
         return tokens.disconnect(self, request=request)
+
+
+# The app's other models, in modules named for them; imported here so that
+# Django registers them with the app.
+from .pending_revocation import PendingRevocation  # noqa: E402, F401
+from .used_state import UsedState  # noqa: E402, F401

@@ -28,6 +28,7 @@ from .exceptions import (
     TokenExchangeFailed,
     UserInfoFailed,
 )
+from .retry import parse_retry_after
 from .transport import shared_session
 
 logger = logging.getLogger("google_connect")
@@ -39,7 +40,8 @@ MAX_RESPONSE_BYTES = 64 * 1024
 MAX_TOKEN_LENGTH = 4096
 # Longest grant lifetime accepted (refresh_token_expires_in...): ten years.
 MAX_GRANT_LIFETIME = 10 * 366 * 24 * 3600
-TEMPORARY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
+# Statuses whose Retry-After header is honoured (RFC 9110 §10.2.3).
+RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
 _ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 # What may go into ``Authorization: Bearer`` (RFC 6750 §2.1, b64token).
 _BEARER_TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
@@ -94,22 +96,37 @@ USERINFO_LIMITS = {
 }
 
 
-def code_of(response_body: Any) -> str | None:
-    """Google's ``error`` code from an error body, if it is a plausible code."""
-    return _plausible_code(response_body, "error")
-
-
-def subtype_of(response_body: Any) -> str | None:
-    """Google's ``error_subtype`` (``invalid_rapt``...), if it is a plausible code."""
-    return _plausible_code(response_body, "error_subtype")
-
-
-def _plausible_code(response_body: Any, key: str) -> str | None:
+def code_of(response_body: Any, key: str = "error") -> str | None:
+    """Google's ``error`` code (or another ``key``'s) from an error body, if plausible."""
     if isinstance(response_body, dict):
-        value = response_body.get(key)
-        if isinstance(value, str) and _ERROR_CODE_RE.match(value):
-            return value
+        error = response_body.get(key)
+        if isinstance(error, str) and _ERROR_CODE_RE.match(error):
+            return error
     return None
+
+
+def is_temporary(status_code: int) -> bool:
+    """429 (throttled) and every 5xx: the same call may succeed later."""
+    return status_code == 429 or 500 <= status_code < 600
+
+
+def _error_answer(
+    response: requests.Response, body: Any, error_class: type[GoogleAPIError]
+) -> GoogleAPIError:
+    """The error for an HTTP error answer: its status, Google's codes, never its body."""
+    status = response.status_code
+    retry_after = None
+    if status in RETRY_AFTER_STATUS_CODES:
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    error = error_class(
+        status_code=status,
+        error_code=code_of(body),
+        error_subtype=code_of(body, "error_subtype"),
+        temporary=is_temporary(status),
+        retry_after=retry_after,
+    )
+    logger.warning("Google %s: %s", error_class.reason, error.summary)
+    return error
 
 
 class GoogleOAuthClient:
@@ -254,20 +271,17 @@ class GoogleOAuthClient:
                 # Only the status matters (revocation, RFC 7009 §2.2): a body
                 # too large or cut short must not turn a success into a failure.
                 return None
-            raw = _read_capped(response, error_class)
+            try:
+                raw = _read_capped(response, error_class)
+            except GoogleAPIError:
+                if response.ok:
+                    raise
+                # An error answer is classified by its status: a 5xx too
+                # large or cut short is as temporary as any other 5xx.
+                raw = b""
         body = _decode_json(raw)
         if not response.ok:
-            code = code_of(body)
-            logger.warning(
-                "Google %s: HTTP %s, error=%s", what, response.status_code, code or "unknown"
-            )
-            raise error_class(
-                f"Google answered HTTP {response.status_code}" + (f" ({code})." if code else "."),
-                status_code=response.status_code,
-                error_code=code,
-                error_subtype=subtype_of(body),
-                temporary=response.status_code in TEMPORARY_STATUS_CODES,
-            )
+            raise _error_answer(response, body, error_class)
         if not isinstance(body, dict):
             logger.warning("Google %s: the answer is not a JSON object", what)
             raise error_class("Google's answer is not a JSON object.", status_code=200)

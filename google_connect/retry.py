@@ -6,6 +6,8 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from .exceptions import GoogleAPIError, GoogleUnavailable
@@ -31,12 +33,36 @@ def backoff_delay(retry_number: int) -> float:
     return random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**retry_number))  # noqa: S311
 
 
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (RFC 9110 §10.2.3), or None.
+
+    Either a number of seconds or an HTTP date; a date in the past is 0.
+    Anything else is ignored, as if the header were absent.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), 24 * 3600))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
 def with_retries(call: Callable[[], T], *, what: str) -> T:
     """Run ``call``; on a temporary failure retry it up to MAX_RETRIES times.
 
     Each attempt is one ``TIMEOUT``-bounded HTTP call. When every attempt
     failed temporarily, raises ``GoogleUnavailable``; any other error is
-    raised at once.
+    raised at once. When Google says how long to wait (``Retry-After`` on a
+    429 or 503), the retry waits that long; when that is longer than
+    ``MAX_DELAY``, ``GoogleUnavailable`` is raised at once with its
+    ``retry_after``: the caller may hold a row lock, and must not hold it
+    while waiting.
     """
     for retry_number in range(MAX_RETRIES + 1):
         try:
@@ -44,21 +70,33 @@ def with_retries(call: Callable[[], T], *, what: str) -> T:
         except GoogleAPIError as exc:
             if not exc.temporary:
                 raise
-            if retry_number == MAX_RETRIES:
-                raise GoogleUnavailable(
-                    f"Google kept failing to {what} after {MAX_RETRIES} retries: {exc}",
-                    status_code=exc.status_code,
-                    error_code=exc.error_code,
-                    temporary=True,
-                ) from exc
-            delay = backoff_delay(retry_number)
+            waits_too_long = exc.retry_after is not None and exc.retry_after > MAX_DELAY
+            if retry_number == MAX_RETRIES or waits_too_long:
+                raise _unavailable(exc, what, retry_number) from exc
+            delay = backoff_delay(retry_number) if exc.retry_after is None else exc.retry_after
             logger.warning(
                 "Google %s failed temporarily (%s); retry %d of %d in %.2fs",
                 what,
-                exc,
+                exc.summary,
                 retry_number + 1,
                 MAX_RETRIES,
                 delay,
             )
             sleep(delay)
     raise AssertionError("unreachable")
+
+
+def _unavailable(exc: GoogleAPIError, what: str, retries: int) -> GoogleUnavailable:
+    if exc.retry_after is not None and exc.retry_after > MAX_DELAY:
+        message = f"Google asked to wait {exc.retry_after:g}s before trying to {what} again"
+    else:
+        message = f"Google kept failing to {what} after {retries} retries"
+    return GoogleUnavailable(
+        f"{message} ({exc.summary}).",
+        status_code=exc.status_code,
+        error_code=exc.error_code,
+        error_subtype=exc.error_subtype,
+        endpoint=exc.endpoint,
+        retry_after=exc.retry_after,
+        temporary=True,
+    )

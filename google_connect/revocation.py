@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from . import tokens
@@ -131,15 +131,20 @@ def _apply(
     ids = [o.account_id for o in outcomes if o.result != FAILED]
     if not ids:
         return outcomes
-    with transaction.atomic():
+    # The page was read from the selection's database; its rows are locked
+    # and written where the router writes them (that same database unless
+    # a router says otherwise), never implicitly on ``default``.
+    db = router.db_for_write(model, instance=page[0])
+    with transaction.atomic(using=db):
         # A row updated after we read it may hold a new grant from a
         # reconnect: that grant was not revoked, so the row must stay.
         kept = set(
-            model.objects.select_for_update()
+            model.objects.using(db)
+            .select_for_update()
             .filter(pk__in=ids, updated_at__lte=read_at)
             .values_list("pk", flat=True)
         )
-        rows = model.objects.filter(pk__in=kept)
+        rows = model.objects.using(db).filter(pk__in=kept)
         if keep_local:
             rows.update(
                 status=model.Status.RECONNECT_REQUIRED,
@@ -152,10 +157,11 @@ def _apply(
                 updated_at=timezone.now(),
             )
         else:
-            rows.delete()
+            with tokens.revoked_before_delete():
+                rows.delete()
             for account in page:
                 if account.pk in kept:
-                    _signal_disconnected(account)
+                    _signal_disconnected(account, db)
     return [
         o
         if o.result == FAILED or o.account_id in kept
@@ -164,9 +170,10 @@ def _apply(
     ]
 
 
-def _signal_disconnected(account: GoogleAccount) -> None:
+def _signal_disconnected(account: GoogleAccount, db: str) -> None:
     transaction.on_commit(
         lambda: google_account_disconnected.send(
             sender=type(account), account=account, request=None
-        )
+        ),
+        using=db,
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import InvalidToken
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import BinaryField, ExpressionWrapper, F
 from django.utils.encoding import force_str
 
@@ -41,7 +41,7 @@ class RotationReport:
             self.undecryptable.append((account_id, email))
 
 
-def _ciphertexts() -> Any:
+def _ciphertexts(db: str) -> Any:
     """Rows as (pk, email, access ciphertext, refresh ciphertext), never decrypted.
 
     The columns are read through a BinaryField expression, so the encrypted
@@ -52,7 +52,12 @@ def _ciphertexts() -> Any:
         f"raw_{name}": ExpressionWrapper(F(name), output_field=BinaryField())
         for name in TOKEN_COLUMNS
     }
-    return GoogleAccount.objects.annotate(**raw).order_by("pk").values_list("pk", "email", *raw)
+    return (
+        GoogleAccount.objects.using(db)
+        .annotate(**raw)
+        .order_by("pk")
+        .values_list("pk", "email", *raw)
+    )
 
 
 def classify(ciphertexts: tuple[Any, ...]) -> str:
@@ -74,23 +79,32 @@ def classify(ciphertexts: tuple[Any, ...]) -> str:
 
 
 def rotate_keys(
-    *, dry_run: bool = False, on_row: Callable[[int, str, str], None] | None = None
+    *,
+    dry_run: bool = False,
+    on_row: Callable[[int, str, str], None] | None = None,
+    using: str | None = None,
 ) -> RotationReport:
-    """Re-encrypt every account's tokens with the first key; report what was found."""
+    """Re-encrypt every account's tokens with the first key; report what was found.
+
+    Works on one database: ``using``, or where the router writes accounts.
+    Reads, locks and writes all go there, so a replica is never read for a
+    row about to be locked on the primary.
+    """
+    db = using or router.db_for_write(GoogleAccount)
     report = RotationReport()
-    for pk, email, *ciphertexts in _ciphertexts().iterator(chunk_size=CHUNK_SIZE):
+    for pk, email, *ciphertexts in _ciphertexts(db).iterator(chunk_size=CHUNK_SIZE):
         state = classify(tuple(ciphertexts))
         if state == STALE and not dry_run:
-            state = _rotate_row(pk)
+            state = _rotate_row(pk, db)
         report.add(pk, email, state)
         if on_row is not None:
             on_row(pk, email, state)
     return report
 
 
-def _rotate_row(pk: int) -> str:
-    with transaction.atomic():
-        row = _ciphertexts().select_for_update().filter(pk=pk).first()
+def _rotate_row(pk: int, db: str) -> str:
+    with transaction.atomic(using=db):
+        row = _ciphertexts(db).select_for_update().filter(pk=pk).first()
         if row is None:
             return GONE
         ciphertexts = tuple(row[2:])
@@ -105,5 +119,5 @@ def _rotate_row(pk: int) -> str:
         }
         # update(), not save(): the field encrypts with the first key, and
         # updated_at stays as it was, since the account itself did not change.
-        GoogleAccount.objects.filter(pk=pk).update(**plaintexts)
+        GoogleAccount.objects.using(db).filter(pk=pk).update(**plaintexts)
     return STALE

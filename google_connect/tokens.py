@@ -11,16 +11,19 @@ refresh in flight together (``FOR SHARE``) instead of being let in one by one.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connections, transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from . import scope_changes
-from .exceptions import GoogleAPIError, ReconnectRequired
+from .exceptions import GoogleAPIError, ReconnectRequired, UndecryptableToken
 from .lifetimes import grant_ends_at, grant_has_ended, store_lifetimes
 from .oauth import GoogleOAuthClient, TokenResponse
 from .reasons import ReconnectReason, reason_for_invalid_grant
@@ -81,15 +84,16 @@ def refresh(
     stored token is kept only when it differs from the rejected one.
     The instance is updated in place with what the database holds afterwards.
     """
-    wait_alongside = _can_wait_alongside(account)
+    db = database_of(account)
+    wait_alongside = _can_wait_alongside(db)
     while True:
-        with transaction.atomic(using=account._state.db):
-            locked = _lock(account, skip_locked=wait_alongside)
+        with transaction.atomic(using=db):
+            locked = _lock(account, db, skip_locked=wait_alongside)
             if locked is not None:
                 grant_is_dead = _refresh_or_keep(locked, account, min_validity, stale_token)
                 break
         # Another caller holds the lock, so it is refreshing this token now.
-        if _await_other_refresh(account, min_validity, stale_token):
+        if _await_other_refresh(account, db, min_validity, stale_token):
             return
         # Its refresh did not give a token good enough: queue for the lock.
         wait_alongside = False
@@ -115,22 +119,33 @@ def _refresh_or_keep(
     return False
 
 
-def _can_wait_alongside(account: GoogleAccount) -> bool:
+def database_of(account: GoogleAccount) -> str:
+    """The one alias every lock, read-for-update and write of ``account`` uses.
+
+    The account's own database unless a router sends its writes elsewhere
+    (a primary/replica setup reads from the replica, but locks and writes
+    on the primary). Never implicitly ``default``.
+    """
+    return router.db_for_write(type(account), instance=account)
+
+
+def _can_wait_alongside(db: str) -> bool:
     """Whether waiters can share their wait for a refresh in flight (see ``_await_other_refresh``).
 
     Needs PostgreSQL's ``FOR SHARE``, and no transaction of the caller's: a
     share lock kept until the caller commits could deadlock with another
     caller upgrading its own to take the row lock.
     """
-    connection = connections[account._state.db or "default"]
+    connection = connections[db]
     return connection.vendor == "postgresql" and not connection.in_atomic_block
 
 
-def _lock(account: GoogleAccount, *, skip_locked: bool) -> GoogleAccount | None:
+def _lock(account: GoogleAccount, db: str, *, skip_locked: bool) -> GoogleAccount | None:
     """The account's row, locked; None with ``skip_locked`` when another caller holds it."""
     rows = list(
         type(account)
-        .objects.select_for_update(skip_locked=skip_locked)
+        .objects.using(db)
+        .select_for_update(skip_locked=skip_locked)
         .filter(pk=account.pk)
         .order_by()
     )
@@ -142,7 +157,7 @@ def _lock(account: GoogleAccount, *, skip_locked: bool) -> GoogleAccount | None:
 
 
 def _await_other_refresh(
-    account: GoogleAccount, min_validity: timedelta, stale_token: str | None
+    account: GoogleAccount, db: str, min_validity: timedelta, stale_token: str | None
 ) -> bool:
     """Wait for the caller holding the lock to commit; True if the token it left will do.
 
@@ -152,14 +167,14 @@ def _await_other_refresh(
     the refresh commits.
     """
     model = type(account)
-    connection = connections[account._state.db or "default"]
+    connection = connections[db]
     quote = connection.ops.quote_name
     # Django's ORM has no FOR SHARE. The identifiers are the model's own,
     # quoted; the id is a parameter.
     table, pk = quote(model._meta.db_table), quote(str(model._meta.pk.column))
     sql = f"SELECT * FROM {table} WHERE {pk} = %s FOR SHARE"  # noqa: S608
-    with transaction.atomic(using=account._state.db):
-        rows = list(model.objects.using(account._state.db).raw(sql, [account.pk]))
+    with transaction.atomic(using=db):
+        rows = list(model.objects.using(db).raw(sql, [account.pk]))
         if not rows:
             raise model.DoesNotExist()
         _copy_token_fields(rows[0], account)
@@ -244,18 +259,57 @@ def _copy_token_fields(source: GoogleAccount, target: GoogleAccount) -> None:
     target.mark_token_state_loaded()
 
 
+_revoked_before_delete = contextvars.ContextVar(
+    "google_connect_revoked_before_delete", default=False
+)
+
+
+@contextlib.contextmanager
+def revoked_before_delete() -> Iterator[None]:
+    """Deletions of accounts inside were revoked at Google first (``disconnect()``,
+    the revoke command): nothing is left pending for them (see pending_revocation)."""
+    token = _revoked_before_delete.set(True)
+    try:
+        yield
+    finally:
+        _revoked_before_delete.reset(token)
+
+
+def deleting_revoked() -> bool:
+    return _revoked_before_delete.get()
+
+
+@sensitive_variables("value")
+def revocable_token(account: GoogleAccount) -> str | None:
+    """The token to revoke the grant with: the refresh token, else the access
+    token; None when neither is stored or decryptable.
+
+    Revoking either ends the whole grant at Google. Read through ``__dict__``:
+    an undecryptable token is skipped, not raised.
+    """
+    for name in ("refresh_token", "access_token"):
+        value = account.__dict__.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 @sensitive_variables("token")
 def revoke(account: GoogleAccount) -> bool:
     """Revoke the account's grant at Google, retrying temporary failures.
 
     Returns True when Google revoked it now and False when it was already
-    dead. Raises ``GoogleConnectError`` when Google could not be told, in
-    which case the caller must keep the account.
+    dead (or no token is stored: ``revoke_google_accounts --keep-local``
+    blanks them). Raises ``GoogleConnectError`` when Google could not be
+    told, in which case the caller must keep the account, and
+    ``UndecryptableToken`` when no stored token can be decrypted.
     """
-    token = account.refresh_token or account.access_token
-    if not token:
-        # Deleted after Google said the grant was revoked (risc_actions.py):
-        # there is nothing left to revoke.
+    token = revocable_token(account)
+    if token is None:
+        if not account.tokens_decryptable:
+            raise UndecryptableToken()
+        # Nothing stored: blanked by revoke_google_accounts --keep-local or by
+        # a security event saying Google revoked the grant (risc_actions.py).
         logger.info(
             "Google grant was already revoked: account_id=%s sub=%s", account.pk, account.sub
         )
@@ -275,18 +329,37 @@ def disconnect(account: GoogleAccount, *, request: Any = None) -> bool:
     """Revoke at Google, then delete the row and send ``google_account_disconnected``.
 
     Nothing is deleted when the revocation fails: no grant may stay live at
-    Google after we forget it. Returns what ``revoke`` returned (False too
-    when the row was already gone).
+    Google after we forget it. With nothing to revoke (both tokens empty or
+    undecryptable), the row is deleted without calling Google. Returns what
+    ``revoke`` returned (False too when the row was already gone or there
+    was nothing to revoke).
     """
-    using = account._state.db
+    using = database_of(account)
     with transaction.atomic(using=using):
         # Locked while Google is told, so a concurrent refresh or reconnect
         # cannot store a new grant in a row that is about to be deleted.
-        locked = type(account).objects.select_for_update().filter(pk=account.pk).first()
+        locked = (
+            type(account).objects.using(using).select_for_update().filter(pk=account.pk).first()
+        )
         if locked is None:
             return False
-        revoked = revoke(locked)
-        locked.delete()
+        if revocable_token(locked) is None:
+            # Nothing Google would accept: the grant was revoked already
+            # (--keep-local), or no configured key decrypts the tokens.
+            # Keeping the row would keep it forever.
+            logger.info(
+                "Google account removed without revoking: %s; account_id=%s sub=%s",
+                "no token is stored"
+                if locked.tokens_decryptable
+                else "no key in FERNET_KEYS decrypts its tokens",
+                locked.pk,
+                locked.sub,
+            )
+            revoked = False
+        else:
+            revoked = revoke(locked)
+        with revoked_before_delete():
+            locked.delete()
         # ``account`` keeps its pk: receivers learn which row went away.
         transaction.on_commit(
             lambda: google_account_disconnected.send(

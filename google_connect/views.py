@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -22,12 +23,14 @@ from . import flow, scope_sets, scopes
 from .conf import get_settings
 from .exceptions import (
     AccessDenied,
+    GoogleAPIError,
     GoogleConnectError,
     InvalidCallback,
     MissingRefreshToken,
     ScopeNotGranted,
     UnknownScopeSet,
 )
+from .issuer import check_issuer
 from .models import GoogleAccount
 from .oauth import GoogleOAuthClient, code_of
 from .signals import google_account_connected
@@ -124,6 +127,8 @@ class ConnectView(View):
         config = get_settings()
         code = self._take_code(request)
         pending = flow.consume(request, _single(request, "state"))
+        # Before anything else of the answer is trusted, Google's error included.
+        check_issuer(request.GET.getlist("iss"))
         if "error" in request.GET:
             raise AccessDenied(code_of({"error": request.GET.get("error")}))
         if code is None:
@@ -163,7 +168,8 @@ class ConnectView(View):
         transaction.on_commit(
             lambda: google_account_connected.send(
                 sender=GoogleAccount, account=account, created=created, request=request
-            )
+            ),
+            using=account._state.db,
         )
         next_url = safe_next_url(request, pending.next_url)
         # A set the user unticked is no failure: the account keeps what was granted.
@@ -202,7 +208,18 @@ class ConnectView(View):
         for name, values in request.GET.lists():
             cleaned.setlist(name, [REDACTED] if name == "code" else values)
         request.GET = cleaned  # type: ignore[assignment]  # stubs want it immutable
-        request.META["QUERY_STRING"] = cleaned.urlencode(safe="*")
+        # As UTF-8 whatever charset the request's Content-Type names: a
+        # charset that cannot encode the values (ascii) must not be a 500.
+        query = urlencode(
+            [(name, value) for name, values in cleaned.lists() for value in values],
+            safe="*",
+            quote_via=quote,
+        )
+        request.META["QUERY_STRING"] = query
+        # Under ASGI the raw query string is in the scope too.
+        scope = getattr(request, "scope", None)
+        if isinstance(scope, dict) and "query_string" in scope:
+            request.scope = {**scope, "query_string": query.encode("ascii")}  # type: ignore[attr-defined]  # ASGIRequest
         # Error reports show all of META, so the raw request target too.
         for key in RAW_URI_KEYS:
             if isinstance(request.META.get(key), str):
@@ -233,22 +250,46 @@ class DisconnectView(LoginRequiredMixin, View):
             get_settings().SUCCESS_URL or "/"
         )
         label = str(account)
+        readable = account.tokens_decryptable
         try:
             account.disconnect(request=request)
         except GoogleConnectError as exc:
             logger.warning("Disconnecting account_id=%s failed: %s", account.pk, exc)
-            text = _(
-                "Google could not be reached, so %(account)s is still connected. "
-                "Please try again in a few minutes."
-            ) % {"account": label}
+            text = disconnect_failure_message(exc) % {"account": label}
             if not _messages_enabled(request):
                 context = {"message": text, "destination": destination}
                 return render(request, self.failure_template_name, context, status=503)
             messages.error(request, text)
             return redirect(destination)
         if _messages_enabled(request):
-            messages.success(request, _("%(account)s is disconnected.") % {"account": label})
+            if readable:
+                text = _("%(account)s is disconnected.")
+            else:
+                text = _(
+                    "%(account)s is disconnected. Its stored access could not be read, so "
+                    "Google was not told: remove this site's access in your Google Account too."
+                )
+            messages.success(request, text % {"account": label})
         return redirect(destination)
+
+
+def disconnect_failure_message(error: GoogleConnectError) -> str:
+    """What to tell the user when a disconnect failed, with an ``%(account)s`` slot.
+
+    "Could not be reached" only when no answer came (a timeout, a refused
+    connection); an HTTP error answer is Google answering with an error.
+    """
+    if isinstance(error, GoogleAPIError) and error.status_code is not None:
+        return _(
+            "Google answered with an error, so %(account)s is still connected. "
+            "Please try again later."
+        )
+    if isinstance(error, GoogleAPIError):
+        return _(
+            "Google could not be reached, so %(account)s is still connected. "
+            "Please try again in a few minutes."
+        )
+    return _("%(account)s could not be disconnected, so it is still connected.")
 
 
 def _messages_enabled(request: HttpRequest) -> bool:

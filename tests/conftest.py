@@ -90,3 +90,19 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("google_connect figures")
         for name, value in FIGURES.items():
             terminalreporter.write_line(f"{name}: {value}")
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """The waits between retries, recorded instead of slept."""
+    from google_connect import retry
+
+    waits = []
+    monkeypatch.setattr(retry, "sleep", waits.append)
+    return waits
+
+
+@pytest.fixture
+def no_backoff(sleeps):
+    """Retries without waiting."""
+    return sleeps

@@ -1,5 +1,9 @@
 """Settings for the test suite. DATABASE_URL picks the database (SQLite when unset)."""
 
+import os
+import tempfile
+from typing import Any
+
 import environ
 
 env = environ.Env()
@@ -11,6 +15,25 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 
 DATABASES = {"default": env.db("DATABASE_URL", default="sqlite:///:memory:")}
+
+
+def _second_database(default: dict[str, Any]) -> dict[str, Any]:
+    """A second database beside DATABASE_URL's, for the multi-database tests.
+
+    Tests that use it say so (``django_db(databases=...)``); the rest of the
+    suite never touches it. On SQLite a second file (private to this process,
+    so parallel runs never share it; the test run itself uses an in-memory
+    database in its place); elsewhere the same server with the database name
+    suffixed ``_other``.
+    """
+    if default["ENGINE"].endswith("sqlite3"):
+        name = os.path.join(tempfile.gettempdir(), f"google_connect_other_{os.getpid()}.sqlite3")
+    else:
+        name = f"{default['NAME']}_other"
+    return {**default, "NAME": name, "TEST": {}}
+
+
+DATABASES["other"] = _second_database(DATABASES["default"])
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -75,8 +75,23 @@ class StubGoogle:
         }
 
 
+class JSONHandler(BaseHTTPRequestHandler):
+    """A quiet handler that answers JSON; stand-ins subclass it."""
+
+    def send_json(self, status: int, body: object) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass  # quiet: tests and benchmarks print their own figures
+
+
 def _handler_for(stub: StubGoogle) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JSONHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Google's front ends allow
         # Headers and body go out in two writes; with Nagle on, the second
         # waits for a delayed ACK (about 40 ms).
@@ -90,14 +105,6 @@ def _handler_for(stub: StubGoogle) -> type[BaseHTTPRequestHandler]:
                 status, body = 404, {"error": "not_found"}
             else:
                 status, body = stub.answer(endpoint, form)
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
-            pass  # quiet: tests and benchmarks print their own figures
+            self.send_json(status, body)
 
     return Handler

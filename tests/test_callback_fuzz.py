@@ -76,6 +76,7 @@ values = st.one_of(
     huge,
     st.sampled_from(
         ["access_denied", "consent_required", AUTH_CODE, "%", "%zz", "%C3", "+", "&", "=", "#"]
+        + ["https://accounts.google.com"]  # Google's iss (RFC 9207)
     ),
     st.builds(RealState, st.sampled_from(sorted(NEAR_MISSES))),
 )
@@ -147,6 +148,10 @@ def expected_reason(pairs, owner: bool, state: str) -> str:
     states = [v for n, v in pairs if n == "state"]
     if not owner or not state or states != [state]:
         return "invalid_state"
+    # RFC 9207: iss, when present, once and exactly Google's.
+    issuers = [v for n, v in pairs if n == "iss"]
+    if issuers and issuers != ["https://accounts.google.com"]:
+        return "invalid_issuer"
     if any(n == "error" for n, _ in pairs):
         return "access_denied"
     codes = [v for n, v in pairs if n == "code"]

@@ -70,7 +70,9 @@ def test_reconnect_required_is_info_and_googles_code_is_a_warning(google, record
         "Google grant is dead (invalid_grant), reconnect required: "
         f"account_id={account.pk} sub={account.sub}"
     ]
-    assert records(logging.WARNING) == ["Google refresh_failed: HTTP 400, error=invalid_grant"]
+    assert records(logging.WARNING) == [
+        "Google refresh_failed: token endpoint: HTTP 400, error=invalid_grant"
+    ]
 
 
 def test_a_revoke_is_logged_at_info(google, records):
@@ -91,6 +93,6 @@ def test_a_failed_exchange_logs_googles_error_code_at_warning(alice, google, rec
     finish_flow(alice, start_flow(alice)["state"])
 
     warnings = records(logging.WARNING)
-    assert "Google token_exchange_failed: HTTP 400, error=invalid_grant" in warnings
+    assert "Google token_exchange_failed: token endpoint: HTTP 400, error=invalid_grant" in warnings
     assert any("reason=token_exchange_failed" in line for line in warnings)
     assert all("Malformed" not in line for line in warnings)

@@ -83,7 +83,9 @@ def test_user_selects_by_username_or_id(revoke_endpoint, user, other_user):
     theirs = make_account(other_user)
     spare = make_account()
 
-    run("--user", "alice", "--user", str(other_user.pk))
+    _, _, error = run("--user", "alice", "--user", str(other_user.pk))
+
+    assert error is None
 
     assert list(GoogleAccount.objects.all()) == [spare]
     assert sorted(revoke_endpoint.tokens) == sorted([mine.refresh_token, theirs.refresh_token])
@@ -93,7 +95,9 @@ def test_email_selects_accounts_case_insensitively(revoke_endpoint):
     make_account(email="Keep@example.com")
     make_account(email="Drop@Example.com")
 
-    run("--email", "drop@example.com")
+    _, _, error = run("--email", "drop@example.com")
+
+    assert error is None
 
     assert list(GoogleAccount.objects.values_list("email", flat=True)) == ["Keep@example.com"]
 
@@ -102,7 +106,9 @@ def test_reconnect_required_selects_only_broken_accounts(revoke_endpoint, user):
     make_account(user, email="ok@example.com")
     make_account(user, status=GoogleAccount.Status.RECONNECT_REQUIRED)
 
-    run("--reconnect-required")
+    _, _, error = run("--reconnect-required")
+
+    assert error is None
     assert list(GoogleAccount.objects.values_list("email", flat=True)) == ["ok@example.com"]
 
 
@@ -111,7 +117,9 @@ def test_reconnect_required_narrows_a_user_selection(revoke_endpoint, user):
     make_account(user, status=GoogleAccount.Status.RECONNECT_REQUIRED)
     make_account(status=GoogleAccount.Status.RECONNECT_REQUIRED, email="other@example.com")
 
-    run("--user", "alice", "--reconnect-required")
+    _, _, error = run("--user", "alice", "--reconnect-required")
+
+    assert error is None
 
     assert sorted(GoogleAccount.objects.values_list("email", flat=True)) == [
         "ok@example.com",
@@ -134,8 +142,9 @@ def test_dry_run_lists_and_calls_nothing(revoke_endpoint, google):
 def test_keep_local_keeps_rows_marked_and_without_tokens(revoke_endpoint):
     account = make_account()
 
-    out, _, _ = run("--all", "--keep-local")
+    out, _, error = run("--all", "--keep-local")
 
+    assert error is None
     assert "1 revoked" in out
     stored = GoogleAccount.objects.get(pk=account.pk)
     assert stored.status == GoogleAccount.Status.RECONNECT_REQUIRED
@@ -159,7 +168,12 @@ def test_failures_are_reported_without_tokens_and_exit_non_zero(revoke_endpoint)
     assert bad.refresh_token not in err and bad.access_token not in err
     assert isinstance(error, CommandError)
     assert list(GoogleAccount.objects.all()) == [bad]
-    assert good.pk and gone.pk
+    # The good and the already revoked grant were both sent to Google.
+    assert set(revoke_endpoint.tokens) == {
+        good.refresh_token,
+        bad.refresh_token,
+        gone.refresh_token,
+    }
 
 
 def test_many_workers_give_the_same_result_as_one(revoke_endpoint):
@@ -170,7 +184,8 @@ def test_many_workers_give_the_same_result_as_one(revoke_endpoint):
             revoke_endpoint.failing.add(account.refresh_token)
         for account in accounts[1::5]:
             revoke_endpoint.already_revoked.add(account.refresh_token)
-        out, _, _ = run("--all", "--workers", str(workers))
+        out, _, error = run("--all", "--workers", str(workers))
+        assert isinstance(error, CommandError)
         kept = [accounts.index(a) for a in GoogleAccount.objects.order_by("pk")]
         return out.strip().splitlines()[-1], kept
 
@@ -193,7 +208,9 @@ def test_all_cannot_be_combined_with_a_user(revoke_endpoint):
 def test_each_deleted_account_is_signalled(revoke_endpoint):
     accounts = [make_account() for _ in range(3)]
     with recording(google_account_disconnected) as sent:
-        run("--all")
+        _, _, error = run("--all")
+
+    assert error is None
 
     received = [(kwargs["account"].pk, kwargs["request"]) for kwargs in sent]
     assert sorted(received) == sorted((a.pk, None) for a in accounts)
@@ -219,7 +236,8 @@ def test_pages_cover_every_row(revoke_endpoint, monkeypatch):
     for _ in range(11):
         make_account()
 
-    out, _, _ = run("--all", "--workers", "3")
+    out, _, error = run("--all", "--workers", "3")
 
+    assert error is None
     assert "11 revoked" in out
     assert not GoogleAccount.objects.exists()

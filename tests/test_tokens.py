@@ -30,13 +30,6 @@ NEW_TOKEN = {
 
 
 @pytest.fixture
-def sleeps(monkeypatch):
-    waits = []
-    monkeypatch.setattr(retry, "sleep", waits.append)
-    return waits
-
-
-@pytest.fixture
 def expired():
     return make_account(
         access_token="ya29.OLD",

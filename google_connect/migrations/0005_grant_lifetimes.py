@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ("google_connect", "0003_googleaccount_reconnect_reason"),
+        ("google_connect", "0004_usedstate_pendingrevocation"),
     ]
 
     operations = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DEFAULT_DB_ALIAS, connections
 from tqdm import tqdm
 
 from google_connect.models import GoogleAccount
@@ -23,11 +24,17 @@ class Command(BaseCommand):
             action="store_true",
             help="Count what would be re-encrypted; write nothing.",
         )
+        parser.add_argument(
+            "--database",
+            default=DEFAULT_DB_ALIAS,
+            choices=tuple(connections),
+            help='The database whose accounts are re-encrypted (default "default").',
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        dry_run = options["dry_run"]
+        dry_run, database = options["dry_run"], options["database"]
         progress = (
-            tqdm(total=GoogleAccount.objects.count(), unit="account")
+            tqdm(total=GoogleAccount.objects.using(database).count(), unit="account")
             if self.stderr.isatty()
             else None
         )
@@ -41,7 +48,7 @@ class Command(BaseCommand):
             if progress:
                 progress.update()
 
-        report = rotate_keys(dry_run=dry_run, on_row=on_row)
+        report = rotate_keys(dry_run=dry_run, on_row=on_row, using=database)
         if progress:
             progress.close()
         verb = "would be re-encrypted" if dry_run else "re-encrypted"

@@ -1,0 +1,69 @@
+"""A state is accepted at most once, whatever the session backend (issue 11, item 4)."""
+
+import copy
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import RequestFactory
+from django.utils import timezone
+
+from google_connect import flow
+from google_connect.exceptions import InvalidState
+from google_connect.models import GoogleAccount
+from google_connect.used_state import UsedState, claim
+from tests.support import finish_flow, start_flow
+
+pytestmark = pytest.mark.django_db
+
+
+def test_replaying_a_signed_cookie_session_is_refused(client, user, google, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+    client.force_login(user)
+    google.token()
+    google.userinfo()
+    state = start_flow(client)["state"]
+    # The cookie as it was before the callback, state and verifier inside.
+    old_cookies = copy.deepcopy(client.cookies)
+
+    assert finish_flow(client, state).status_code == 200
+    client.cookies = old_cookies
+    replay = finish_flow(client, state)
+
+    assert replay.status_code == 400
+    assert replay.context["reason"] == "invalid_state"
+    assert len(google.token_requests()) == 1
+    assert GoogleAccount.objects.count() == 1
+
+
+def test_overlapping_callbacks_with_the_same_session_accept_the_state_once(user):
+    """Two callbacks that both read the session before either wrote it back."""
+    factory = RequestFactory()
+    first = factory.get("/google/accounts/connect")
+    first.session, first.user = SessionStore(), user
+    pending = flow.begin(first, redirect_uri="http://testserver/cb", next_url=None)
+    second = factory.get("/google/accounts/connect")
+    second.session, second.user = SessionStore(), user
+    second.session.update(copy.deepcopy(dict(first.session)))
+
+    assert flow.consume(first, pending.state).code_verifier == pending.code_verifier
+    with pytest.raises(InvalidState):
+        flow.consume(second, pending.state)
+
+
+def test_only_the_states_hash_is_stored():
+    claim("the-state-itself")
+
+    [row] = UsedState.objects.all()
+    assert row.digest == hashlib.sha256(b"the-state-itself").hexdigest()
+
+
+def test_used_states_past_the_state_lifetime_are_pruned_when_a_flow_starts(alice):
+    old = UsedState.objects.create(digest="a" * 64, used_at=timezone.now() - timedelta(hours=1))
+    recent = UsedState.objects.create(digest="b" * 64)
+
+    start_flow(alice)
+
+    assert list(UsedState.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert old.pk != recent.pk
