@@ -90,10 +90,10 @@ class GoogleAccountAdmin(_ModelAdmin):
             try:
                 account.disconnect(request=request)
             except GoogleConnectError as exc:
-                self.message_user(request, f"{account}: {exc}", messages.ERROR)
+                self._report_failure(request, account, exc)
             else:
                 self.message_user(
-                    request, gettext("%s: revoked and removed.") % account, messages.SUCCESS
+                    request, gettext("Revoked and removed %s.") % account, messages.SUCCESS
                 )
 
     @admin.action(description=_("Refresh access token"), permissions=["refresh"])
@@ -104,12 +104,19 @@ class GoogleAccountAdmin(_ModelAdmin):
             except ReconnectRequired:
                 self.message_user(
                     request,
-                    gettext("%s: the user must connect again.") % account,
+                    gettext("The user of %s must connect again.") % account,
                     messages.WARNING,
                 )
             except GoogleConnectError as exc:
-                self.message_user(request, f"{account}: {exc}", messages.ERROR)
+                self._report_failure(request, account, exc)
             else:
                 self.message_user(
-                    request, gettext("%s: access token refreshed.") % account, messages.SUCCESS
+                    request, gettext("Access token refreshed for %s.") % account, messages.SUCCESS
                 )
+
+    def _report_failure(
+        self, request: HttpRequest, account: GoogleAccount, error: GoogleConnectError
+    ) -> None:
+        # The admin capitalises a message's first letter: an email must not come first.
+        text = gettext("Failed for %(account)s: %(error)s") % {"account": account, "error": error}
+        self.message_user(request, text, messages.ERROR)

@@ -14,7 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3
@@ -194,6 +194,9 @@ class GoogleOAuthClient:
         **kwargs: Any,
     ) -> Any:
         what = error_class.reason
+        # Named in every error: which "Google" failed is the first question
+        # (a stand-in, a proxy, a wrong *_URL setting). Never a secret.
+        google = f"Google ({_host_of(url)})"
         try:
             # Google's OAuth endpoints answer directly. A redirect is not
             # followed: requests would send a 307's form (client secret, code,
@@ -209,7 +212,7 @@ class GoogleOAuthClient:
         except requests.RequestException as exc:
             logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
             raise error_class(
-                f"Google could not be reached ({type(exc).__name__}).", temporary=True
+                f"{google} could not be reached ({type(exc).__name__}).", temporary=True
             ) from None
         with response:
             if response.is_redirect or 300 <= response.status_code < 400:
@@ -217,14 +220,14 @@ class GoogleOAuthClient:
                     "Google %s: HTTP %s, a redirect (not followed)", what, response.status_code
                 )
                 raise error_class(
-                    f"Google answered HTTP {response.status_code}, a redirect (not followed).",
+                    f"{google} answered HTTP {response.status_code}, a redirect (not followed).",
                     status_code=response.status_code,
                 )
             if response.ok and status_only:
                 # Only the status matters (revocation, RFC 7009 §2.2): a body
                 # too large or cut short must not turn a success into a failure.
                 return None
-            raw = _read_capped(response, error_class)
+            raw = _read_capped(response, error_class, google)
         body = _decode_json(raw)
         if not response.ok:
             code = code_of(body)
@@ -232,14 +235,14 @@ class GoogleOAuthClient:
                 "Google %s: HTTP %s, error=%s", what, response.status_code, code or "unknown"
             )
             raise error_class(
-                f"Google answered HTTP {response.status_code}" + (f" ({code})." if code else "."),
+                f"{google} answered HTTP {response.status_code}" + (f" ({code})." if code else "."),
                 status_code=response.status_code,
                 error_code=code,
                 temporary=response.status_code in TEMPORARY_STATUS_CODES,
             )
         if not isinstance(body, dict):
             logger.warning("Google %s: the answer is not a JSON object", what)
-            raise error_class("Google's answer is not a JSON object.", status_code=200)
+            raise error_class(f"The answer of {google} is not a JSON object.", status_code=200)
         return body
 
 
@@ -268,7 +271,14 @@ def _static_authorization_query(
     return authorize_url + separator + before_state, after_state
 
 
-def _read_capped(response: requests.Response, error_class: type[GoogleAPIError]) -> bytes:
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+def _read_capped(
+    response: requests.Response, error_class: type[GoogleAPIError], google: str
+) -> bytes:
     try:
         body = _read_up_to(response, MAX_RESPONSE_BYTES + 1)
     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
@@ -276,13 +286,13 @@ def _read_capped(response: requests.Response, error_class: type[GoogleAPIError])
             "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
         )
         raise error_class(
-            f"Reading Google's answer failed ({type(exc).__name__}).", temporary=True
+            f"Reading the answer of {google} failed ({type(exc).__name__}).", temporary=True
         ) from None
     if len(body) > MAX_RESPONSE_BYTES:
         logger.warning(
             "Google %s: answer larger than %d bytes", error_class.reason, MAX_RESPONSE_BYTES
         )
-        raise error_class("Google's answer is too large.", status_code=response.status_code)
+        raise error_class(f"The answer of {google} is too large.", status_code=response.status_code)
     return body
 
 

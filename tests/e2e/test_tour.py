@@ -10,9 +10,9 @@ import pytest
 
 from example_project import demo
 from google_connect.models import GoogleAccount
-from tests.stand_in import EMAIL_SCOPE
+from tests.stand_in import EMAIL_SCOPE, stand_in_db_over_http
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, stand_in_db_over_http]
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-home.png"
 BANNER = "Demo mode: Google is simulated locally"
