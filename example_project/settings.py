@@ -112,6 +112,8 @@ else:
         "CLIENT_ID": env.str("GOOGLE_CLIENT_ID", default=""),
         "CLIENT_SECRET": env.str("GOOGLE_CLIENT_SECRET", default=""),
     }
+# google_connect's pages (connected, error) in the site's own layout.
+GOOGLE_CONNECT["BASE_TEMPLATE"] = "base.html"
 
 LOGGING = {
     "version": 1,

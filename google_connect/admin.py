@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount
+from .scope_names import short_name
 
 # Fields an operator may see. The token columns are deliberately absent, so
 # neither the change form, nor the history, nor a crafted URL can show them.
@@ -46,7 +47,7 @@ class GoogleAccountAdmin(_ModelAdmin):
         "user",
         "email",
         "status",
-        "scopes",
+        "short_scopes",
         "expires_at",
         "created_at",
         "token_state",
@@ -58,6 +59,11 @@ class GoogleAccountAdmin(_ModelAdmin):
     readonly_fields = (*VISIBLE_FIELDS, "token_state")
     show_full_result_count = False
     actions = ["revoke_and_remove", "refresh_access_token"]
+
+    @admin.display(description=_("granted scopes"))
+    def short_scopes(self, account: GoogleAccount) -> str:
+        # Full scope URLs made the list scroll sideways; the change page shows them.
+        return " ".join(short_name(scope) for scope in account.granted_scopes)
 
     @admin.display(description=_("tokens"))
     def token_state(self, account: GoogleAccount) -> str:

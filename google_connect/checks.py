@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 
 from . import scopes
 from .conf import DEFAULTS, SETTING_NAME
@@ -59,6 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_scopes(raw))
     errors.extend(_check_numbers(raw))
     errors.extend(_check_redirect_uri(raw))
+    errors.extend(_check_base_template(raw))
     return errors
 
 
@@ -125,6 +128,29 @@ def _check_redirect_uri(raw: dict[str, Any]) -> Iterable[Error]:
         hint="Google accepts plain http redirect URIs only for localhost.",
         id=ID.format("E010"),
     )
+
+
+def _check_base_template(raw: dict[str, Any]) -> Iterable[Error]:
+    name = raw.get("BASE_TEMPLATE")
+    if name is None:
+        return
+    if not isinstance(name, str) or not name:
+        yield Error(
+            f"{SETTING_NAME}['BASE_TEMPLATE'] must be None or a template name.",
+            hint='The site\'s base template, for example "base.html"; None uses a minimal '
+            "built-in layout.",
+            id=ID.format("E020"),
+        )
+        return
+    try:
+        get_template(name)
+    except TemplateDoesNotExist:
+        yield Error(
+            f"{SETTING_NAME}['BASE_TEMPLATE'] names {name!r}, which no template loader finds.",
+            hint="Name the site's base template as {% extends %} would; it must have the "
+            "blocks title and content.",
+            id=ID.format("E021"),
+        )
 
 
 @register()

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.shortcuts import get_object_or_404, redirect, resolve_url
 from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import flow, scopes
 from .conf import get_settings
+from .error_page import error_context
 from .exceptions import (
     AccessDenied,
     GoogleConnectError,
@@ -29,6 +30,7 @@ from .exceptions import (
 )
 from .models import GoogleAccount
 from .oauth import GoogleOAuthClient, code_of
+from .pages import render_page
 from .signals import google_account_connected
 
 logger = logging.getLogger("google_connect")
@@ -100,6 +102,8 @@ class ConnectView(View):
     http_method_names = ["get"]
     template_name = "google_connect/connected.html"
     error_template_name = "google_connect/error.html"
+    # The flow's own ``next``, once its state is known: "Try again" keeps it.
+    next_url: str | None = None
 
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -116,6 +120,7 @@ class ConnectView(View):
         config = get_settings()
         code = self._take_code(request)
         pending = flow.consume(request, _single(request, "state"))
+        self.next_url = pending.next_url
         if "error" in request.GET:
             raise AccessDenied(code_of({"error": request.GET.get("error")}))
         if code is None:
@@ -159,7 +164,7 @@ class ConnectView(View):
         next_url = safe_next_url(request, pending.next_url)
         if next_url:
             return HttpResponseRedirect(next_url)
-        return render(request, self.template_name, {"account": account, "created": created})
+        return render_page(request, self.template_name, {"account": account, "created": created})
 
     def failure(self, request: HttpRequest, error: GoogleConnectError) -> HttpResponse:
         logger.warning(
@@ -167,12 +172,8 @@ class ConnectView(View):
             error.reason,
             getattr(request.user, "pk", None),
         )
-        context: dict[str, Any] = {
-            "reason": error.reason,
-            "help_url": get_settings().HELP_URL,
-            "retry_url": reverse("google_connect:authorize"),
-        }
-        return render(request, self.error_template_name, context, status=400)
+        context = error_context(error, next_url=safe_next_url(request, self.next_url))
+        return render_page(request, self.error_template_name, context, status=400)
 
     @sensitive_variables("code")
     def _take_code(self, request: HttpRequest) -> str | None:
@@ -230,7 +231,7 @@ class DisconnectView(LoginRequiredMixin, View):
             ) % {"account": label}
             if not _messages_enabled(request):
                 context = {"message": text, "destination": destination}
-                return render(request, self.failure_template_name, context, status=503)
+                return render_page(request, self.failure_template_name, context, status=503)
             messages.error(request, text)
             return redirect(destination)
         if _messages_enabled(request):

@@ -7,7 +7,7 @@ import pytest
 import responses
 
 from example_project import demo
-from tests.support import FakeGoogle
+from tests.support import FakeGoogle, example_google_connect
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parent.parent / "example_project"
 TEST_CLIENT_BASE_URL = "http://testserver"
@@ -61,13 +61,16 @@ def example_site(settings):
     settings.LOGIN_URL = "login"
     settings.LOGIN_REDIRECT_URL = "home"
     settings.LOGOUT_REDIRECT_URL = "home"
+    settings.GOOGLE_CONNECT = example_google_connect(settings.GOOGLE_CONNECT)
     return settings
 
 
 @pytest.fixture
 def demo_mode(example_site):
     """The example project in demo mode, served as Django's test client sees it."""
-    example_site.GOOGLE_CONNECT = demo.google_connect_settings(TEST_CLIENT_BASE_URL)
+    example_site.GOOGLE_CONNECT = example_google_connect(
+        demo.google_connect_settings(TEST_CLIENT_BASE_URL)
+    )
     example_site.FAKE_GOOGLE = demo.fake_google_settings(TEST_CLIENT_BASE_URL)
     return example_site
 

@@ -126,3 +126,8 @@ def connect(client, google: FakeGoogle, *, token=None, userinfo=None, next_url=N
     google.userinfo(userinfo)
     params = start_flow(client, next_url)
     return finish_flow(client, params["state"])
+
+
+def example_google_connect(config: dict[str, Any]) -> dict[str, Any]:
+    """``GOOGLE_CONNECT`` as example_project/settings.py completes it: the site's layout."""
+    return {**config, "BASE_TEMPLATE": "base.html"}

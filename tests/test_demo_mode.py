@@ -90,7 +90,10 @@ def test_demo_mode_1_runs_the_site_against_the_stand_in():
 
     assert seen["installed"] and seen["routed"]
     assert BANNER in seen["home_page"]
-    assert seen["google_connect"] == demo.google_connect_settings("http://demo.test:8123")
+    assert seen["google_connect"] == {
+        **demo.google_connect_settings("http://demo.test:8123"),
+        "BASE_TEMPLATE": "base.html",
+    }
     assert seen["google_connect"]["TOKEN_URL"] == "http://demo.test:8123/fake-google/token"
     # Its own SQLite file, never the site's database.
     assert seen["stand_in_database"] == str(demo.STAND_IN_DATABASE_FILE)

@@ -15,6 +15,7 @@ from example_project.fake_google.models import Grant, Token
 from google_connect.models import GoogleAccount
 from google_connect.transport import shared_session
 from tests.stand_in import SCOPES, stand_in_db_over_http
+from tests.support import example_google_connect
 
 pytestmark = stand_in_db_over_http
 
@@ -23,7 +24,9 @@ CHANGELIST = "/admin/google_connect/googleaccount/"
 
 @pytest.fixture
 def demo_over_http(example_site, live_server):
-    example_site.GOOGLE_CONNECT = demo.google_connect_settings(live_server.url)
+    example_site.GOOGLE_CONNECT = example_google_connect(
+        demo.google_connect_settings(live_server.url)
+    )
     # The test client's own requests are for http://testserver.
     example_site.FAKE_GOOGLE = demo.fake_google_settings("http://testserver")
     yield live_server

@@ -11,5 +11,6 @@ urlpatterns = [
     path("token", api.TokenView.as_view(), name="token"),
     path("oauth2/v3/userinfo", api.UserInfoView.as_view(), name="userinfo"),
     path("revoke", api.RevokeView.as_view(), name="revoke"),
+    path("permissions", views.PermissionsView.as_view(), name="permissions"),
     path("avatars/<slug:key>.svg", views.avatar, name="avatar"),
 ]

@@ -1,10 +1,12 @@
-"""The pages a browser sees: Google's consent screen and the demo avatars."""
+"""The pages a browser sees: Google's consent screen, the permissions page and the avatars."""
 
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
+
+from google_connect.scope_names import describe
 
 from . import authorization
 from .authorization import AuthorizationError, AuthorizationRequest
@@ -72,6 +74,35 @@ class ConsentView(View):
     def refuse(self, request: HttpRequest, error: AuthorizationError) -> HttpResponse:
         context = {"error": error.error, "description": error.description, "status": error.status}
         return render(request, self.error_template_name, context, status=error.status)
+
+
+class PermissionsView(View):
+    """``/permissions``: like myaccount.google.com/permissions, the demo grants and "Remove access".
+
+    In demo mode it is the error page's guide (``HELP_URL``), so its advice
+    works offline. Removing a grant revokes it, as the revoke endpoint does:
+    the site's stored tokens stop working.
+    """
+
+    http_method_names = ["get", "post"]
+    template_name = "fake_google/permissions.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        grants = [
+            {
+                "grant": grant,
+                "identity": IDENTITIES.get(grant.identity),
+                "scopes": [describe(scope) for scope in grant.scope_list],
+            }
+            for grant in Grant.objects.filter(revoked_at__isnull=True).order_by("-created_at")
+        ]
+        context = {"grants": grants, "client_name": registered_client().name}
+        return render(request, self.template_name, context)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        grant = get_object_or_404(Grant, pk=request.POST.get("grant"), revoked_at__isnull=True)
+        grant.revoke()
+        return redirect("fake_google:permissions")
 
 
 def avatar(request: HttpRequest, key: str) -> HttpResponse:
