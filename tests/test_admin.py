@@ -86,3 +86,15 @@ def test_changelist_query_count_does_not_grow_with_rows(staff):
         make_account()
 
     assert changelist_queries(staff) == few
+
+
+def test_changelist_shows_short_scope_names_and_the_change_page_the_full_ones(staff):
+    calendar = "https://www.googleapis.com/auth/calendar.readonly"
+    account = make_account(scopes=f"openid {calendar}")
+
+    listed = staff.get(CHANGELIST).content.decode()
+    detailed = staff.get(f"{CHANGELIST}{account.pk}/change/").content.decode()
+
+    assert "openid calendar.readonly" in listed
+    assert calendar not in listed
+    assert calendar in detailed

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from example_project import demo
 from example_project.log_filters import RedactAuthorizationCodes
+from tests.factories import make_account
 
 BANNER = "Demo mode: Google is simulated locally"
 REPO = Path(__file__).resolve().parent.parent
@@ -299,3 +300,15 @@ def test_runserver_request_lines_carry_no_authorization_code():
     assert record.getMessage() == (
         '"GET /google/accounts/connect?code=[redacted]&state=abc HTTP/1.1" 302 0'
     )
+
+
+@pytest.mark.django_db
+def test_the_example_site_styles_errors_apart_from_successes(demo_mode, alice, user, google):
+    account = make_account(user=user, email="kept@example.com")
+    google.revoke(status=403)
+
+    response = alice.post(f"/google/accounts/{account.pk}/disconnect", follow=True)
+
+    content = response.content.decode()
+    assert '<li class="error">Google could not be reached, so kept@example.com' in content
+    assert ".messages li.error {" in content
