@@ -10,7 +10,8 @@ fresh virtualenv it installed the wheel into, and a work folder:
    environment, each Python block goes into the file its first line names
    (appended for "(at the end)", else the whole file), and the shell
    commands run (the ``pip install`` is the wheel already installed);
-3. ``check --deploy --fail-level ERROR``, with no google_connect message;
+3. ``check --deploy --fail-level ERROR``, with no google_connect message
+   (a stock project's own deploy problems are left to the site);
 4. ``migrate``;
 5. an anonymous visitor is sent to a login page that exists, and a logged-in
    user goes through authorize and the callback, with Google faked by
@@ -72,11 +73,11 @@ print("ok: authorize and callback stored", account.email)
 """
 
 
-def run(*args: str | Path, **kwargs) -> subprocess.CompletedProcess[str]:
+def run(*args: str | Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess[str]:
     shown = [str(arg) if "\n" not in str(arg) else "<script>" for arg in args]
     print("$", " ".join(shown), flush=True)
     result = subprocess.run([str(arg) for arg in args], text=True, capture_output=True, **kwargs)
-    if result.returncode:
+    if check and result.returncode:
         print(result.stdout, result.stderr, sep="\n", file=sys.stderr)
         raise SystemExit(f"FAIL: {shown[0]} exited with {result.returncode}")
     return result
@@ -124,12 +125,27 @@ def main() -> int:
     env["FERNET_KEY"] = key
     print(f"FERNET_KEY is a new key of {len(key)} characters")
 
+    # A stock project has deploy problems of its own (DEBUG, SECRET_KEY and, on
+    # Django 6.1, mail.E001 for the console email backend): the site's
+    # business. google_connect must add none, not even a warning.
     checked = run(
-        python, "manage.py", "check", "--deploy", "--fail-level", "ERROR", cwd=site, env=env
+        python,
+        "manage.py",
+        "check",
+        "--deploy",
+        "--fail-level",
+        "ERROR",
+        cwd=site,
+        env=env,
+        check=False,
     )
     output = checked.stdout + checked.stderr
     assert "google_connect" not in output, output
-    print("ok: check --deploy --fail-level ERROR, no google_connect message")
+    others = re.findall(r"^\?: \((\S+)\)", output, re.M)
+    print(
+        f"ok: check --deploy --fail-level ERROR: no google_connect message ({len(others)} "
+        f"of Django's own: {', '.join(others) or 'none'})"
+    )
     for command in commands:
         run(*shlex.split(command), cwd=site, env=env)
     flow = run(

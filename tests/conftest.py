@@ -4,19 +4,14 @@
 from pathlib import Path
 
 import pytest
-import responses
 
 from example_project import demo
-from tests.support import FakeGoogle, example_google_connect
+from tests.support import example_google_connect
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parent.parent / "example_project"
 TEST_CLIENT_BASE_URL = "http://testserver"
-
-
-@pytest.fixture
-def google():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeGoogle(mock)
+# ``google``: Google's endpoints faked, as google_connect ships it for sites' tests.
+pytest_plugins = ["google_connect.testing.fixtures"]
 
 
 @pytest.fixture
