@@ -77,3 +77,10 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("google_connect figures")
         for name, value in FIGURES.items():
             terminalreporter.write_line(f"{name}: {value}")
+    # A skipped browser test hides in "N passed, M skipped": say it last, plainly.
+    for report in terminalreporter.stats.get("skipped", []):
+        if "e2e" in report.keywords and isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+            terminalreporter.write_line(
+                f"BROWSER TEST SKIPPED: {report.nodeid}: {reason}", yellow=True, bold=True
+            )
