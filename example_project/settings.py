@@ -48,6 +48,7 @@ TIME_ZONE = "UTC"
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DEMO_MODE:
     # The stand-in plays a separate service: its own database, never the site's.
+    demo.STATE_DIR.mkdir(exist_ok=True)
     DATABASES["fake_google"] = demo.stand_in_database()
     DATABASE_ROUTERS = ["example_project.fake_google.routers.FakeGoogleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
