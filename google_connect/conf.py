@@ -54,7 +54,7 @@ class GoogleConnectSettings:
     TIMEOUT: float
     STATE_MAX_AGE: int
     SUCCESS_URL: str | None
-    BASE_TEMPLATE: str | None = None
+    BASE_TEMPLATE: str | None
 
     @property
     def required_scopes(self) -> tuple[str, ...]:

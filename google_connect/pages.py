@@ -26,7 +26,6 @@ def render_page(
     request: HttpRequest,
     template_name: str,
     context: dict[str, Any] | None = None,
-    *,
     status: int = 200,
 ) -> HttpResponse:
     """Render one of google_connect's page templates in the site's layout."""
