@@ -70,7 +70,7 @@ def fake_google_settings(base_url: str) -> dict[str, Any]:
     }
 
 
-def stand_in_database(name: Path = STAND_IN_DATABASE_FILE) -> dict[str, Any]:
+def stand_in_database(name: Path | str = STAND_IN_DATABASE_FILE) -> dict[str, Any]:
     """The ``fake_google`` database: a SQLite file of the stand-in's own.
 
     The stand-in plays a separate service, so it never shares the site's
