@@ -100,7 +100,10 @@ class PermissionsView(View):
         return render(request, self.template_name, context)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        grant = get_object_or_404(Grant, pk=request.POST.get("grant"), revoked_at__isnull=True)
+        grant_id = request.POST.get("grant", "")
+        if not (grant_id.isascii() and grant_id.isdigit() and len(grant_id) < 19):
+            raise Http404("No such grant.")
+        grant = get_object_or_404(Grant, pk=grant_id, revoked_at__isnull=True)
         grant.revoke()
         return redirect("fake_google:permissions")
 
