@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
-from django.template import TemplateDoesNotExist
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 
 from . import scopes
@@ -144,6 +144,8 @@ def _check_base_template(raw: dict[str, Any]) -> Iterable[Error]:
         return
     try:
         get_template(name)
+    except TemplateSyntaxError:
+        return  # It exists; rendering a page shows what is wrong with it.
     except TemplateDoesNotExist:
         yield Error(
             f"{SETTING_NAME}['BASE_TEMPLATE'] names {name!r}, which no template loader finds.",

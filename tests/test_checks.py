@@ -163,3 +163,11 @@ def test_an_existing_base_template_passes(settings):
     settings.GOOGLE_CONNECT = {**VALID, "BASE_TEMPLATE": "google_connect/layout.html"}
 
     assert messages() == []
+
+
+def test_a_base_template_with_a_syntax_error_does_not_break_the_checks(settings, tmp_path):
+    (tmp_path / "broken.html").write_text("{% block content %}")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    settings.GOOGLE_CONNECT = {**VALID, "BASE_TEMPLATE": "broken.html"}
+
+    assert messages() == []
