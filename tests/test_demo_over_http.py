@@ -9,6 +9,7 @@ reached" after about 5 s, every time.
 """
 
 import pytest
+from django.db import connections
 
 from example_project import demo
 from example_project.fake_google.models import Grant, Token
@@ -47,6 +48,16 @@ def act(client, action, account):
     )
     assert response.status_code == 200
     return [str(m) for m in response.context["messages"]]
+
+
+def test_the_site_and_the_stand_in_have_databases_of_their_own():
+    site, stand_in = connections["default"], connections["fake_google"]
+
+    assert stand_in.vendor == "sqlite" and stand_in.settings_dict["NAME"] != ":memory:"
+    if site.vendor == "sqlite":
+        # Files, as under make demo: an in-memory database hid the lock wait.
+        assert not site.is_in_memory_db()
+        assert site.settings_dict["NAME"] != stand_in.settings_dict["NAME"]
 
 
 def test_demo_flow_connects_an_account_over_real_http(demo_over_http, alice, user):
