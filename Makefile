@@ -5,9 +5,19 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 # Where run and demo serve. In demo mode the server calls the stand-in for
-# Google on itself, so it is told its own address too.
+# Google on itself: `python -m example_project.demo prepare` refuses an address
+# already taken (a demo running) and records the free one in .demo/base-url,
+# where the server and commands run by hand find it.
 ADDRPORT ?= 127.0.0.1:8000
-SERVE := DEMO_BASE_URL=http://$(ADDRPORT) $(BIN)/python manage.py runserver $(ADDRPORT)
+MANAGE := $(BIN)/python manage.py
+DEMO_MANAGE := DEMO_MODE=1 $(MANAGE)
+PREPARE_DEMO := $(BIN)/python -m example_project.demo prepare $(ADDRPORT)
+# The site's tables, then the stand-in's, which live in a database of their own.
+MIGRATE_DEMO := $(DEMO_MANAGE) migrate && $(DEMO_MANAGE) migrate --database fake_google
+# make run uses demo mode unless a Google client is configured, in the
+# environment or in .env.
+CLIENT_ID_SET := $(or $(GOOGLE_CLIENT_ID),$(shell sed -n 's/^GOOGLE_CLIENT_ID=\(..*\)$$/\1/p' .env 2>/dev/null))
+RUN_DEMO_MODE := $(if $(CLIENT_ID_SET),,1)
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
@@ -34,17 +44,24 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 ## make run: migrate and serve the example project on http://127.0.0.1:8000
-## (in demo mode, against the local stand-in for Google, unless GOOGLE_CLIENT_ID is set).
+## (with DEMO_MODE=1, against the local stand-in for Google, unless GOOGLE_CLIENT_ID is set).
 run: $(STAMP)
-	$(BIN)/python manage.py migrate
-	$(SERVE)
+ifeq ($(RUN_DEMO_MODE),1)
+	@$(PREPARE_DEMO)
+	$(MIGRATE_DEMO)
+	$(DEMO_MANAGE) runserver $(ADDRPORT)
+else
+	$(MANAGE) migrate
+	$(MANAGE) runserver $(ADDRPORT)
+endif
 
-## make demo: like run, plus a demo user and a superuser whose credentials it prints.
+## make demo: demo mode (DEMO_MODE=1), plus a demo user and a superuser whose credentials it prints.
 demo: $(STAMP)
-	$(BIN)/python manage.py migrate
-	$(BIN)/python manage.py demo_setup
+	@$(PREPARE_DEMO)
+	$(MIGRATE_DEMO)
+	$(DEMO_MANAGE) demo_setup
 	@echo "Open http://$(ADDRPORT)/ and log in with one of the accounts above."
-	$(SERVE)
+	$(DEMO_MANAGE) runserver $(ADDRPORT)
 
 ## make tox: the whole tox matrix (see tox.ini); ENV=name[,name] runs only those envs,
 ## TOX_ARGS passes more options to tox run.
@@ -71,4 +88,4 @@ bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --smoke
 
 clean:
-	rm -rf $(VENV) .tox build dist *.egg-info
+	rm -rf $(VENV) .tox build dist *.egg-info .demo

@@ -1,13 +1,25 @@
 """Demo mode: the example project with no Google OAuth client at all.
 
-When ``GOOGLE_CLIENT_ID`` is unset, ``settings.py`` installs the local stand-in
-for Google (``example_project.fake_google``) and configures both sides of the
-OAuth dance with the functions below. The end-to-end test calls them too, with
-the live server's address. Nothing here imports Django, so ``settings.py`` can.
+With ``DEMO_MODE=1`` (``make demo`` sets it), ``settings.py`` installs the
+local stand-in for Google (``example_project.fake_google``) and configures
+both sides of the OAuth dance with the functions below. The end-to-end test
+calls them too, with the live server's address. Nothing here imports Django,
+so ``settings.py`` can.
+
+The demo keeps its own files in ``.demo/`` at the repository root, apart
+from the site's: the stand-in's database, and the address the demo server
+was last started on, so that management commands run by hand reach the
+stand-in wherever it runs. ``python -m example_project.demo prepare ADDRPORT``
+(run by ``make demo`` and ``make run``) checks that the address is free and
+records it.
 """
 
 from __future__ import annotations
 
+import argparse
+import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 CLIENT_ID = "demo-client-id.apps.googleusercontent.com"
@@ -21,6 +33,13 @@ CONNECT_PATH = "/google/accounts/connect"
 SCOPE_SETS = {"calendar": ["https://www.googleapis.com/auth/calendar.readonly"]}
 GOOGLE_CALENDAR_API = "https://www.googleapis.com/calendar/v3"
 RISC_RECEIVER_PATH = "/google/risc/events"
+# The stand-in's own page listing the demo grants: the error page's guide.
+PERMISSIONS_PATH = STAND_IN_PREFIX + "/permissions"
+REPO = Path(__file__).resolve().parent.parent
+# The demo's own files, never the user's .env.
+STATE_DIR = REPO / ".demo"
+BASE_URL_FILE = STATE_DIR / "base-url"
+STAND_IN_DATABASE_FILE = STATE_DIR / "fake_google.sqlite3"
 
 
 def google_connect_settings(base_url: str) -> dict[str, Any]:
@@ -30,7 +49,8 @@ def google_connect_settings(base_url: str) -> dict[str, Any]:
     server process, over HTTP, so every URL is absolute: the site has to know
     the address it is served on.
     """
-    google = base_url.rstrip("/") + STAND_IN_PREFIX
+    base_url = base_url.rstrip("/")
+    google = base_url + STAND_IN_PREFIX
     return {
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
@@ -41,6 +61,9 @@ def google_connect_settings(base_url: str) -> dict[str, Any]:
         "SCOPE_SETS": SCOPE_SETS,
         # Cross-Account Protection: the stand-in's discovery document and keys.
         "RISC_CONFIG_URL": f"{google}/.well-known/risc-configuration",
+        # The error page's "Follow this guide" works offline: the stand-in's
+        # permissions page lists the demo grants and removes them.
+        "HELP_URL": base_url + PERMISSIONS_PATH,
     }
 
 
@@ -63,3 +86,70 @@ def fake_google_settings(base_url: str) -> dict[str, Any]:
         "RISC_ISSUER": base_url.rstrip("/") + STAND_IN_PREFIX + "/",
         "RISC_RECEIVER_URL": base_url.rstrip("/") + RISC_RECEIVER_PATH,
     }
+
+
+def stand_in_database(name: Path | str = STAND_IN_DATABASE_FILE) -> dict[str, Any]:
+    """The ``fake_google`` database: a SQLite file of the stand-in's own.
+
+    The stand-in plays a separate service, so it never shares the site's
+    database or waits for the site's locks (see fake_google/routers.py).
+    """
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+
+
+def base_url(environ_value: str = "") -> str:
+    """Where the demo runs: ``DEMO_BASE_URL``, else the address recorded, else the default."""
+    if environ_value:
+        return environ_value.rstrip("/")
+    try:
+        recorded = BASE_URL_FILE.read_text().strip()
+    except OSError:
+        recorded = ""
+    return recorded.rstrip("/") or DEFAULT_BASE_URL
+
+
+def record_base_url(url: str) -> None:
+    STATE_DIR.mkdir(exist_ok=True)
+    BASE_URL_FILE.write_text(url.rstrip("/") + "\n")
+
+
+def address_taken(host: str, port: int) -> bool:
+    """True when something already listens on ``host:port`` (a demo started earlier)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def prepare(addrport: str) -> int:
+    """Before ``make demo`` migrates anything: refuse a taken address, record a free one."""
+    host, _, port = addrport.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit():
+        print(f"ADDRPORT must look like 127.0.0.1:8000, not {addrport!r}.", file=sys.stderr)
+        return 2
+    if address_taken(host, int(port)):
+        print(
+            f"{addrport} is taken: is a demo already running? Stop it, or serve on another "
+            f"port: make demo ADDRPORT={host}:{int(port) + 1}",
+            file=sys.stderr,
+        )
+        return 1
+    url = f"http://{addrport}"
+    record_base_url(url)
+    print(f"Demo address {url} recorded in {BASE_URL_FILE}.")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m example_project.demo")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("prepare", help=prepare.__doc__).add_argument("addrport")
+    args = parser.parse_args(argv)
+    return prepare(args.addrport)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

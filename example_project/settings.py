@@ -3,9 +3,9 @@ optional ``.env`` file at the repository root) through django-environ."""
 
 import warnings
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from . import demo
 
@@ -26,19 +26,31 @@ if SECRET_KEY == DEV_SECRET_KEY:
 DEBUG = env.bool("DEBUG", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
-# Demo mode: without a Google OAuth client, the site runs against a local
-# stand-in for Google (example_project/fake_google) and needs no internet.
-DEMO_MODE = not env.str("GOOGLE_CLIENT_ID", default="")
+# Demo mode: the site runs against a local stand-in for Google
+# (example_project/fake_google) and needs no internet. Only when asked for:
+# the stand-in lets anyone pick any identity and its client secret is public.
+DEMO_MODE = env.bool("DEMO_MODE", default=False)
+if DEMO_MODE and not DEBUG:
+    raise ImproperlyConfigured(
+        "DEMO_MODE=1 with DEBUG=False: demo mode serves a stand-in for Google that lets "
+        "anyone sign in as any demo identity, so it runs only with DEBUG on. Unset DEMO_MODE "
+        "and set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET for a real site."
+    )
 # The server calls the stand-in's token and userinfo endpoints over HTTP, so
-# it must know its own address: the one runserver listens on.
-DEMO_BASE_URL = env.str("DEMO_BASE_URL", default=demo.DEFAULT_BASE_URL).rstrip("/")
-if DEMO_MODE and urlsplit(DEMO_BASE_URL).hostname not in ALLOWED_HOSTS:
-    ALLOWED_HOSTS.append(urlsplit(DEMO_BASE_URL).hostname)
+# it must know its own address: DEMO_BASE_URL, else the one `make demo`
+# recorded in .demo/base-url (so commands run by hand find it too). Its host
+# must be in ALLOWED_HOSTS; check example_project.E002 says so when it is not.
+DEMO_BASE_URL = demo.base_url(env.str("DEMO_BASE_URL", default=""))
 
 USE_TZ = True
 TIME_ZONE = "UTC"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DEMO_MODE:
+    # The stand-in plays a separate service: its own database, never the site's.
+    demo.STATE_DIR.mkdir(exist_ok=True)
+    DATABASES["fake_google"] = demo.stand_in_database()
+    DATABASE_ROUTERS = ["example_project.fake_google.routers.FakeGoogleRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
@@ -98,11 +110,14 @@ if DEMO_MODE:
     GOOGLE_CONNECT = demo.google_connect_settings(DEMO_BASE_URL)
     FAKE_GOOGLE = demo.fake_google_settings(DEMO_BASE_URL)
 else:
+    # Without a client id the site refuses to start: check example_project.E001.
     GOOGLE_CONNECT = {
-        "CLIENT_ID": env.str("GOOGLE_CLIENT_ID"),
+        "CLIENT_ID": env.str("GOOGLE_CLIENT_ID", default=""),
         "CLIENT_SECRET": env.str("GOOGLE_CLIENT_SECRET", default=""),
         "SCOPE_SETS": demo.SCOPE_SETS,
     }
+# google_connect's pages (connected, error) in the site's own layout.
+GOOGLE_CONNECT["BASE_TEMPLATE"] = "base.html"
 
 LOGGING = {
     "version": 1,

@@ -16,11 +16,11 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views import View
 
 from . import scope_sets
 from .models import GoogleAccount
+from .pages import render_page
 
 # Columns the page never shows: no need to read (or decrypt) them.
 SECRET_FIELDS = ("access_token", "refresh_token")
@@ -73,13 +73,6 @@ def rows_for(accounts: list[GoogleAccount]) -> list[AccountRow]:
         )
         for account in accounts
     ]
-
-
-def render_page(
-    request: HttpRequest, template_name: str, context: dict[str, Any], status: int = 200
-) -> HttpResponse:
-    """Every page of this module is rendered here (one place for a site-wide layout)."""
-    return render(request, template_name, context, status=status)
 
 
 class AccountsView(LoginRequiredMixin, View):

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount
 from .pending_revocation import PendingRevocation
+from .scope_names import short_name
 from .security_event_admin import GoogleSecurityEventAdmin  # noqa: F401  (registers it)
 
 # Fields an operator may see. The token columns are deliberately absent, so
@@ -54,7 +55,7 @@ class GoogleAccountAdmin(_ModelAdmin):
         "email",
         "status",
         "reconnect_reason",
-        "scopes",
+        "short_scopes",
         "expires_at",
         "created_at",
         "token_state",
@@ -66,6 +67,11 @@ class GoogleAccountAdmin(_ModelAdmin):
     readonly_fields = (*VISIBLE_FIELDS, "token_state")
     show_full_result_count = False
     actions = ["revoke_and_remove", "refresh_access_token"]
+
+    @admin.display(description=_("granted scopes"))
+    def short_scopes(self, account: GoogleAccount) -> str:
+        # Full scope URLs made the list scroll sideways; the change page shows them.
+        return " ".join(short_name(scope) for scope in account.granted_scopes)
 
     @admin.display(description=_("tokens"))
     def token_state(self, account: GoogleAccount) -> str:
@@ -99,11 +105,11 @@ class GoogleAccountAdmin(_ModelAdmin):
             try:
                 account.disconnect(request=request)
             except GoogleConnectError as exc:
-                self.message_user(request, f"{account}: {exc}", messages.ERROR)
+                self._report_failure(request, account, exc)
             else:
                 removed.append(account)
                 self.message_user(
-                    request, gettext("%s: revoked and removed.") % account, messages.SUCCESS
+                    request, gettext("Revoked and removed %s.") % account, messages.SUCCESS
                 )
         if removed:
             # The audit trail: one deletion entry per account (the rows are
@@ -118,16 +124,23 @@ class GoogleAccountAdmin(_ModelAdmin):
             except ReconnectRequired:
                 self.message_user(
                     request,
-                    gettext("%s: the user must connect again.") % account,
+                    gettext("The user of %s must connect again.") % account,
                     messages.WARNING,
                 )
             except GoogleConnectError as exc:
-                self.message_user(request, f"{account}: {exc}", messages.ERROR)
+                self._report_failure(request, account, exc)
             else:
                 self.log_change(request, account, "Refreshed the access token.")
                 self.message_user(
-                    request, gettext("%s: access token refreshed.") % account, messages.SUCCESS
+                    request, gettext("Access token refreshed for %s.") % account, messages.SUCCESS
                 )
+
+    def _report_failure(
+        self, request: HttpRequest, account: GoogleAccount, error: GoogleConnectError
+    ) -> None:
+        # The admin capitalises a message's first letter: an email must not come first.
+        text = gettext("Failed for %(account)s: %(error)s") % {"account": account, "error": error}
+        self.message_user(request, text, messages.ERROR)
 
 
 if TYPE_CHECKING:

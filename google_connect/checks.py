@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.template.loader import get_template
 from django.utils.functional import Promise
 
 from . import scope_sets, scopes
@@ -64,6 +66,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_days(raw))
     errors.extend(_check_risc(raw))
     errors.extend(_check_issuer(raw))
+    errors.extend(_check_base_template(raw))
     return errors
 
 
@@ -231,6 +234,31 @@ def _check_issuer(raw: dict[str, Any]) -> Iterable[Error]:
             f"{SETTING_NAME}['ISSUER'] must be an https URL string.",
             hint=f"Leave it unset for Google ({DEFAULTS['ISSUER']}).",
             id=ID.format("E011"),
+        )
+
+
+def _check_base_template(raw: dict[str, Any]) -> Iterable[Error]:
+    name = raw.get("BASE_TEMPLATE")
+    if name is None:
+        return
+    if not isinstance(name, str) or not name:
+        yield Error(
+            f"{SETTING_NAME}['BASE_TEMPLATE'] must be None or a template name.",
+            hint='The site\'s base template, for example "base.html"; None uses a minimal '
+            "built-in layout.",
+            id=ID.format("E020"),
+        )
+        return
+    try:
+        get_template(name)
+    except TemplateSyntaxError:
+        return  # It exists; rendering a page shows what is wrong with it.
+    except TemplateDoesNotExist:
+        yield Error(
+            f"{SETTING_NAME}['BASE_TEMPLATE'] names {name!r}, which no template loader finds.",
+            hint="Name the site's base template as {% extends %} would; it must have the "
+            "blocks title and content.",
+            id=ID.format("E021"),
         )
 
 

@@ -48,6 +48,7 @@ DEFAULTS: dict[str, Any] = {
     # The authorization server's issuer identifier (RFC 9207): the callback's
     # ``iss``, when present, must equal it.
     "ISSUER": "https://accounts.google.com",
+    "BASE_TEMPLATE": None,
 }
 
 
@@ -74,6 +75,7 @@ class GoogleConnectSettings:
     RISC_AUDIENCES: tuple[str, ...] | None
     RISC_API_URL: str
     ISSUER: str
+    BASE_TEMPLATE: str | None
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -122,6 +124,7 @@ def get_settings() -> GoogleConnectSettings:
         RISC_AUDIENCES=None if audiences is None else tuple(audiences),
         RISC_API_URL=merged["RISC_API_URL"],
         ISSUER=merged["ISSUER"],
+        BASE_TEMPLATE=merged["BASE_TEMPLATE"] or None,
     )
 
 

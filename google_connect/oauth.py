@@ -14,7 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3
@@ -241,6 +241,9 @@ class GoogleOAuthClient:
         **kwargs: Any,
     ) -> Any:
         what = error_class.reason
+        # Named in every error: which "Google" failed is the first question
+        # (a stand-in, a proxy, a wrong *_URL setting). Never a secret.
+        google = f"Google ({_host_of(url)})"
         try:
             # Google's OAuth endpoints answer directly. A redirect is not
             # followed: requests would send a 307's form (client secret, code,
@@ -256,7 +259,7 @@ class GoogleOAuthClient:
         except requests.RequestException as exc:
             logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
             raise error_class(
-                f"Google could not be reached ({type(exc).__name__}).", temporary=True
+                f"{google} could not be reached ({type(exc).__name__}).", temporary=True
             ) from None
         with response:
             if response.is_redirect or 300 <= response.status_code < 400:
@@ -264,7 +267,7 @@ class GoogleOAuthClient:
                     "Google %s: HTTP %s, a redirect (not followed)", what, response.status_code
                 )
                 raise error_class(
-                    f"Google answered HTTP {response.status_code}, a redirect (not followed).",
+                    f"{google} answered HTTP {response.status_code}, a redirect (not followed).",
                     status_code=response.status_code,
                 )
             if response.ok and status_only:
@@ -272,7 +275,7 @@ class GoogleOAuthClient:
                 # too large or cut short must not turn a success into a failure.
                 return None
             try:
-                raw = _read_capped(response, error_class)
+                raw = _read_capped(response, error_class, google)
             except GoogleAPIError:
                 if response.ok:
                     raise
@@ -284,7 +287,7 @@ class GoogleOAuthClient:
             raise _error_answer(response, body, error_class)
         if not isinstance(body, dict):
             logger.warning("Google %s: the answer is not a JSON object", what)
-            raise error_class("Google's answer is not a JSON object.", status_code=200)
+            raise error_class(f"The answer of {google} is not a JSON object.", status_code=200)
         return body
 
 
@@ -313,7 +316,14 @@ def _static_authorization_query(
     return authorize_url + separator + before_state, after_state
 
 
-def _read_capped(response: requests.Response, error_class: type[GoogleAPIError]) -> bytes:
+def _host_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+
+
+def _read_capped(
+    response: requests.Response, error_class: type[GoogleAPIError], google: str = "Google"
+) -> bytes:
     try:
         body = _read_up_to(response, MAX_RESPONSE_BYTES + 1)
     except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
@@ -321,13 +331,13 @@ def _read_capped(response: requests.Response, error_class: type[GoogleAPIError])
             "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
         )
         raise error_class(
-            f"Reading Google's answer failed ({type(exc).__name__}).", temporary=True
+            f"Reading the answer of {google} failed ({type(exc).__name__}).", temporary=True
         ) from None
     if len(body) > MAX_RESPONSE_BYTES:
         logger.warning(
             "Google %s: answer larger than %d bytes", error_class.reason, MAX_RESPONSE_BYTES
         )
-        raise error_class("Google's answer is too large.", status_code=response.status_code)
+        raise error_class(f"The answer of {google} is too large.", status_code=response.status_code)
     return body
 
 

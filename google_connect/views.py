@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
-from django.shortcuts import get_object_or_404, redirect, render, resolve_url
+from django.shortcuts import get_object_or_404, redirect, resolve_url
 from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from . import flow, scope_sets, scopes
 from .conf import get_settings
+from .error_page import error_context
 from .exceptions import (
     AccessDenied,
     GoogleAPIError,
@@ -33,6 +34,7 @@ from .exceptions import (
 from .issuer import check_issuer
 from .models import GoogleAccount
 from .oauth import GoogleOAuthClient, code_of
+from .pages import render_page
 from .signals import google_account_connected
 
 logger = logging.getLogger("google_connect")
@@ -111,6 +113,8 @@ class ConnectView(View):
     http_method_names = ["get"]
     template_name = "google_connect/connected.html"
     error_template_name = "google_connect/error.html"
+    # The flow's own ``next``, once its state is known: "Try again" keeps it.
+    next_url: str | None = None
 
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
@@ -127,6 +131,7 @@ class ConnectView(View):
         config = get_settings()
         code = self._take_code(request)
         pending = flow.consume(request, _single(request, "state"))
+        self.next_url = pending.next_url
         # Before anything else of the answer is trusted, Google's error included.
         check_issuer(request.GET.getlist("iss"))
         if "error" in request.GET:
@@ -178,7 +183,7 @@ class ConnectView(View):
             return scope_sets.partial_grant_redirect(request, next_url, missing_sets)
         if next_url:
             return HttpResponseRedirect(next_url)
-        return render(request, self.template_name, {"account": account, "created": created})
+        return render_page(request, self.template_name, {"account": account, "created": created})
 
     def failure(self, request: HttpRequest, error: GoogleConnectError) -> HttpResponse:
         logger.warning(
@@ -186,12 +191,8 @@ class ConnectView(View):
             error.reason,
             getattr(request.user, "pk", None),
         )
-        context: dict[str, Any] = {
-            "reason": error.reason,
-            "help_url": get_settings().HELP_URL,
-            "retry_url": reverse("google_connect:authorize"),
-        }
-        return render(request, self.error_template_name, context, status=400)
+        context = error_context(error, next_url=safe_next_url(request, self.next_url))
+        return render_page(request, self.error_template_name, context, status=400)
 
     @sensitive_variables("code")
     def _take_code(self, request: HttpRequest) -> str | None:
@@ -258,7 +259,7 @@ class DisconnectView(LoginRequiredMixin, View):
             text = disconnect_failure_message(exc) % {"account": label}
             if not _messages_enabled(request):
                 context = {"message": text, "destination": destination}
-                return render(request, self.failure_template_name, context, status=503)
+                return render_page(request, self.failure_template_name, context, status=503)
             messages.error(request, text)
             return redirect(destination)
         if _messages_enabled(request):

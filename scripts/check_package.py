@@ -13,7 +13,10 @@ folder as its argument:
 4. the sdist holds what it takes to rebuild and test;
 5. a fresh virtualenv gets the wheel: ``import google_connect`` works with no
    Django settings, then scripts/package_smoke.py runs checks, migrations and
-   a connect flow there.
+   a connect flow there;
+6. scripts/check_quickstart.py pastes the README's Quick start into a new
+   ``startproject`` site in that virtualenv, and checks, migrates and
+   connects there.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "google_connect"
 SMOKE = ROOT / "scripts" / "package_smoke.py"
+QUICKSTART = ROOT / "scripts" / "check_quickstart.py"
 
 # Spelled out as well as derived from the source tree: these must never go missing.
 REQUIRED_IN_WHEEL = [
@@ -42,6 +46,8 @@ REQUIRED_IN_WHEEL = [
     "google_connect/templates/google_connect/base.html",
     "google_connect/templates/google_connect/connected.html",
     "google_connect/templates/google_connect/error.html",
+    "google_connect/templates/google_connect/layout.html",
+    "google_connect/testing/fixtures.py",
     "google_connect/locale/fr/LC_MESSAGES/django.po",
     "google_connect/locale/fr/LC_MESSAGES/django.mo",
 ]
@@ -185,6 +191,7 @@ def check_installed(wheel: Path, work: Path) -> None:
         cwd=outside,
         env=env,
     )
+    run(sys.executable, QUICKSTART, python, work / "quickstart", env=env)
 
 
 def main() -> int:

@@ -4,19 +4,14 @@
 from pathlib import Path
 
 import pytest
-import responses
 
 from example_project import demo
-from tests.support import FakeGoogle
+from tests.support import example_google_connect
 
 EXAMPLE_PROJECT = Path(__file__).resolve().parent.parent / "example_project"
 TEST_CLIENT_BASE_URL = "http://testserver"
-
-
-@pytest.fixture
-def google():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeGoogle(mock)
+# ``google``: Google's endpoints faked, as google_connect ships it for sites' tests.
+pytest_plugins = ["google_connect.testing.fixtures"]
 
 
 @pytest.fixture
@@ -72,13 +67,16 @@ def example_site(settings):
     settings.LOGIN_URL = "login"
     settings.LOGIN_REDIRECT_URL = "home"
     settings.LOGOUT_REDIRECT_URL = "home"
+    settings.GOOGLE_CONNECT = example_google_connect(settings.GOOGLE_CONNECT)
     return settings
 
 
 @pytest.fixture
 def demo_mode(example_site):
     """The example project in demo mode, served as Django's test client sees it."""
-    example_site.GOOGLE_CONNECT = demo.google_connect_settings(TEST_CLIENT_BASE_URL)
+    example_site.GOOGLE_CONNECT = example_google_connect(
+        demo.google_connect_settings(TEST_CLIENT_BASE_URL)
+    )
     example_site.FAKE_GOOGLE = demo.fake_google_settings(TEST_CLIENT_BASE_URL)
     return example_site
 
@@ -90,6 +88,13 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("google_connect figures")
         for name, value in FIGURES.items():
             terminalreporter.write_line(f"{name}: {value}")
+    # A skipped browser test hides in "N passed, M skipped": say it last, plainly.
+    for report in terminalreporter.stats.get("skipped", []):
+        if "e2e" in report.keywords and isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+            terminalreporter.write_line(
+                f"BROWSER TEST SKIPPED: {report.nodeid}: {reason}", yellow=True, bold=True
+            )
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
+
 from example_project import demo
 from google_connect.flow import code_challenge_for
 
@@ -18,6 +20,12 @@ REDIRECT_URI = "http://testserver" + demo.CONNECT_PATH
 EMAIL_SCOPE = "https://www.googleapis.com/auth/userinfo.email"
 PROFILE_SCOPE = "https://www.googleapis.com/auth/userinfo.profile"
 SCOPES = ("openid", EMAIL_SCOPE, PROFILE_SCOPE)
+# The stand-in keeps its tables in a database of its own (fake_google/routers.py).
+DATABASES = ["default", "fake_google"]
+stand_in_db = pytest.mark.django_db(databases=DATABASES)
+# For tests where the live server's threads, with connections of their own,
+# play Google: their writes must be committed and flushed afterwards.
+stand_in_db_over_http = pytest.mark.django_db(transaction=True, databases=DATABASES)
 
 
 @dataclass

@@ -168,3 +168,15 @@ def test_security_events_are_listed_read_only_and_filtered_by_type(staff):
     assert 'name="jti"' not in page.content.decode()  # read-only: no input
     assert staff.get(f"{EVENTS}add/").status_code == 403
     assert staff.post(f"{EVENTS}{revoked.pk}/delete/").status_code == 403
+
+
+def test_changelist_shows_short_scope_names_and_the_change_page_the_full_ones(staff):
+    calendar = "https://www.googleapis.com/auth/calendar.readonly"
+    account = make_account(scopes=f"openid {calendar}")
+
+    listed = staff.get(CHANGELIST).content.decode()
+    detailed = staff.get(f"{CHANGELIST}{account.pk}/change/").content.decode()
+
+    assert "openid calendar.readonly" in listed
+    assert calendar not in listed
+    assert calendar in detailed

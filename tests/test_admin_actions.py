@@ -45,8 +45,10 @@ def test_revoke_and_remove_reports_each_account(admin_client, google):
 
     messages = act(admin_client, "revoke_and_remove", [ok, failing])
 
-    assert "ok@example.com: revoked and removed." in messages
-    assert any(m.startswith("failing@example.com: Google kept failing") for m in messages)
+    assert "Revoked and removed ok@example.com." in messages
+    assert any(
+        m.startswith("Failed for failing@example.com: Google kept failing") for m in messages
+    )
     assert list(GoogleAccount.objects.all()) == [failing]
     assert all(failing.refresh_token not in m for m in messages)
 
@@ -60,8 +62,8 @@ def test_refresh_action_reports_each_account(admin_client, google):
 
     messages = act(admin_client, "refresh_access_token", [fine, broken])
 
-    assert "fine@example.com: access token refreshed." in messages
-    assert "broken@example.com: the user must connect again." in messages
+    assert "Access token refreshed for fine@example.com." in messages
+    assert "The user of broken@example.com must connect again." in messages
     assert GoogleAccount.objects.get(pk=fine.pk).access_token == "ya29.ADMIN-NEW"
     assert all("ya29" not in m for m in messages)
 
@@ -91,3 +93,19 @@ def test_actions_need_their_permissions(client, django_user_model, google):
     assert "revoke_and_remove" not in content
     assert GoogleAccount.objects.exists()
     assert len(google.mock.calls) == 0
+
+
+def test_messages_show_emails_as_they_are(admin_client, google):
+    # The admin capitalises each message's first letter (capfirst).
+    account = make_account(email="ok@example.com")
+    google.revoke()
+
+    response = admin_client.post(
+        CHANGELIST,
+        {"action": "revoke_and_remove", "_selected_action": [account.pk]},
+        follow=True,
+    )
+
+    content = response.content.decode()
+    assert "Revoked and removed ok@example.com." in content
+    assert "Ok@example.com" not in content

@@ -170,3 +170,38 @@ def test_every_check_has_a_hint(settings):
     found = [m for m in run_checks() if m.id.startswith("google_connect.")]
     assert len(found) == 5
     assert all(m.hint for m in found)
+
+
+@pytest.mark.parametrize("value", ["", 3, ["base.html"]])
+def test_base_template_must_be_a_template_name(settings, value):
+    settings.GOOGLE_CONNECT = {**VALID, "BASE_TEMPLATE": value}
+
+    assert messages() == [
+        ("google_connect.E020", "GOOGLE_CONNECT['BASE_TEMPLATE'] must be None or a template name.")
+    ]
+
+
+def test_base_template_must_exist(settings):
+    settings.GOOGLE_CONNECT = {**VALID, "BASE_TEMPLATE": "no/such/base.html"}
+
+    assert messages() == [
+        (
+            "google_connect.E021",
+            "GOOGLE_CONNECT['BASE_TEMPLATE'] names 'no/such/base.html', which no template "
+            "loader finds.",
+        )
+    ]
+
+
+def test_an_existing_base_template_passes(settings):
+    settings.GOOGLE_CONNECT = {**VALID, "BASE_TEMPLATE": "google_connect/layout.html"}
+
+    assert messages() == []
+
+
+def test_a_base_template_with_a_syntax_error_does_not_break_the_checks(settings, tmp_path):
+    (tmp_path / "broken.html").write_text("{% block content %}")
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    settings.GOOGLE_CONNECT = {**VALID, "BASE_TEMPLATE": "broken.html"}
+
+    assert messages() == []

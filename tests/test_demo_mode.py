@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 from io import StringIO
@@ -14,9 +15,7 @@ from django.urls import reverse
 
 from example_project import demo
 from example_project.log_filters import RedactAuthorizationCodes
-from google_connect.models import GoogleAccount
-from google_connect.transport import shared_session
-from tests.stand_in import SCOPES
+from tests.factories import make_account
 
 BANNER = "Demo mode: Google is simulated locally"
 REPO = Path(__file__).resolve().parent.parent
@@ -42,39 +41,104 @@ print(json.dumps({
     "home_page": Client().get("/").content.decode(),
     "google_connect": settings.GOOGLE_CONNECT,
     "allowed_hosts": settings.ALLOWED_HOSTS,
+    "stand_in_database": (
+        str(settings.DATABASES["fake_google"]["NAME"]) if "fake_google" in settings.DATABASES
+        else None
+    ),
 }))
 """
 
 
-def example_settings(**env: str) -> dict:
+def example_environ(**env: str) -> dict[str, str]:
     environ = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "DEMO_BASE_URL", "GOOGLE_CLIENT_SECRET"}
+        if key not in {"DATABASE_URL", "DEMO_BASE_URL", "GOOGLE_CLIENT_SECRET", "ALLOWED_HOSTS"}
     }
     # Set even when empty: a developer's .env must not decide the mode here.
-    environ.update({"GOOGLE_CLIENT_ID": "", "DJANGO_SETTINGS_MODULE": "example_project.settings"})
+    environ.update(
+        {
+            "GOOGLE_CLIENT_ID": "",
+            "DEMO_MODE": "0",
+            "DEBUG": "1",
+            "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        }
+    )
     environ.update(env)
-    result = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", INSPECT_SETTINGS],
+    return environ
+
+
+def run_example(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, *args],
         cwd=REPO,
-        env=environ,
+        env=example_environ(**env),
         capture_output=True,
         text=True,
-        check=True,
     )
+
+
+def example_settings(**env: str) -> dict:
+    result = run_example("-c", INSPECT_SETTINGS, **env)
+    assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-def test_without_a_google_client_id_the_example_project_runs_in_demo_mode():
-    seen = example_settings(DEMO_BASE_URL="http://demo.test:8123/")
+def test_demo_mode_1_runs_the_site_against_the_stand_in():
+    seen = example_settings(
+        DEMO_MODE="1", DEMO_BASE_URL="http://demo.test:8123/", ALLOWED_HOSTS="demo.test"
+    )
 
     assert seen["installed"] and seen["routed"]
     assert BANNER in seen["home_page"]
-    assert seen["google_connect"] == demo.google_connect_settings("http://demo.test:8123")
+    assert seen["google_connect"] == {
+        **demo.google_connect_settings("http://demo.test:8123"),
+        "BASE_TEMPLATE": "base.html",
+    }
     assert seen["google_connect"]["TOKEN_URL"] == "http://demo.test:8123/fake-google/token"
-    # The server calls itself at that address, so it must accept the Host.
-    assert "demo.test" in seen["allowed_hosts"]
+    # Its own SQLite file, never the site's database.
+    assert seen["stand_in_database"] == str(demo.STAND_IN_DATABASE_FILE)
+
+
+def test_a_missing_client_id_alone_no_longer_means_demo_mode():
+    seen = example_settings()
+
+    assert not seen["installed"] and not seen["routed"]
+    assert BANNER not in seen["home_page"]
+
+
+def test_without_demo_mode_or_a_client_id_the_site_refuses_to_start():
+    result = run_example("manage.py", "check")
+
+    assert result.returncode == 1
+    assert "example_project.E001" in result.stderr
+    assert "Neither a Google OAuth client nor demo mode is configured." in result.stderr
+    assert "GOOGLE_CLIENT_ID" in result.stderr and "DEMO_MODE=1" in result.stderr
+
+
+def test_demo_mode_with_debug_off_is_refused():
+    result = run_example("manage.py", "check", DEMO_MODE="1", DEBUG="0")
+
+    assert result.returncode == 1
+    assert "ImproperlyConfigured: DEMO_MODE=1 with DEBUG=False" in result.stderr
+
+
+def test_demo_mode_leaves_allowed_hosts_alone_and_says_what_is_missing():
+    elsewhere = {"DEMO_MODE": "1", "DEMO_BASE_URL": "http://demo.test:8123"}
+    seen = example_settings(**elsewhere)
+    result = run_example("manage.py", "check", **elsewhere)
+
+    assert "demo.test" not in seen["allowed_hosts"]
+    assert result.returncode == 1
+    assert "example_project.E002" in result.stderr
+    assert "Add demo.test to ALLOWED_HOSTS" in result.stderr
+
+
+def test_demo_mode_at_the_default_address_passes_the_checks():
+    result = run_example("manage.py", "check", DEMO_MODE="1", DEMO_BASE_URL=demo.DEFAULT_BASE_URL)
+
+    assert result.returncode == 0, result.stderr
+    assert "example_project." not in result.stderr
 
 
 def test_with_a_google_client_id_the_stand_in_is_neither_installed_nor_routed():
@@ -85,6 +149,53 @@ def test_with_a_google_client_id_the_stand_in_is_neither_installed_nor_routed():
     assert "google_connect example" in seen["home_page"]
     assert seen["google_connect"]["CLIENT_ID"] == "real.apps.googleusercontent.com"
     assert "TOKEN_URL" not in seen["google_connect"]
+    assert seen["stand_in_database"] is None
+
+
+@pytest.fixture
+def demo_state(tmp_path, monkeypatch):
+    """The demo's own files in a temporary folder, not the checkout's .demo/."""
+    monkeypatch.setattr(demo, "STATE_DIR", tmp_path)
+    monkeypatch.setattr(demo, "BASE_URL_FILE", tmp_path / "base-url")
+    return tmp_path
+
+
+def test_commands_run_by_hand_find_the_address_the_demo_recorded(demo_state):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    assert demo.main(["prepare", f"127.0.0.1:{port}"]) == 0
+
+    assert demo.base_url("") == f"http://127.0.0.1:{port}"
+    # DEMO_BASE_URL still wins.
+    assert demo.base_url("http://elsewhere.test:1/") == "http://elsewhere.test:1"
+
+
+def test_without_a_recorded_address_the_demo_uses_the_default(demo_state):
+    assert demo.base_url("") == demo.DEFAULT_BASE_URL
+
+
+def test_make_demo_says_the_port_is_taken_before_migrating(demo_state, capsys):
+    with socket.socket() as running_demo:
+        running_demo.bind(("127.0.0.1", 0))
+        running_demo.listen()
+        port = running_demo.getsockname()[1]
+
+        assert demo.main(["prepare", f"127.0.0.1:{port}"]) == 1
+
+    assert capsys.readouterr().err == (
+        f"127.0.0.1:{port} is taken: is a demo already running? Stop it, or serve on another "
+        f"port: make demo ADDRPORT=127.0.0.1:{port + 1}\n"
+    )
+    assert not (demo_state / "base-url").exists()
+
+
+def test_make_demo_checks_the_port_before_it_migrates():
+    makefile = (REPO / "Makefile").read_text()
+    demo_recipe = makefile.split("\ndemo: ")[1].split("\n\n")[0]
+
+    assert demo_recipe.index("$(PREPARE_DEMO)") < demo_recipe.index("$(MIGRATE_DEMO)")
 
 
 @pytest.mark.urls("example_project.urls")
@@ -126,38 +237,6 @@ def test_error_page_keeps_the_spec_text_inside_the_site_layout(demo_mode, alice)
     assert "Something went wrong; to fix this please disconnect Google completely" in content
     assert '<meta name="referrer" content="no-referrer">' in content
     assert "google_connect example" in content  # the site's header
-
-
-@pytest.fixture
-def http_session_closed_after():
-    yield
-    # google_connect keeps a pooled session per thread. A connection left open
-    # to the live server would outlive it and fail noisily at interpreter exit.
-    shared_session().close()
-
-
-@pytest.mark.usefixtures("http_session_closed_after")
-def test_demo_flow_connects_an_account_over_real_http(example_site, live_server, alice, user):
-    """The flow without a browser: the connect view calls the stand-in over real HTTP."""
-    example_site.GOOGLE_CONNECT = demo.google_connect_settings(live_server.url)
-    # The test client's own requests are for http://testserver.
-    example_site.FAKE_GOOGLE = demo.fake_google_settings("http://testserver")
-    consent = alice.get("/google/accounts/authorize")["Location"]
-    assert consent.startswith(live_server.url + "/fake-google/o/oauth2/v2/auth?")
-    allowed = alice.post(consent, {"identity": "alan", "scopes": SCOPES, "decision": "allow"})
-
-    response = alice.get(allowed["Location"])
-
-    assert response.status_code == 200
-    account = GoogleAccount.objects.get()
-    assert (account.user, account.email, account.name) == (
-        user,
-        "alan.turing@example.com",
-        "Alan Turing",
-    )
-    assert account.granted_scopes == list(SCOPES)
-    # Built by the stand-in from the request that reached it over HTTP.
-    assert account.picture == live_server.url + "/fake-google/avatars/alan.svg"
 
 
 def run_demo_setup(**options):
@@ -221,3 +300,15 @@ def test_runserver_request_lines_carry_no_authorization_code():
     assert record.getMessage() == (
         '"GET /google/accounts/connect?code=[redacted]&state=abc HTTP/1.1" 302 0'
     )
+
+
+@pytest.mark.django_db
+def test_the_example_site_styles_errors_apart_from_successes(demo_mode, alice, user, google):
+    account = make_account(user=user, email="kept@example.com")
+    google.revoke(status=403)
+
+    response = alice.post(f"/google/accounts/{account.pk}/disconnect", follow=True)
+
+    content = response.content.decode()
+    assert '<li class="error">Google answered with an error, so kept@example.com' in content
+    assert ".messages li.error {" in content

@@ -8,7 +8,7 @@ from example_project import demo
 from google_connect.models import GoogleAccount
 from google_connect.transport import shared_session
 from tests import stand_in
-from tests.stand_in import SCOPES
+from tests.stand_in import SCOPES, stand_in_db, stand_in_db_over_http
 
 CALENDAR = demo.SCOPE_SETS["calendar"][0]
 
@@ -35,6 +35,7 @@ def answer(client, consent, scopes):
     return client.get(back["Location"])
 
 
+@stand_in_db_over_http
 def test_events_ask_for_calendar_only_then_degrade_or_show_the_events(demo_over_http, alice):
     answer(alice, alice.get("/google/accounts/authorize")["Location"], list(SCOPES))
     account = GoogleAccount.objects.get()
@@ -70,7 +71,7 @@ def test_events_ask_for_calendar_only_then_degrade_or_show_the_events(demo_over_
     assert set(account.granted_scopes) == {*SCOPES, CALENDAR}
 
 
-@pytest.mark.django_db
+@stand_in_db
 @pytest.mark.urls("example_project.urls")
 @pytest.mark.parametrize(("scopes", "status"), [(list(SCOPES), 403), ([*SCOPES, CALENDAR], 200)])
 def test_the_stand_ins_calendar_needs_a_calendar_scope(demo_mode, client, scopes, status):

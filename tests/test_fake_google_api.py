@@ -18,10 +18,11 @@ from tests.stand_in import (
     exchange,
     oauth_error,
     refresh,
+    stand_in_db,
     userinfo,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_mode")]
+pytestmark = [stand_in_db, pytest.mark.usefixtures("demo_mode")]
 
 
 def test_code_exchange_answers_like_google(client):

@@ -11,9 +11,10 @@ from tests.stand_in import (
     answer,
     authorization,
     redirect_params,
+    stand_in_db,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_mode")]
+pytestmark = [stand_in_db, pytest.mark.usefixtures("demo_mode")]
 
 
 def assert_refused(response, status, error):

@@ -7,9 +7,17 @@ from django.utils import timezone
 
 from example_project.fake_google.models import Grant
 from google_connect.oauth import parse_token_response
-from tests.stand_in import authorization, connected_tokens, oauth_error, refresh, userinfo
+from tests.stand_in import (
+    authorization,
+    connected_tokens,
+    oauth_error,
+    refresh,
+    stand_in_db,
+    stand_in_db_over_http,
+    userinfo,
+)
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("demo_mode")]
+pytestmark = [stand_in_db, pytest.mark.usefixtures("demo_mode")]
 
 DAY = 24 * 3600
 
@@ -121,7 +129,7 @@ def connected_over_http(example_site, live_server, alice):
     shared_session().close()
 
 
-@pytest.mark.django_db(transaction=True)
+@stand_in_db_over_http
 def test_a_limited_grant_from_the_stand_in_ends_in_refresh_token_expired(connected_over_http):
     from google_connect.exceptions import ReconnectRequired
 
@@ -144,7 +152,7 @@ def test_a_limited_grant_from_the_stand_in_ends_in_refresh_token_expired(connect
     )
 
 
-@pytest.mark.django_db(transaction=True)
+@stand_in_db_over_http
 def test_session_control_at_the_stand_in_ends_in_reauth_required(connected_over_http):
     from google_connect.exceptions import ReconnectRequired
 

@@ -166,6 +166,6 @@ def test_the_admin_message_reads_from_the_errors_attributes(admin_client, google
     )
 
     assert [str(m) for m in response.context["messages"]] == [
-        "stuck@example.com: Google kept failing to revoke a grant after 3 retries "
+        "Failed for stuck@example.com: Google kept failing to revoke a grant after 3 retries "
         "(revoke endpoint: HTTP 503, error=backend_error)."
     ]

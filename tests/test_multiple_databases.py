@@ -288,7 +288,7 @@ def test_admin_actions_with_a_replica_router(google, replica_router, mirrored, l
     )
     assert removed.status_code == 200
     assert [str(m) for m in removed.context["messages"]][-1] == (
-        "mine@example.com: revoked and removed."
+        "Revoked and removed mine@example.com."
     )
     assert row("default", 7) is None
     assert replica_row() == on_replica

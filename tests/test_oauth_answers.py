@@ -1,9 +1,11 @@
 """How google_connect reads Google's answers, whatever shape they come in."""
 
+import socket
+
 import pytest
 import requests
 
-from google_connect.exceptions import TokenExchangeFailed
+from google_connect.exceptions import RevokeFailed, TokenExchangeFailed
 from google_connect.oauth import GoogleOAuthClient
 from tests.support import ACCESS_TOKEN, token_body
 
@@ -42,3 +44,20 @@ def test_an_answer_over_the_cap_from_a_hook_read_body_is_refused(google):
 
     with pytest.raises(TokenExchangeFailed, match="too large"):
         GoogleOAuthClient(session=session).exchange_code(**EXCHANGE)
+
+
+def test_a_failed_call_names_the_host_it_tried(settings):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.GOOGLE_CONNECT = {
+        **settings.GOOGLE_CONNECT,
+        "REVOKE_URL": f"http://127.0.0.1:{port}/r",
+    }
+
+    with pytest.raises(RevokeFailed) as failure:
+        GoogleOAuthClient().revoke("token")
+
+    assert (
+        str(failure.value) == f"Google (127.0.0.1:{port}) could not be reached (ConnectionError)."
+    )

@@ -6,20 +6,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from .identities import IDENTITIES
+from google_connect.scope_names import describe
 
-# The wording Google's consent screen uses for the usual sign-in scopes.
-SCOPE_DESCRIPTIONS = {
-    "openid": "Associate you with your personal info on Google",
-    "email": "See your primary Google Account email address",
-    "profile": "See your personal info, including any personal info you've made publicly available",
-    "https://www.googleapis.com/auth/userinfo.email": "See your primary Google Account email "
-    "address",
-    "https://www.googleapis.com/auth/userinfo.profile": "See your personal info, including any "
-    "personal info you've made publicly available",
-    "https://www.googleapis.com/auth/calendar.readonly": "See and download any calendar you can "
-    "access using your Google Calendar",
-}
+from .identities import IDENTITIES
 
 
 class ConsentForm(forms.Form):
@@ -49,7 +38,9 @@ class ConsentForm(forms.Form):
         super().__init__(*args, **kwargs)
         field = self.fields["scopes"]
         field.choices = [
-            (scope, SCOPE_DESCRIPTIONS.get(scope, scope)) for scope in requested_scopes
+            # The wording Google's consent screen uses.
+            (scope, describe(scope))
+            for scope in requested_scopes
         ]
         # Like Google's granular consent: everything ticked, each box can be unticked.
         field.initial = list(requested_scopes)

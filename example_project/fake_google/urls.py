@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, calendar, permissions, risc, views
+from . import api, calendar, risc, views
 
 app_name = "fake_google"
 
@@ -11,20 +11,15 @@ urlpatterns = [
     path("token", api.TokenView.as_view(), name="token"),
     path("oauth2/v3/userinfo", api.UserInfoView.as_view(), name="userinfo"),
     path("revoke", api.RevokeView.as_view(), name="revoke"),
+    path("permissions", views.PermissionsView.as_view(), name="permissions"),
     path("avatars/<slug:key>.svg", views.avatar, name="avatar"),
     path("calendar/v3/users/me/calendarList", calendar.CalendarListView.as_view()),
     path("calendar/v3/calendars/primary/events", calendar.EventsView.as_view()),
-    # Cross-Account Protection (risc.py, permissions.py).
+    # Cross-Account Protection (risc.py); views.PermissionsView pushes its events.
     path(
         ".well-known/risc-configuration",
         risc.RiscConfigurationView.as_view(),
         name="risc_configuration",
     ),
     path("oauth2/v3/certs", risc.JwksView.as_view(), name="risc_jwks"),
-    path("permissions", permissions.PermissionsView.as_view(), name="permissions"),
-    path(
-        "permissions/<int:pk>/remove",
-        permissions.RemoveAccessView.as_view(),
-        name="remove_access",
-    ),
 ]

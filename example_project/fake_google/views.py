@@ -1,12 +1,15 @@
-"""The pages a browser sees: Google's consent screen and the demo avatars."""
+"""The pages a browser sees: Google's consent screen, the permissions page and the avatars."""
 
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.views import View
 
-from . import authorization
+from google_connect.scope_names import describe
+
+from . import authorization, risc
 from .authorization import AuthorizationError, AuthorizationRequest
 from .conf import registered_client
 from .forms import ConsentForm
@@ -93,6 +96,45 @@ def to_ask(auth: AuthorizationRequest) -> tuple[str | None, tuple[str, ...]]:
         return hinted, auth.scopes
     held = set(Grant.objects.union_with_earlier(auth.client.client_id, hinted, []))
     return hinted, tuple(scope for scope in auth.scopes if scope not in held)
+
+
+class PermissionsView(View):
+    """``/permissions``: like myaccount.google.com/permissions, the demo grants and "Remove access".
+
+    In demo mode it is the error page's guide (``HELP_URL``), so its advice
+    works offline. Removing a grant revokes it, as the revoke endpoint does:
+    the site's stored tokens stop working.
+    """
+
+    http_method_names = ["get", "post"]
+    template_name = "fake_google/permissions.html"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        grants = [
+            {
+                "grant": grant,
+                "identity": IDENTITIES.get(grant.identity),
+                "scopes": [describe(scope) for scope in grant.scope_list],
+            }
+            for grant in Grant.objects.filter(revoked_at__isnull=True).order_by("-created_at")
+        ]
+        context = {
+            "grants": grants,
+            "client_name": registered_client().name,
+            "removed": "removed" in request.GET,
+        }
+        return render(request, self.template_name, context)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        grant_id = request.POST.get("grant", "")
+        if not (grant_id.isascii() and grant_id.isdigit() and len(grant_id) < 19):
+            raise Http404("No such grant.")
+        grant = get_object_or_404(Grant, pk=grant_id, revoked_at__isnull=True)
+        grant.revoke()
+        # As Google does for sites with Cross-Account Protection: the site
+        # hears of it at once, through a signed security event.
+        risc.push_tokens_revoked(grant)
+        return HttpResponseRedirect(reverse("fake_google:permissions") + "?removed=1")
 
 
 def avatar(request: HttpRequest, key: str) -> HttpResponse:

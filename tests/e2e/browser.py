@@ -7,7 +7,7 @@ from pathlib import Path
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 # Generous for a loaded CI machine; a healthy page takes well under a second.
 PAGE_TIMEOUT = 15
@@ -28,12 +28,23 @@ class Browser:
         field.clear()
         field.send_keys(value)
 
+    def tick(self, name: str) -> None:
+        """Tick the first checkbox named ``name`` (the admin's row selector)."""
+        box = self.driver.find_element(By.CSS_SELECTOR, f'input[type="checkbox"][name="{name}"]')
+        if not box.is_selected():
+            box.click()
+
+    def select(self, name: str, value: str) -> None:
+        """Pick ``value`` in the drop-down ``name`` (the admin's action list)."""
+        Select(self.driver.find_element(By.NAME, name)).select_by_value(value)
+
     def untick(self, scope: str) -> None:
         box = self.driver.find_element(By.CSS_SELECTOR, f'input[name="scopes"][value="{scope}"]')
         assert box.is_selected(), f"{scope} should start ticked"
         box.click()
 
     def choose(self, name: str, value: str) -> None:
+        """Pick the radio button ``name`` = ``value`` (the stand-in's access choice)."""
         self.driver.find_element(By.CSS_SELECTOR, f'input[name="{name}"][value="{value}"]').click()
 
     def press(self, label: str) -> None:
@@ -78,6 +89,11 @@ class Browser:
 
     def link_to(self, href: str) -> str:
         return self.driver.find_element(By.CSS_SELECTOR, f'a[href="{href}"]').text
+
+    def href_of(self, label: str) -> str:
+        """The ``href`` of the link showing ``label``, as written in the page."""
+        link = self.driver.find_element(By.XPATH, f'//a[normalize-space(.)="{label}"]')
+        return link.get_dom_attribute("href")
 
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from selenium.webdriver.chrome.service import Service
 
 from example_project import demo
 from tests.e2e.browser import Browser
+from tests.support import example_google_connect
 
 # Debian's packages by default; a browser download step cannot work offline.
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
@@ -62,7 +63,9 @@ def chromium(tmp_path_factory, live_server):
 
 @pytest.fixture
 def demo_site(example_site, live_server):
-    example_site.GOOGLE_CONNECT = demo.google_connect_settings(live_server.url)
+    example_site.GOOGLE_CONNECT = example_google_connect(
+        demo.google_connect_settings(live_server.url)
+    )
     example_site.FAKE_GOOGLE = demo.fake_google_settings(live_server.url)
     return live_server.url
 

@@ -2,6 +2,8 @@
 
 Each step is a function that acts and asserts; the test lists them in the
 order a visitor takes them, so a new step is one function and one line.
+The site and the stand-in for Google each have their own file-backed SQLite
+database, as under ``make demo`` (tests/settings.py).
 """
 
 from datetime import timedelta
@@ -14,16 +16,20 @@ from selenium.webdriver.common.by import By
 from example_project import demo
 from google_connect.exceptions import ReconnectRequired
 from google_connect.models import GoogleAccount
-from tests.stand_in import EMAIL_SCOPE
+from tests.stand_in import EMAIL_SCOPE, stand_in_db_over_http
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, stand_in_db_over_http]
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-home.png"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SCREENSHOT = DOCS / "screenshot-home.png"
+ERROR_SCREENSHOT = DOCS / "screenshot-error.png"
 BANNER = "Demo mode: Google is simulated locally"
 SPEC_TEXT = "Something went wrong; to fix this please disconnect Google completely then retry."
 HELP_URL = "https://myaccount.google.com/permissions"
 CALENDAR_SCOPE = demo.SCOPE_SETS["calendar"][0]
 USERNAME, PASSWORD = "admin", "admin-password"
+ADA = "ada.lovelace@example.com"
+CHANGELIST = "/admin/google_connect/googleaccount/"
 
 
 @pytest.fixture
@@ -36,9 +42,13 @@ def test_demo_tour(browser, visitor):
     log_in(browser)
     connect_google_allowing_everything(browser)
     see_the_account_in_the_admin(browser)
+    refresh_the_token_in_the_admin(browser)
     disconnect(browser)
+    connect_google_allowing_everything(browser)
+    revoke_and_remove_in_the_admin(browser)
     cancel_at_consent(browser)
     untick_a_required_scope(browser)
+    remove_access_on_the_guides_page(browser)
     connect_again(browser)
     open_your_next_events(browser)
     untick_calendar_and_see_the_graceful_page(browser)
@@ -68,19 +78,30 @@ def connect_google_allowing_everything(browser):
     browser.press("Allow")
 
     assert (browser.path, browser.status) == ("/", 200)
-    assert "Ada Lovelace <ada.lovelace@example.com>" in browser.text
+    assert f"Ada Lovelace <{ADA}>" in browser.text
     assert "Active · 3 scopes" in browser.text
     assert_no_secret_in(browser.html)
     browser.screenshot(SCREENSHOT)
 
 
 def see_the_account_in_the_admin(browser):
-    browser.open("/admin/google_connect/googleaccount/")
+    browser.open(CHANGELIST)
 
     assert browser.status == 200
-    assert "ada.lovelace@example.com" in browser.text
+    assert ADA in browser.text
     assert BANNER in browser.text
+    # Short scope names in the list; the full URLs only on the change page.
+    assert "openid userinfo.email userinfo.profile" in browser.text
+    assert EMAIL_SCOPE not in browser.text
     assert_no_secret_in(browser.html)
+
+
+def refresh_the_token_in_the_admin(browser):
+    old_token = GoogleAccount.objects.get().access_token
+    run_admin_action(browser, "refresh_access_token")
+
+    assert f"Access token refreshed for {ADA}." in browser.text
+    assert GoogleAccount.objects.get().access_token != old_token
     browser.open("/")
 
 
@@ -88,9 +109,17 @@ def disconnect(browser):
     browser.press("Disconnect")
 
     assert (browser.path, browser.status) == ("/", 200)
-    assert "ada.lovelace@example.com is disconnected." in browser.text
+    assert f"{ADA} is disconnected." in browser.text
     assert "No Google account connected yet." in browser.text
     assert not GoogleAccount.objects.exists()
+
+
+def revoke_and_remove_in_the_admin(browser):
+    run_admin_action(browser, "revoke_and_remove")
+
+    assert f"Revoked and removed {ADA}." in browser.text
+    assert not GoogleAccount.objects.exists()
+    browser.open("/")
 
 
 def cancel_at_consent(browser):
@@ -99,6 +128,11 @@ def cancel_at_consent(browser):
     browser.press("Cancel")
 
     assert_error_page(browser, "access_denied")
+    assert "You cancelled the connection" in browser.text
+    assert "Nothing was stored. Connect again whenever you are ready." in browser.text
+    # "Try again" starts over with the flow's own next.
+    assert browser.href_of("Try again") == "/google/accounts/authorize?next=%2F"
+    browser.screenshot(ERROR_SCREENSHOT)
     browser.open("/")
 
 
@@ -109,6 +143,19 @@ def untick_a_required_scope(browser):
     browser.press("Allow")
 
     assert_error_page(browser, "scope_not_granted")
+    assert "Some permissions were not granted" in browser.text
+    assert "See your primary Google Account email address" in browser.text
+
+
+def remove_access_on_the_guides_page(browser):
+    # The error page's guide (it opens in a new tab): in demo mode, the
+    # stand-in's permissions page, which lists the grant just refused.
+    browser.open(demo.PERMISSIONS_PATH)
+    assert "Ada Lovelace <ada.lovelace@example.com>" in browser.text
+
+    browser.press("Remove access")
+
+    assert "No app has access to a demo Google account." in browser.text
     browser.open("/")
 
 
@@ -208,11 +255,19 @@ def remove_access_in_the_google_account(browser):
     assert GoogleAccount.objects.get().reconnect_reason == "revoked"
 
 
+def run_admin_action(browser, action):
+    browser.open(CHANGELIST)
+    browser.tick("_selected_action")
+    browser.select("action", action)
+    browser.press("Go")
+
+
 def assert_error_page(browser, reason):
     assert browser.path.startswith("/google/accounts/connect?")
     assert browser.status == 400
     assert SPEC_TEXT in browser.text
-    assert browser.link_to(HELP_URL) == HELP_URL
+    help_url = browser.base_url + demo.PERMISSIONS_PATH
+    assert browser.link_to(help_url) == help_url
     assert f'data-reason="{reason}"' in browser.html
     assert not GoogleAccount.objects.exists()
 

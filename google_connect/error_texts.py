@@ -1,0 +1,93 @@
+"""What the connect error page says for each failure reason: a heading and plain sentences.
+
+One entry per ``reason`` (see exceptions.py), keyed by the reason string.
+The page shows the spec's sentence and its "Follow this guide" link below
+these on every failure, so an entry says what happened and what to do now.
+An empty text leaves the spec's sentence as the main message.
+"""
+
+from __future__ import annotations
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+# The spec's text for a failed connection, required on every 400 page.
+SPEC_TEXT = _("Something went wrong; to fix this please disconnect Google completely then retry.")
+
+ERROR_TEXTS: dict[str, tuple[Promise, Promise | str]] = {
+    "access_denied": (
+        _("You cancelled the connection"),
+        _("Nothing was stored. Connect again whenever you are ready."),
+    ),
+    "scope_not_granted": (
+        _("Some permissions were not granted"),
+        _(
+            "This site needs every permission it asked for, and Google's screen lets you "
+            "untick some. Connect again and leave these ticked:"
+        ),
+    ),
+    # The spec's own case: its sentence is the whole advice.
+    "missing_refresh_token": (_("Google did not grant lasting access"), ""),
+    "invalid_state": (
+        _("This link has expired"),
+        _(
+            "The connection link expired or was already used, so nothing was stored. "
+            "Start again from this site."
+        ),
+    ),
+    "invalid_request": (
+        _("Google's answer was incomplete"),
+        _("Google sent you back without an authorization code, so nothing was stored. Try again."),
+    ),
+    "account_linked_to_another_user": (
+        _("This Google account belongs to someone else here"),
+        _(
+            "This Google account is connected to another user of this site. Sign in as that "
+            "user, or connect a different Google account."
+        ),
+    ),
+    "invalid_issuer": (
+        _("The answer did not come from Google"),
+        _(
+            "The sign-in answer was not issued by Google, so nothing was stored. Try again; "
+            "if it happens again, tell this site's administrators."
+        ),
+    ),
+    "token_exchange_failed": (
+        _("Google did not confirm the connection"),
+        _(
+            "Google did not accept our request to finish connecting, so nothing was stored. "
+            "Try again in a few minutes."
+        ),
+    ),
+    "userinfo_failed": (
+        _("Google did not send your account details"),
+        _(
+            "Google did not send the account details this site needs, so nothing was stored. "
+            "Try again in a few minutes."
+        ),
+    ),
+    "google_unavailable": (
+        _("Google could not be reached"),
+        _("Google did not answer, so nothing was stored. Try again in a few minutes."),
+    ),
+    "unknown_scope_set": (
+        _("This page asked for an unknown permission"),
+        _(
+            "The link that brought you here asked for a set of permissions this site does not "
+            "define, so Google was not contacted and nothing changed. Go back and try again; if "
+            "it keeps happening, tell this site's administrators."
+        ),
+    ),
+}
+
+# For a reason without an entry of its own.
+DEFAULT_TEXT: tuple[Promise, Promise | str] = (
+    _("Connecting Google failed"),
+    _("Nothing was stored. Try again."),
+)
+
+
+def texts_for(reason: str) -> tuple[Promise, Promise | str]:
+    """The (heading, text) the error page shows for ``reason``."""
+    return ERROR_TEXTS.get(reason, DEFAULT_TEXT)

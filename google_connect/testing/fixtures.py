@@ -1,0 +1,20 @@
+"""pytest fixtures for sites that use google_connect.
+
+Load them from a ``conftest.py``: ``pytest_plugins = ["google_connect.testing.fixtures"]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import responses
+
+from . import FakeGoogle
+
+
+@pytest.fixture
+def google() -> Iterator[FakeGoogle]:
+    """Google's OAuth endpoints faked; no request leaves the process while it is active."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeGoogle(mock)

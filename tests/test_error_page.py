@@ -1,0 +1,159 @@
+"""The connect error page: what happened and what to do, per reason, in the site's layout."""
+
+import pytest
+from django.template.loader import render_to_string
+from django.test import RequestFactory
+from django.utils import translation
+from django.utils.html import escape
+
+from google_connect import exceptions
+from google_connect.error_page import error_context
+from google_connect.error_texts import ERROR_TEXTS
+from google_connect.pages import render_page
+from tests.support import connect, finish_flow, start_flow, token_body
+
+pytestmark = pytest.mark.django_db
+
+SPEC_TEXT = "Something went wrong; to fix this please disconnect Google completely then retry."
+GUIDE = (
+    'Follow this guide <a href="https://myaccount.google.com/permissions" target="_blank" '
+    'rel="noopener noreferrer">https://myaccount.google.com/permissions</a>'
+)
+CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
+# Every reason the callback can fail with, and one for a reason added later.
+CALLBACK_ERRORS = [
+    exceptions.InvalidState(),
+    exceptions.InvalidIssuer(),
+    exceptions.InvalidCallback(),
+    exceptions.AccessDenied("access_denied"),
+    exceptions.TokenExchangeFailed("x"),
+    exceptions.UserInfoFailed("x"),
+    exceptions.ScopeNotGranted([CALENDAR]),
+    exceptions.MissingRefreshToken(),
+    exceptions.AccountLinkedToAnotherUser(),
+    exceptions.GoogleUnavailable("x"),
+    exceptions.UnknownScopeSet("drive"),
+]
+
+
+def page(error, next_url=None):
+    request = RequestFactory().get("/google/accounts/connect")
+    response = render_page(
+        request, "google_connect/error.html", error_context(error, next_url=next_url), status=400
+    )
+    return response.content.decode()
+
+
+@pytest.mark.parametrize("error", CALLBACK_ERRORS, ids=lambda error: error.reason)
+def test_every_callback_reason_has_its_own_heading_above_the_spec_text(error):
+    heading, text = ERROR_TEXTS[error.reason]
+
+    content = page(error)
+
+    assert f"<h1>{escape(heading)}</h1>" in content
+    assert str(escape(text)) in content
+    assert content.index(f"<h1>{escape(heading)}</h1>") < content.index(SPEC_TEXT)
+    assert GUIDE in content
+
+
+def test_headings_differ_from_reason_to_reason():
+    headings = [str(heading) for heading, _ in ERROR_TEXTS.values()]
+
+    assert len(set(headings)) == len(headings)
+
+
+def test_invalid_issuer_has_wording_ready():
+    heading, text = ERROR_TEXTS["invalid_issuer"]
+
+    assert str(heading) == "The answer did not come from Google"
+    assert "nothing was stored" in str(text)
+
+
+def test_cancel_says_nothing_was_stored(alice):
+    params = start_flow(alice)
+
+    response = alice.get("/google/accounts/connect", {"state": params["state"], "error": "x"})
+
+    content = response.content.decode()
+    assert response.status_code == 400
+    assert "<h1>You cancelled the connection</h1>" in content
+    assert "Nothing was stored. Connect again whenever you are ready." in content
+    assert SPEC_TEXT in content and GUIDE in content
+
+
+def test_missing_permissions_are_named_in_googles_words(alice, google, settings):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "SCOPES": ["openid", CALENDAR, "x.y"]}
+    google.token(token_body(scope="openid"))
+
+    response = connect(alice, google)
+
+    content = response.content.decode()
+    assert "<h1>Some permissions were not granted</h1>" in content
+    assert f'<li title="{CALENDAR}">See and download any calendar you can access' in content
+    # A scope the table does not know is shown as itself.
+    assert '<li title="x.y">x.y</li>' in content
+
+
+def test_the_spec_text_is_the_main_message_without_a_refresh_token():
+    content = page(exceptions.MissingRefreshToken())
+
+    assert "<h1>Google did not grant lasting access</h1>\n  \n" in content
+    assert content.count(SPEC_TEXT) == 1
+
+
+def test_try_again_keeps_the_original_next(alice):
+    params = start_flow(alice, next_url="/settings/?tab=google")
+
+    response = finish_flow(alice, params["state"], error="access_denied")
+
+    assert 'href="/google/accounts/authorize?next=%2Fsettings%2F%3Ftab%3Dgoogle"' in (
+        response.content.decode()
+    )
+
+
+def test_try_again_without_a_known_flow_starts_plainly(alice):
+    response = finish_flow(alice, "unknown-state")
+
+    assert 'href="/google/accounts/authorize">' in response.content.decode()
+
+
+def test_the_page_is_in_french_for_french_users():
+    with translation.override("fr"):
+        content = page(exceptions.AccessDenied("access_denied"))
+
+    assert "<h1>Vous avez annulé la connexion</h1>" in content
+    assert "Suivez ce guide" in content
+
+
+def test_without_base_template_the_pages_use_the_built_in_layout(alice):
+    response = finish_flow(alice, "unknown-state")
+
+    content = response.content.decode()
+    assert content.startswith("<!DOCTYPE html>")
+    assert "<title>This link has expired</title>" in content
+    # The callback's URL carried a code: its pages send no referrer.
+    assert '<meta name="referrer" content="no-referrer">' in content
+
+
+def test_base_template_puts_every_page_in_the_sites_layout(settings, tmp_path):
+    (tmp_path / "site.html").write_text(
+        "<title>{% block title %}{% endblock %} | Site</title>"
+        "<nav>site navigation</nav><main>{% block content %}{% endblock %}</main>"
+    )
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "BASE_TEMPLATE": "site.html"}
+
+    content = page(exceptions.InvalidState())
+
+    assert content.startswith("<title>This link has expired | Site</title><nav>site navigation")
+    assert '<main>\n<div class="google-connect-error"' in content
+    assert "<!DOCTYPE html>" not in content
+
+
+def test_a_template_rendered_without_the_helper_falls_back_to_the_layout():
+    content = render_to_string(
+        "google_connect/connected.html", {"account": {"email": "a@b.c", "sub": "1"}}
+    )
+
+    assert content.startswith("<!DOCTYPE html>")
+    assert "Your Google account a@b.c is connected." in content
