@@ -328,7 +328,7 @@ class GoogleAccount(models.Model):
         self._loaded_token_state = state
 
     @property
-    def grant_expires_at(self) -> Any:
+    def grant_expires_at(self) -> datetime | None:
         """When a time-limited grant ends (a datetime), None for ongoing access."""
         return grant_ends_at(self)
 

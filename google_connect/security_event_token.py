@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 import jwt
 
@@ -129,7 +129,7 @@ def _verified_payload(token: str, key: Any, issuer: str, audiences: list[str]) -
     return payload
 
 
-def _usable_id(value: Any) -> bool:
+def _usable_id(value: Any) -> TypeGuard[str]:
     # PostgreSQL cannot store a NUL character in a text column.
     return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and "\x00" not in value
 
