@@ -8,7 +8,7 @@ exception message.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
 import logging
 import re
@@ -35,6 +35,9 @@ logger = logging.getLogger("google_connect")
 # Google's token and userinfo answers are a few kilobytes; anything far larger
 # is not Google and is refused before it is parsed or stored.
 MAX_RESPONSE_BYTES = 64 * 1024
+READ_CHUNK_BYTES = 16 * 1024
+# requests' translations of urllib3's read errors, and what may slip past them.
+READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 # Google documents access tokens up to 2048 bytes and refresh tokens up to 512.
 MAX_TOKEN_LENGTH = 4096
 TEMPORARY_STATUS_CODES = frozenset({429, 500, 502, 503, 504})
@@ -111,14 +114,20 @@ class GoogleOAuthClient:
     # -- authorization --------------------------------------------------------
 
     def authorization_url(self, *, redirect_uri: str, state: str, code_challenge: str) -> str:
-        before_state, after_state = _static_authorization_query(
-            self.config.AUTHORIZE_URL, self.config.CLIENT_ID, redirect_uri, self.config.SCOPES
-        )
-        state_part = urlencode({"state": state})
-        challenge_part = urlencode(
-            {"code_challenge": code_challenge, "code_challenge_method": "S256"}
-        )
-        return f"{before_state}&{state_part}&{after_state}&{challenge_part}"
+        params = {
+            "response_type": "code",
+            "client_id": self.config.CLIENT_ID,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(self.config.SCOPES),
+            "state": state,
+            "access_type": "offline",
+            "prompt": "consent",
+            "include_granted_scopes": "true",
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
+        separator = "&" if "?" in self.config.AUTHORIZE_URL else "?"
+        return self.config.AUTHORIZE_URL + separator + urlencode(params)
 
     @sensitive_variables("code", "code_verifier", "data", "body")
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
@@ -213,6 +222,7 @@ class GoogleOAuthClient:
             ) from None
         with response:
             if response.is_redirect or 300 <= response.status_code < 400:
+                # Its body is never read (see GoogleSession.get_redirect_target).
                 logger.warning(
                     "Google %s: HTTP %s, a redirect (not followed)", what, response.status_code
                 )
@@ -223,6 +233,9 @@ class GoogleOAuthClient:
             if response.ok and status_only:
                 # Only the status matters (revocation, RFC 7009 §2.2): a body
                 # too large or cut short must not turn a success into a failure.
+                # It is still read (up to the cap), so that the connection goes
+                # back to the pool instead of being closed mid-answer.
+                _read_quietly(response)
                 return None
             raw = _read_capped(response, error_class)
         body = _decode_json(raw)
@@ -243,35 +256,10 @@ class GoogleOAuthClient:
         return body
 
 
-@functools.lru_cache(maxsize=64)
-def _static_authorization_query(
-    authorize_url: str, client_id: str, redirect_uri: str, scopes: tuple[str, ...]
-) -> tuple[str, str]:
-    """The parts of the consent URL that are the same for every flow, encoded once.
-
-    Returns what comes before ``state`` (the URL itself included) and what
-    comes between ``state`` and ``code_challenge``, so that the parameters
-    keep their order.
-    """
-    separator = "&" if "?" in authorize_url else "?"
-    before_state = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": " ".join(scopes),
-        }
-    )
-    after_state = urlencode(
-        {"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}
-    )
-    return authorize_url + separator + before_state, after_state
-
-
 def _read_capped(response: requests.Response, error_class: type[GoogleAPIError]) -> bytes:
     try:
         body = _read_up_to(response, MAX_RESPONSE_BYTES + 1)
-    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+    except READ_ERRORS as exc:
         logger.warning(
             "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
         )
@@ -286,24 +274,17 @@ def _read_capped(response: requests.Response, error_class: type[GoogleAPIError])
     return body
 
 
-def _read_up_to(response: requests.Response, limit: int) -> bytes:
-    """At most ``limit`` bytes of the (decompressed) body.
+def _read_quietly(response: requests.Response) -> None:
+    with contextlib.suppress(READ_ERRORS):
+        _read_up_to(response, MAX_RESPONSE_BYTES + 1)
 
-    One read straight from urllib3: the answers are small, and requests'
-    chunk iterator costs more than the read. Its errors are urllib3's own
-    (a broken connection, a timeout, a bad gzip stream), not requests'
-    translations of them. A body requests does not hold as a urllib3 response
-    (a custom adapter's) or one already read (by a response hook) is read the
-    way requests reads it.
-    """
-    raw = response.raw
-    if isinstance(raw, urllib3.response.HTTPResponse) and not getattr(
-        response, "_content_consumed", False
-    ):
-        return bytes(raw.read(limit, decode_content=True))
+
+def _read_up_to(response: requests.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of the (decompressed) body; a body read to its
+    end hands its connection back to the pool."""
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(chunk_size=16 * 1024):
+    for chunk in response.iter_content(chunk_size=READ_CHUNK_BYTES):
         chunks.append(chunk)
         size += len(chunk)
         if size >= limit:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 from typing import Any
 
@@ -11,9 +10,8 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render, resolve_url
-from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.debug import sensitive_variables
@@ -51,23 +49,6 @@ def safe_next_url(request: HttpRequest, url: str | None) -> str | None:
     return None
 
 
-def connect_path() -> str:
-    """The callback's path, reversed once per URL resolver, script prefix and language.
-
-    Reversing walks the whole URLconf: on the authorize request it cost more
-    than building the consent URL. The resolver, not the URLconf's name, is
-    part of the key: a changed ROOT_URLCONF, a request's own URLconf and a
-    URLconf reloaded with clear_url_caches() each come with a new one.
-    """
-    return _reversed_connect_path(get_resolver(get_urlconf()), get_script_prefix(), get_language())
-
-
-@functools.lru_cache(maxsize=64)
-def _reversed_connect_path(resolver: Any, script_prefix: str, language: str | None) -> str:
-    # The arguments are the cache key only: reverse() reads all three itself.
-    return reverse("google_connect:connect")
-
-
 def no_store(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     return response
@@ -80,7 +61,9 @@ class AuthorizeView(LoginRequiredMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         config = get_settings()
-        redirect_uri = config.REDIRECT_URI or request.build_absolute_uri(connect_path())
+        redirect_uri = config.REDIRECT_URI or request.build_absolute_uri(
+            reverse("google_connect:connect")
+        )
         pending = flow.begin(
             request,
             redirect_uri=redirect_uri,
