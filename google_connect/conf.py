@@ -35,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "TIMEOUT": 10,
     "STATE_MAX_AGE": 600,
     "SUCCESS_URL": None,
+    "USE_ID_TOKEN": False,
 }
 
 
@@ -53,6 +54,7 @@ class GoogleConnectSettings:
     TIMEOUT: float
     STATE_MAX_AGE: int
     SUCCESS_URL: str | None
+    USE_ID_TOKEN: bool
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -88,6 +90,7 @@ def get_settings() -> GoogleConnectSettings:
         TIMEOUT=merged["TIMEOUT"],
         STATE_MAX_AGE=merged["STATE_MAX_AGE"],
         SUCCESS_URL=merged["SUCCESS_URL"] or None,
+        USE_ID_TOKEN=merged["USE_ID_TOKEN"] is True,
     )
 
 

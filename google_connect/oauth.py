@@ -57,6 +57,9 @@ class TokenResponse:
     # granted scopes are exactly the requested ones.
     scopes: tuple[str, ...] | None
     refresh_token: str | None
+    # OpenID Connect's ``id_token``, read only with ``USE_ID_TOKEN``; None when
+    # Google sent none.
+    id_token: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -300,7 +303,7 @@ def _decode_json(raw: bytes) -> Any:
         return None
 
 
-@sensitive_variables("body", "access_token", "refresh_token")
+@sensitive_variables("body", "access_token", "refresh_token", "id_token")
 def parse_token_response(
     body: dict[str, Any], error_class: type[GoogleAPIError] = TokenExchangeFailed
 ) -> TokenResponse:
@@ -334,6 +337,7 @@ def parse_token_response(
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise fail("token_type is not Bearer")
     scope = body.get("scope")
+    id_token = body.get("id_token")
     if scope is not None and (not isinstance(scope, str) or len(scope) > 8192):
         raise fail("malformed scope")
     return TokenResponse(
@@ -342,15 +346,20 @@ def parse_token_response(
         token_type="Bearer",
         scopes=None if scope is None else tuple(scope.split()),
         refresh_token=refresh_token,
+        # One that is not a string is kept as an empty, so malformed, one: with
+        # USE_ID_TOKEN it is refused, never skipped.
+        id_token=None if id_token is None else (id_token if isinstance(id_token, str) else ""),
     )
 
 
-def parse_userinfo(body: dict[str, Any]) -> UserInfo:
-    def fail(problem: str) -> UserInfoFailed:
-        logger.warning("Google userinfo_failed: %s", problem)
-        return UserInfoFailed(
-            f"Google's userinfo response is unusable: {problem}.", status_code=200
-        )
+def parse_userinfo(
+    body: dict[str, Any],
+    error_class: type[GoogleAPIError] = UserInfoFailed,
+    what: str = "userinfo response",
+) -> UserInfo:
+    def fail(problem: str) -> GoogleAPIError:
+        logger.warning("Google %s: %s", error_class.reason, problem)
+        return error_class(f"Google's {what} is unusable: {problem}.", status_code=200)
 
     values: dict[str, Any] = {}
     for name, limit in USERINFO_LIMITS.items():
