@@ -76,18 +76,6 @@ def test_a_redirect_with_a_huge_body_is_refused_unread(google, status):
     assert body.served <= MAX_RESPONSE_BYTES
 
 
-def test_a_redirect_carrying_a_gzip_bomb_is_refused_unread(google):
-    body = Endless(BOMB, chunk=b"\0" * (1024 * 1024), gzip=True)
-    answer(google, google.config.TOKEN_URL, 302, body, gzip=True)
-
-    def exchange():
-        with pytest.raises(TokenExchangeFailed, match="HTTP 302, a redirect"):
-            GoogleOAuthClient().exchange_code(**EXCHANGE)
-
-    assert peak_memory_of(exchange) < MEMORY_CEILING
-    assert body.served <= MAX_RESPONSE_BYTES
-
-
 def test_a_redirected_revocation_is_refused_unread(google):
     body = Endless(HUGE)
     answer(google, google.config.REVOKE_URL, 302, body)
@@ -98,13 +86,17 @@ def test_a_redirected_revocation_is_refused_unread(google):
     assert body.served <= MAX_RESPONSE_BYTES
 
 
-@pytest.mark.parametrize("status", [200, 400, 500])
-def test_a_gzip_bomb_is_read_only_up_to_the_cap(google, status):
+@pytest.mark.parametrize(
+    ("status", "refusal"),
+    [(200, "too large"), (302, "HTTP 302, a redirect"), (400, "too large"), (500, "")],
+)
+def test_a_gzip_bomb_is_read_only_up_to_the_cap(google, status, refusal):
+    # (How a too-large 5xx is classified is the retry logic's business.)
     body = Endless(BOMB, chunk=b"\0" * (1024 * 1024), gzip=True)
     answer(google, google.config.TOKEN_URL, status, body, gzip=True)
 
     def exchange():
-        with pytest.raises(TokenExchangeFailed):
+        with pytest.raises(TokenExchangeFailed, match=refusal):
             GoogleOAuthClient().exchange_code(**EXCHANGE)
 
     assert peak_memory_of(exchange) < MEMORY_CEILING
