@@ -15,6 +15,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -44,10 +45,10 @@ def userinfo_from_id_token(id_token: str, *, client_id: str, now: float | None =
         raise _invalid("azp is not this client")
     if len(audiences) > 1 and "azp" not in claims:
         raise _invalid("several audiences and no azp")
-    expires, issued = claims.get("exp"), claims.get("iat")
-    if not _is_number(expires) or expires + LEEWAY_SECONDS <= now:
+    expires, issued = _number(claims.get("exp")), _number(claims.get("iat"))
+    if expires is None or expires + LEEWAY_SECONDS <= now:
         raise _invalid("expired, or exp missing")
-    if not _is_number(issued) or issued - LEEWAY_SECONDS > now:
+    if issued is None or issued - LEEWAY_SECONDS > now:
         raise _invalid("iat missing or in the future")
     return parse_userinfo(claims, InvalidIdToken, what="id_token")
 
@@ -69,8 +70,14 @@ def _claims(id_token: str) -> dict[str, Any]:
     return claims
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: Any) -> int | float | None:
+    """A finite JSON number; None for anything else (``true``, ``NaN`` and
+    ``Infinity``, which Python's parser accepts, included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    return None
 
 
 def _invalid(problem: str) -> InvalidIdToken:

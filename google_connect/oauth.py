@@ -278,7 +278,7 @@ def _read_capped(response: requests.Response, error_class: type[GoogleAPIError])
 
 
 def _read_quietly(response: requests.Response) -> None:
-    with contextlib.suppress(READ_ERRORS):
+    with contextlib.suppress(*READ_ERRORS):
         _read_up_to(response, MAX_RESPONSE_BYTES + 1)
 
 

@@ -110,8 +110,18 @@ def test_without_an_id_token_userinfo_is_called(alice, google, use_id_token):
         {"exp": int(time.time()) - 200},
         {"iat": int(time.time()) + 200},
         {"email_verified": "true"},
+        {"exp": 10**400},
     ],
-    ids=["bare issuer", "no azp", "aud list", "aud list with azp", "exp skew", "iat skew", "str"],
+    ids=[
+        "bare issuer",
+        "no azp",
+        "aud list",
+        "aud list with azp",
+        "exp skew",
+        "iat skew",
+        "str",
+        "huge exp",
+    ],
 )
 def test_acceptable_id_tokens(alice, google, use_id_token, claims):
     response = connect(alice, google, token=token_body(id_token=id_token(**claims)))
@@ -138,6 +148,8 @@ HEADER = segment({"alg": "RS256"})
         id_token(exp=None),
         id_token(exp="tomorrow"),
         id_token(exp=True),
+        id_token(exp=float("nan")),  # json.dumps writes NaN, and json.loads reads it
+        id_token(exp=float("inf")),
         id_token(iat=None),
         id_token(iat=int(time.time()) + 400),
         id_token(sub=None),
@@ -164,6 +176,8 @@ HEADER = segment({"alg": "RS256"})
         "no exp",
         "exp not a number",
         "exp true",
+        "exp NaN",
+        "exp Infinity",
         "no iat",
         "iat in the future",
         "no sub",
