@@ -65,6 +65,7 @@ SIZES: dict[str, dict[str, Any]] = {
 def run_benchmark(module: str, options: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """Run ``python -m benchmarks.<module>`` and return the JSON object it prints last."""
     started = time.perf_counter()
+    ran = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": os.getloadavg()[0]}
     completed = subprocess.run(
         [sys.executable, "-W", "ignore", "-m", f"benchmarks.{module}", json.dumps(options)],
         cwd=REPO_ROOT,
@@ -78,6 +79,9 @@ def run_benchmark(module: str, options: dict[str, Any], env: dict[str, str]) -> 
         raise RuntimeError(f"benchmarks.{module} failed (exit code {completed.returncode})")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     result["_seconds"] = time.perf_counter() - started
+    # When, and how loaded the shared machine was: with --only, the sections of
+    # results.md come from different passes.
+    result["_ran"] = {**ran, "load_after": os.getloadavg()[0]}
     return result
 
 

@@ -80,6 +80,7 @@ def render(
         "average). Timings are CPU-bound and stretch with the load; the peers ran interleaved "
         "with google_connect in the same processes, so ratios hold better than absolute times.",
         "",
+        *_passes(results),
         "## Targets",
         "",
         *_table(
@@ -96,6 +97,22 @@ def render(
     out += _revoke(results.get("revoke", {}).get("postgresql", {}))
     out += _admin_and_rotation(results.get("changelist", {}), results.get("rotation", {}))
     return "\n".join(out).rstrip() + "\n"
+
+
+def _passes(results: dict[str, dict[str, Any]]) -> list[str]:
+    """When each benchmark ran, and the 1-minute load average around it."""
+    rows = []
+    for module, by_database in results.items():
+        for database, result in by_database.items():
+            ran = result.get("_ran")
+            rows.append(
+                [
+                    f"{module} ({database})",
+                    ran["when"] if ran else "an earlier run",
+                    f"{ran['load']:.1f} → {ran['load_after']:.1f}" if ran else "—",
+                ]
+            )
+    return _table(["benchmark", "ran", "load average (1 min), before → after"], rows)
 
 
 def _latency(latency: dict[str, Any], count: int) -> list[str]:
