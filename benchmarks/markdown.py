@@ -304,7 +304,7 @@ def _revoke(revoke: dict[str, Any]) -> list[str]:
     out = ["## 5. Bulk revoke (PostgreSQL)", ""]
     if "skipped" in revoke:
         return out + [f"Skipped: {revoke['skipped']}.", ""]
-    runs = [r for r in revoke.values() if isinstance(r, dict)]
+    runs = [r for k, r in revoke.items() if not k.startswith("_") and isinstance(r, dict)]
     if not runs:
         return out + ["Not run.", ""]
     out += [

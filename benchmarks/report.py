@@ -157,8 +157,8 @@ def describe(module: str, database: str, result: dict[str, Any]) -> list[str]:
             f"({r['of_floor']:.2f}x the floor of {r['floor_s']:.1f} s at {r['delay_ms']:.0f} ms), "
             f"{r['accounts_per_s']:.0f} accounts/s, {r['revoked']} revoked, {r['failed']} failed, "
             f"{r['revoke_calls']} stand-in calls, peak RSS {r['peak_rss_mb']:.0f} MB"
-            for r in result.values()
-            if isinstance(r, dict)
+            for key, r in result.items()
+            if not key.startswith("_") and isinstance(r, dict)
         ]
     if module == "rotation":
         return [
@@ -263,8 +263,8 @@ def targets(results: dict[str, dict[str, Any]]) -> list[Check]:
                 True,
             ),
         ]
-    for result in results.get("revoke", {}).get("postgresql", {}).values():
-        if not isinstance(result, dict) or result["workers"] == 1:
+    for key, result in results.get("revoke", {}).get("postgresql", {}).items():
+        if key.startswith("_") or not isinstance(result, dict) or result["workers"] == 1:
             continue
         n = result["accounts"]
         complete = result["revoked"] == n and result["failed"] == 0 and result["rows_left"] == 0
