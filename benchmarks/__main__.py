@@ -2,11 +2,15 @@
 
     python -m benchmarks            # full size (make bench), writes results.md
     python -m benchmarks --smoke    # tiny sizes (make bench-smoke, CI), writes nothing
+    python -m benchmarks --only latency,connections   # these again; the rest from results.json
 
 Each benchmark runs in its own process (Django is configured once per process,
 and peak memory must be the benchmark's own). PostgreSQL comes from
 ``BENCH_DATABASE_URL``, else ``DATABASE_URL``, else the README's local server;
 every benchmark works in its own throwaway test database there.
+
+A full run also keeps its raw figures in ``benchmarks/results.json`` and draws
+the connect-at-latency chart (``benchmarks/connect-latency.svg``).
 
 The exit status is non-zero when a benchmark crashed or a correctness check
 failed (a second refresh, a lost update, a failed revocation, plaintext
@@ -20,11 +24,12 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import markdown, report
+from benchmarks import chart, markdown, report
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/google_connect"
@@ -32,6 +37,8 @@ DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/google_connect"
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
         "flows": {"flows": 300},
+        "latency": {"flows": 100},
+        "connections": {"calls": 1000},
         "changelist": {"sizes": [10, 100, 10_000], "renders": 20},
         "refresh": {
             "hot": {"processes": 8, "threads": 4},
@@ -43,6 +50,8 @@ SIZES: dict[str, dict[str, Any]] = {
     },
     "smoke": {
         "flows": {"flows": 5},
+        "latency": {"flows": 3},
+        "connections": {"calls": 20},
         "changelist": {"sizes": [3, 30], "renders": 2},
         "refresh": {
             "hot": {"processes": 2, "threads": 2},
@@ -58,6 +67,7 @@ SIZES: dict[str, dict[str, Any]] = {
 def run_benchmark(module: str, options: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """Run ``python -m benchmarks.<module>`` and return the JSON object it prints last."""
     started = time.perf_counter()
+    ran = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "load": os.getloadavg()[0]}
     completed = subprocess.run(
         [sys.executable, "-W", "ignore", "-m", f"benchmarks.{module}", json.dumps(options)],
         cwd=REPO_ROOT,
@@ -71,6 +81,9 @@ def run_benchmark(module: str, options: dict[str, Any], env: dict[str, str]) -> 
         raise RuntimeError(f"benchmarks.{module} failed (exit code {completed.returncode})")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     result["_seconds"] = time.perf_counter() - started
+    # When, and how loaded the shared machine was: with --only, the sections of
+    # results.md come from different passes.
+    result["_ran"] = {**ran, "load_after": os.getloadavg()[0]}
     return result
 
 
@@ -84,6 +97,17 @@ def main() -> int:
         help="seconds the stand-in token endpoint waits (default 0.2; 0.02 with --smoke)",
     )
     parser.add_argument(
+        "--rtt",
+        type=float,
+        default=0.05,
+        help="seconds each faked Google answer waits in the latency benchmark (default 0.05)",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated benchmarks to run; the others' figures come from results.json",
+    )
+    parser.add_argument(
         "--output", type=Path, default=Path(__file__).with_name("results.md"), help="results file"
     )
     args = parser.parse_args()
@@ -92,6 +116,8 @@ def main() -> int:
     delay = args.delay if args.delay is not None else (0.02 if args.smoke else 0.2)
     for part in sizes["refresh"].values():
         part["delay"] = delay
+    sizes["latency"]["delay"] = args.rtt
+    only = {name for name in args.only.split(",") if name}
     postgres = os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
         "DATABASE_URL", DEFAULT_POSTGRES
     )
@@ -104,6 +130,8 @@ def main() -> int:
     plan = [
         ("flows", "sqlite", {**sqlite, **peers}),
         ("flows", "postgresql", {**pg, **peers}),
+        ("latency", "sqlite", {**sqlite, **peers}),
+        ("connections", "https", {**sqlite, **alone}),
         ("changelist", "sqlite", {**sqlite, **alone}),
         ("changelist", "postgresql", {**pg, **alone}),
         ("refresh", "postgresql", {**pg, **alone}),
@@ -112,9 +140,17 @@ def main() -> int:
         ("risc", "sqlite", {**sqlite, **alone}),
         ("risc", "postgresql", {**pg, **alone}),
     ]
+    unknown = only - {module for module, _, _ in plan}
+    if unknown:
+        parser.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}")
+    raw = args.output.with_suffix(".json")
     results: dict[str, dict[str, Any]] = {}
+    if only and not args.smoke and raw.exists():
+        results = {k: v for k, v in json.loads(raw.read_text()).items() if k not in only}
     print(f"== benchmarks ({mode} size)", flush=True)
     for module, database, env in plan:
+        if only and module not in only:
+            continue
         print(f"-- {module} on {database} ...", flush=True)
         result = run_benchmark(module, sizes[module], env)
         results.setdefault(module, {})[database] = result
@@ -125,10 +161,20 @@ def main() -> int:
     print("== targets", flush=True)
     for check in checks:
         print(f"   {check.verdict:4} {check.name}: {check.measured} (target {check.target})")
+    latency = results.get("latency", {}).get("sqlite")
     if not args.smoke:
         machine = {**machine_before, "load_after": report.machine()["load_before"]}
+        if only:
+            machine["only"] = sorted(only)
         args.output.write_text(markdown.render(machine, results, checks, sizes))
-        print(f"== wrote {args.output}")
+        raw.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+        print(f"== wrote {args.output} and {raw.name}")
+        if latency:
+            print(f"== drew {chart.draw(latency)}")
+    elif latency:
+        # CI checks that the chart can be drawn, and keeps nothing.
+        with tempfile.TemporaryDirectory() as directory:
+            chart.draw(latency, Path(directory) / "chart.svg")
     broken = [c for c in checks if c.fatal and not c.passed]
     if broken:
         print(f"== {len(broken)} correctness check(s) failed", file=sys.stderr)

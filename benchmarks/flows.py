@@ -5,8 +5,11 @@ request) and comes back from Google with a code and the state Google was
 given (the callback). Google is faked in-process with ``responses``, so
 what is timed is the library's own cost: its views, session handling, state
 checks, HTTP client, parsing and writes. Users are created and logged in
-outside the timing; the three libraries take turns flow by flow, so drift on
-the machine hits all three alike.
+outside the timing; the libraries take turns flow by flow, so drift on
+the machine hits all of them alike.
+
+With ``delay`` (seconds), every faked answer from Google waits that long
+first, as a round trip to Google would (see ``benchmarks.latency``).
 
 Run as ``python -m benchmarks.flows '{"flows": 300}'`` (settings:
 ``benchmarks.peer_settings``); it prints one JSON object.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -25,6 +29,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from benchmarks import harness
+from benchmarks.report import ID_TOKEN
 
 CLIENT_ID = "bench-client-id.apps.googleusercontent.com"
 NEXT = "/done/"
@@ -43,11 +48,14 @@ class Google:
 
     token_body: str = ""
     userinfo_body: str = ""
+    # Seconds each answer waits: Google's round trip, slept (not CPU).
+    delay: float = 0.0
 
     def prepare(self, n: int, library: str) -> tuple[str, str, str]:
         import jwt
 
-        sub = f"{library}-{n:06d}-{time.time_ns()}"
+        # Token characters only (a Bearer token has no spaces or parentheses).
+        sub = f"{re.sub(r'[^A-Za-z0-9_-]', '', library)}-{n:06d}-{time.time_ns()}"
         access, refresh = f"ya29.BENCH-ACCESS-{sub}", f"1//BENCH-REFRESH-{sub}"
         claims = {
             "iss": "https://accounts.google.com",
@@ -80,11 +88,15 @@ class Google:
         return sub, access, refresh
 
     def install(self, mock: Any) -> None:
-        headers = {"Content-Type": "application/json"}
         for url in TOKEN_URLS:
-            mock.add_callback("POST", url, callback=lambda _r: (200, headers, self.token_body))
+            mock.add_callback("POST", url, callback=lambda _r: self.answer(self.token_body))
         for url in USERINFO_URLS:
-            mock.add_callback("GET", url, callback=lambda _r: (200, headers, self.userinfo_body))
+            mock.add_callback("GET", url, callback=lambda _r: self.answer(self.userinfo_body))
+
+    def answer(self, body: str) -> tuple[int, dict[str, str], str]:
+        if self.delay:
+            time.sleep(self.delay)
+        return 200, {"Content-Type": "application/json"}, body
 
 
 @dataclass
@@ -94,11 +106,16 @@ class Library:
     callback_path: str
     stored_tokens_sql: str
     samples: list[float] = field(default_factory=list)
+    # CPU time of the thread running the flow: the library's own work, which
+    # neither a round trip's wait nor the wait for a busy CPU counts in.
+    cpu_samples: list[float] = field(default_factory=list)
     queries: list[int] = field(default_factory=list)
     control: list[int] = field(default_factory=list)
     http_calls: list[int] = field(default_factory=list)
     encrypted: bool | None = None
     profiler: Any = None
+    # google_connect only: run with GOOGLE_CONNECT["USE_ID_TOKEN"] = True.
+    use_id_token: bool = False
 
 
 FLOOR = "Django floor"
@@ -112,6 +129,13 @@ def libraries() -> list[Library]:
             lambda client: client.get("/google/accounts/authorize", {"next": NEXT}),
             "/google/accounts/connect",
             "SELECT access_token, refresh_token FROM google_connect_googleaccount WHERE sub = %s",
+        ),
+        Library(
+            ID_TOKEN,
+            lambda client: client.get("/google/accounts/authorize", {"next": NEXT}),
+            "/google/accounts/connect",
+            "SELECT access_token, refresh_token FROM google_connect_googleaccount WHERE sub = %s",
+            use_id_token=True,
         ),
         Library(
             "django-allauth",
@@ -134,9 +158,10 @@ def libraries() -> list[Library]:
 def one_flow(
     library: Library, client: Any, google: Google, mock: Any, n: int, record: bool
 ) -> None:
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.db import connection, reset_queries
-    from django.test.utils import CaptureQueriesContext
+    from django.test.utils import CaptureQueriesContext, override_settings
 
     sub, access, refresh = google.prepare(n, library.name)
     user = get_user_model().objects.create(username=f"{library.name}-{n}", email="")
@@ -149,14 +174,16 @@ def one_flow(
     # Nothing outside a capture empties the query log (no request runs
     # there), and a full log (9,000 entries) would hide this flow's queries.
     reset_queries()
-    with CaptureQueriesContext(connection) as captured:
+    options = {**settings.GOOGLE_CONNECT, "USE_ID_TOKEN": library.use_id_token}
+    with override_settings(GOOGLE_CONNECT=options), CaptureQueriesContext(connection) as captured:
         if library.profiler is not None:
             library.profiler.enable()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         begun = library.start(client)
         state = parse_qs(urlsplit(begun["Location"]).query)["state"][0]
         done = client.get(library.callback_path, {"code": f"4/BENCH-CODE-{n}", "state": state})
         elapsed = time.perf_counter() - started
+        cpu = time.thread_time() - cpu_started
         if library.profiler is not None:
             library.profiler.disable()
 
@@ -164,6 +191,7 @@ def one_flow(
         raise RuntimeError(f"{library.name}: flow {n} failed: {done.status_code} {done}")
     if record:
         library.samples.append(elapsed * 1000)
+        library.cpu_samples.append(cpu * 1000)
         library.queries.append(len(captured))
         library.control.append(
             sum(1 for q in captured.captured_queries if q["sql"].startswith(TRANSACTION_CONTROL))
@@ -190,20 +218,21 @@ def tokens_look_encrypted(library: Library, sub: str, access: str, refresh: str)
     return access not in raw and refresh not in raw
 
 
-def run(flows: int) -> dict[str, Any]:
+def run(flows: int, delay: float = 0.0, names: list[str] | None = None) -> dict[str, Any]:
     import responses
     from django.test import Client
 
-    chosen = libraries()
+    chosen = [lib for lib in libraries() if names is None or lib.name in names]
     client = Client()
-    google = Google()
+    google = Google(delay=delay)
+    warmup = WARMUP if not delay else min(WARMUP, 2)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         google.install(mock)
-        for n in range(WARMUP):
+        for n in range(warmup):
             for library in chosen:
                 one_flow(library, client, google, mock, n, record=False)
         gc.collect()
-        for n in range(WARMUP, WARMUP + flows):
+        for n in range(warmup, warmup + flows):
             # Rotate who goes first, so no library always runs on a cold cache.
             k = n % len(chosen)
             for library in chosen[k:] + chosen[:k]:
@@ -213,6 +242,7 @@ def run(flows: int) -> dict[str, Any]:
             "flows": len(library.samples),
             "median_ms": statistics.median(library.samples),
             "p95_ms": harness.percentile(library.samples, 0.95),
+            "cpu_ms": statistics.median(library.cpu_samples),
             "queries": statistics.median(library.queries),
             "queries_max": max(library.queries),
             "transaction_control": statistics.median(library.control),
@@ -233,7 +263,7 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
     derive = hkdf.derive_fernet_key
     hkdf.derive_fernet_key = lambda key: derivations.append(1) or derive(key)
     try:
-        result = run(options["flows"])
+        result = run(options["flows"], options.get("delay", 0.0), options.get("libraries"))
     finally:
         hkdf.derive_fernet_key = derive
     result["_key_derivations"] = len(derivations)

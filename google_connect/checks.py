@@ -67,6 +67,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_risc(raw))
     errors.extend(_check_issuer(raw))
     errors.extend(_check_base_template(raw))
+    if not isinstance(raw.get("USE_ID_TOKEN", False), bool):
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['USE_ID_TOKEN'] must be True or False.",
+                hint="True reads the identity from the token answer's id_token instead of "
+                "calling userinfo; the default, False, calls userinfo.",
+                id=ID.format("E030"),
+            )
+        )
     return errors
 
 

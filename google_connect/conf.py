@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     # ``iss``, when present, must equal it.
     "ISSUER": "https://accounts.google.com",
     "BASE_TEMPLATE": None,
+    "USE_ID_TOKEN": False,
 }
 
 
@@ -76,6 +77,7 @@ class GoogleConnectSettings:
     RISC_API_URL: str
     ISSUER: str
     BASE_TEMPLATE: str | None
+    USE_ID_TOKEN: bool
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -125,6 +127,7 @@ def get_settings() -> GoogleConnectSettings:
         RISC_API_URL=merged["RISC_API_URL"],
         ISSUER=merged["ISSUER"],
         BASE_TEMPLATE=merged["BASE_TEMPLATE"] or None,
+        USE_ID_TOKEN=merged["USE_ID_TOKEN"] is True,
     )
 
 

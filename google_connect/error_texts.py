@@ -71,6 +71,14 @@ ERROR_TEXTS: dict[str, tuple[Promise, Promise | str]] = {
         _("Google could not be reached"),
         _("Google did not answer, so nothing was stored. Try again in a few minutes."),
     ),
+    "invalid_id_token": (
+        _("Google's answer could not be checked"),
+        _(
+            "Google sent an identity for your account that was not issued for this site or has "
+            "expired, so nothing was connected. Try again; if it keeps happening, tell this "
+            "site's administrators."
+        ),
+    ),
     "unknown_scope_set": (
         _("This page asked for an unknown permission"),
         _(

@@ -112,6 +112,13 @@ class RevokeFailed(GoogleAPIError):
     default_endpoint = "revoke"
 
 
+class InvalidIdToken(GoogleAPIError):
+    """With ``USE_ID_TOKEN``: the token answer's ``id_token`` is malformed, is not
+    Google's, was issued to another client or is not current."""
+
+    reason = "invalid_id_token"
+
+
 class ScopeNotGranted(GoogleConnectError):
     reason = "scope_not_granted"
 

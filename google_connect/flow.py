@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .conf import get_settings
 from .exceptions import InvalidState
-from .used_state import claim, prune
+from .used_state import claim, prune_now_and_then
 
 SESSION_KEY = "google_connect_flows"
 # A user who opens the connect page in a few tabs gets a flow per tab; older
@@ -77,7 +77,7 @@ def begin(
     )
     pending = _live_flows(request)
     pending.append(asdict(flow))
-    prune()
+    prune_now_and_then()
     request.session[SESSION_KEY] = pending[-MAX_PENDING_FLOWS:]
     return flow
 

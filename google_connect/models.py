@@ -7,8 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, models, router, transaction
-from django.db.models import signals
+from django.db import IntegrityError, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -16,7 +15,6 @@ from django.views.decorators.debug import sensitive_variables
 from . import scope_changes, scope_sets, tokens
 from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
 from .fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
-from .insert import insert_row, skips_conflicts
 from .lifetimes import grant_ends_at, store_lifetimes
 from .reasons import ReconnectReason
 from .security_event import GoogleSecurityEvent  # noqa: F401  (a model of this app)
@@ -79,12 +77,19 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         # the read database).
         # (``_db``: a database chosen with ``.using()``.)
         db = getattr(self, "_db", None) or router.db_for_write(self.model)
-        # A first connect needs neither a lock nor a transaction of its own:
-        # one INSERT (see _insert_new).
-        if tokens.refresh_token:
+        # A first connect takes no row lock: look the ``sub`` up, then INSERT
+        # in a savepoint. Two callbacks racing for the same new ``sub`` meet
+        # at the unique constraint: the loser's INSERT is refused, its
+        # savepoint rolled back, and it takes the locked path below.
+        if tokens.refresh_token and not self.using(db).filter(sub=userinfo.sub).exists():
             account = self.model(user=user, sub=userinfo.sub)
             _fill(account, tokens, userinfo, requested_scopes, tokens.refresh_token)
-            if self._insert_new(account, db):
+            try:
+                with transaction.atomic(using=db):
+                    account.save(force_insert=True, using=db)
+            except IntegrityError:
+                pass
+            else:
                 scope_changes.announce(account, previous="")
                 return account, True
         # The ``sub`` is stored already (a reconnect, another user's account,
@@ -92,51 +97,6 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         # refresh token: decide under the row lock.
         with transaction.atomic(using=db):
             return self._connect_locked(db, user, tokens, userinfo, requested_scopes)
-
-    def _insert_new(self, account: GoogleAccount, db: str) -> bool:
-        """INSERT the account; False when its ``sub`` is already stored.
-
-        No lock, no transaction of its own (in autocommit a lone INSERT is
-        atomic). Two callbacks racing for the same new ``sub`` meet here: the
-        loser's INSERT writes nothing (or, on MariaDB and MySQL, is refused by
-        the unique constraint) and it takes the locked path.
-        """
-        # The INSERT sends pre_save before it runs. Skipping the look-up (one
-        # query fewer) is only right when no receiver would hear of a row
-        # that a stored ``sub`` then keeps from being written.
-        one_statement = skips_conflicts(db)
-        look_up_first = signals.pre_save.has_listeners(self.model) or not one_statement
-        if look_up_first and self._sub_is_stored(account.sub, db):
-            return False
-        if one_statement:
-            # A racing callback that stored the sub in between: nothing is
-            # written, and PostgreSQL logs no unique violation.
-            inserted = insert_row(account, db, unless_stored="sub")
-        else:
-            inserted = self._insert_or_refuse(account, db)
-        if inserted:
-            account.mark_token_state_loaded()
-        return inserted
-
-    def _sub_is_stored(self, sub: str, db: str) -> bool:
-        # Written out, the query costs about 20 µs; built by the ORM
-        # (``.filter(sub=sub).exists()``), about 360 µs.
-        connection = connections[db]
-        table = connection.ops.quote_name(self.model._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1 FROM {table} WHERE sub = %s", [sub])  # noqa: S608
-            return cursor.fetchone() is not None
-
-    def _insert_or_refuse(self, account: GoogleAccount, db: str) -> bool:
-        # Inside the caller's transaction the INSERT runs in a savepoint, so
-        # a refused INSERT leaves that transaction usable.
-        try:
-            if connections[db].in_atomic_block:
-                with transaction.atomic(using=db):
-                    return insert_row(account, db)
-            return insert_row(account, db)
-        except IntegrityError:
-            return False
 
     def _connect_locked(
         self,

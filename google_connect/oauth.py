@@ -8,7 +8,7 @@ exception message.
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
 import logging
 import re
@@ -36,6 +36,9 @@ logger = logging.getLogger("google_connect")
 # Google's token and userinfo answers are a few kilobytes; anything far larger
 # is not Google and is refused before it is parsed or stored.
 MAX_RESPONSE_BYTES = 64 * 1024
+READ_CHUNK_BYTES = 16 * 1024
+# requests' translations of urllib3's read errors, and what may slip past them.
+READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 # Google documents access tokens up to 2048 bytes and refresh tokens up to 512.
 MAX_TOKEN_LENGTH = 4096
 # Longest grant lifetime accepted (refresh_token_expires_in...): ten years.
@@ -62,6 +65,9 @@ class TokenResponse:
     # IETF draft's lifetime of the whole grant, in seconds (None when absent).
     refresh_token_expires_in: int | None = None
     authorization_expires_in: int | None = None
+    # OpenID Connect's ``id_token``, read only with ``USE_ID_TOKEN``; None when
+    # Google sent none.
+    id_token: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -152,20 +158,22 @@ class GoogleOAuthClient:
         login_hint: str | None = None,
     ) -> str:
         """The consent URL: ``scopes`` default to ``SCOPES``; ``login_hint`` picks the account."""
-        before_state, after_state = _static_authorization_query(
-            self.config.AUTHORIZE_URL,
-            self.config.CLIENT_ID,
-            redirect_uri,
-            scopes or self.config.SCOPES,
-        )
-        state_part = urlencode({"state": state})
-        challenge_part = urlencode(
-            {"code_challenge": code_challenge, "code_challenge_method": "S256"}
-        )
-        url = f"{before_state}&{state_part}&{after_state}&{challenge_part}"
+        params = {
+            "response_type": "code",
+            "client_id": self.config.CLIENT_ID,
+            "redirect_uri": redirect_uri,
+            "scope": " ".join(scopes or self.config.SCOPES),
+            "state": state,
+            "access_type": "offline",
+            "prompt": "consent",
+            "include_granted_scopes": "true",
+            "code_challenge": code_challenge,
+            "code_challenge_method": "S256",
+        }
         if login_hint:
-            url += "&" + urlencode({"login_hint": login_hint})
-        return url
+            params["login_hint"] = login_hint
+        separator = "&" if "?" in self.config.AUTHORIZE_URL else "?"
+        return self.config.AUTHORIZE_URL + separator + urlencode(params)
 
     @sensitive_variables("code", "code_verifier", "data", "body")
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
@@ -263,6 +271,7 @@ class GoogleOAuthClient:
             ) from None
         with response:
             if response.is_redirect or 300 <= response.status_code < 400:
+                # Its body is never read (see GoogleSession.get_redirect_target).
                 logger.warning(
                     "Google %s: HTTP %s, a redirect (not followed)", what, response.status_code
                 )
@@ -273,6 +282,9 @@ class GoogleOAuthClient:
             if response.ok and status_only:
                 # Only the status matters (revocation, RFC 7009 §2.2): a body
                 # too large or cut short must not turn a success into a failure.
+                # It is still read (up to the cap), so that the connection goes
+                # back to the pool instead of being closed mid-answer.
+                _read_quietly(response)
                 return None
             try:
                 raw = _read_capped(response, error_class, google)
@@ -291,31 +303,6 @@ class GoogleOAuthClient:
         return body
 
 
-@functools.lru_cache(maxsize=64)
-def _static_authorization_query(
-    authorize_url: str, client_id: str, redirect_uri: str, scopes: tuple[str, ...]
-) -> tuple[str, str]:
-    """The parts of the consent URL that are the same for every flow, encoded once.
-
-    Returns what comes before ``state`` (the URL itself included) and what
-    comes between ``state`` and ``code_challenge``, so that the parameters
-    keep their order.
-    """
-    separator = "&" if "?" in authorize_url else "?"
-    before_state = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": redirect_uri,
-            "scope": " ".join(scopes),
-        }
-    )
-    after_state = urlencode(
-        {"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true"}
-    )
-    return authorize_url + separator + before_state, after_state
-
-
 def _host_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
@@ -326,7 +313,7 @@ def _read_capped(
 ) -> bytes:
     try:
         body = _read_up_to(response, MAX_RESPONSE_BYTES + 1)
-    except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+    except READ_ERRORS as exc:
         logger.warning(
             "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
         )
@@ -341,24 +328,17 @@ def _read_capped(
     return body
 
 
-def _read_up_to(response: requests.Response, limit: int) -> bytes:
-    """At most ``limit`` bytes of the (decompressed) body.
+def _read_quietly(response: requests.Response) -> None:
+    with contextlib.suppress(*READ_ERRORS):
+        _read_up_to(response, MAX_RESPONSE_BYTES + 1)
 
-    One read straight from urllib3: the answers are small, and requests'
-    chunk iterator costs more than the read. Its errors are urllib3's own
-    (a broken connection, a timeout, a bad gzip stream), not requests'
-    translations of them. A body requests does not hold as a urllib3 response
-    (a custom adapter's) or one already read (by a response hook) is read the
-    way requests reads it.
-    """
-    raw = response.raw
-    if isinstance(raw, urllib3.response.HTTPResponse) and not getattr(
-        response, "_content_consumed", False
-    ):
-        return bytes(raw.read(limit, decode_content=True))
+
+def _read_up_to(response: requests.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of the (decompressed) body; a body read to its
+    end hands its connection back to the pool."""
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(chunk_size=16 * 1024):
+    for chunk in response.iter_content(chunk_size=READ_CHUNK_BYTES):
         chunks.append(chunk)
         size += len(chunk)
         if size >= limit:
@@ -374,7 +354,7 @@ def _decode_json(raw: bytes) -> Any:
         return None
 
 
-@sensitive_variables("body", "access_token", "refresh_token")
+@sensitive_variables("body", "access_token", "refresh_token", "id_token")
 def parse_token_response(
     body: dict[str, Any], error_class: type[GoogleAPIError] = TokenExchangeFailed
 ) -> TokenResponse:
@@ -408,6 +388,7 @@ def parse_token_response(
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise fail("token_type is not Bearer")
     scope = body.get("scope")
+    id_token = body.get("id_token")
     if scope is not None and (not isinstance(scope, str) or len(scope) > 8192):
         raise fail("malformed scope")
     # Time-limited access. The draft's ``refresh_token_timeout`` is an idle
@@ -425,15 +406,20 @@ def parse_token_response(
         scopes=None if scope is None else tuple(scope.split()),
         refresh_token=refresh_token,
         **lifetimes,
+        # One that is not a string is kept as an empty, so malformed, one: with
+        # USE_ID_TOKEN it is refused, never skipped.
+        id_token=None if id_token is None else (id_token if isinstance(id_token, str) else ""),
     )
 
 
-def parse_userinfo(body: dict[str, Any]) -> UserInfo:
-    def fail(problem: str) -> UserInfoFailed:
-        logger.warning("Google userinfo_failed: %s", problem)
-        return UserInfoFailed(
-            f"Google's userinfo response is unusable: {problem}.", status_code=200
-        )
+def parse_userinfo(
+    body: dict[str, Any],
+    error_class: type[GoogleAPIError] = UserInfoFailed,
+    what: str = "userinfo response",
+) -> UserInfo:
+    def fail(problem: str) -> GoogleAPIError:
+        logger.warning("Google %s: %s", error_class.reason, problem)
+        return error_class(f"Google's {what} is unusable: {problem}.", status_code=200)
 
     values: dict[str, Any] = {}
     for name, limit in USERINFO_LIMITS.items():

@@ -5,14 +5,16 @@ changing and writing the session is not atomic (two overlapping callbacks
 both find the state), and with signed-cookie sessions an old cookie still
 holds it. So a consumed state is also recorded, as the hash of the state, in
 a unique row: the database refuses a second one. Rows older than
-``STATE_MAX_AGE`` are pruned when a flow starts; a flow that old is refused
-as expired anyway. The callback costs one INSERT more.
+``STATE_MAX_AGE`` are pruned when a flow starts, at most once a minute per
+process; a flow that old is refused as expired anyway. The callback costs
+one INSERT more.
 A cache's ``add()`` would not do: it is atomic only on Redis and Memcached.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import timedelta
 
 from django.db import IntegrityError, connections, models, router, transaction
@@ -56,6 +58,22 @@ def claim(state: str) -> None:
             row.save(using=db, force_insert=True)
     except IntegrityError:
         raise InvalidState() from None
+
+
+# Pruning is housekeeping: once a minute per process keeps the table small
+# without a DELETE on every authorize request (the flow's query budget).
+PRUNE_INTERVAL = 60.0
+_next_prune = 0.0
+
+
+def prune_now_and_then() -> None:
+    """``prune()``, unless this process pruned less than ``PRUNE_INTERVAL`` ago."""
+    global _next_prune
+    now = time.monotonic()
+    if now < _next_prune:
+        return
+    _next_prune = now + PRUNE_INTERVAL
+    prune()
 
 
 def prune() -> None:

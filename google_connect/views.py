@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import logging
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.contrib import messages
@@ -12,9 +10,8 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, resolve_url
-from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.debug import sensitive_variables
@@ -31,6 +28,7 @@ from .exceptions import (
     ScopeNotGranted,
     UnknownScopeSet,
 )
+from .id_token import userinfo_from_id_token
 from .issuer import check_issuer
 from .models import GoogleAccount
 from .oauth import GoogleOAuthClient, code_of
@@ -57,23 +55,6 @@ def safe_next_url(request: HttpRequest, url: str | None) -> str | None:
     return None
 
 
-def connect_path() -> str:
-    """The callback's path, reversed once per URL resolver, script prefix and language.
-
-    Reversing walks the whole URLconf: on the authorize request it cost more
-    than building the consent URL. The resolver, not the URLconf's name, is
-    part of the key: a changed ROOT_URLCONF, a request's own URLconf and a
-    URLconf reloaded with clear_url_caches() each come with a new one.
-    """
-    return _reversed_connect_path(get_resolver(get_urlconf()), get_script_prefix(), get_language())
-
-
-@functools.lru_cache(maxsize=64)
-def _reversed_connect_path(resolver: Any, script_prefix: str, language: str | None) -> str:
-    # The arguments are the cache key only: reverse() reads all three itself.
-    return reverse("google_connect:connect")
-
-
 def no_store(response: HttpResponse) -> HttpResponse:
     response["Cache-Control"] = "no-store"
     return response
@@ -90,7 +71,9 @@ class AuthorizeView(LoginRequiredMixin, View):
             wanted = scope_sets.consent_request(request)
         except UnknownScopeSet as exc:
             return no_store(ConnectView().failure(request, exc))
-        redirect_uri = config.REDIRECT_URI or request.build_absolute_uri(connect_path())
+        redirect_uri = config.REDIRECT_URI or request.build_absolute_uri(
+            reverse("google_connect:connect")
+        )
         pending = flow.begin(
             request,
             redirect_uri=redirect_uri,
@@ -148,7 +131,12 @@ class ConnectView(View):
         missing_scopes = scopes.missing(config.required_scopes, granted)
         if missing_scopes:
             raise ScopeNotGranted(missing_scopes)
-        userinfo = client.fetch_userinfo(tokens.access_token)
+        if config.USE_ID_TOKEN and tokens.id_token is not None:
+            # The identity from the token answer itself: one round trip to
+            # Google fewer (see id_token.py for what is checked, and why).
+            userinfo = userinfo_from_id_token(tokens.id_token, client_id=config.CLIENT_ID)
+        else:
+            userinfo = client.fetch_userinfo(tokens.access_token)
         try:
             account, created = GoogleAccount.objects.connect(
                 user=request.user,

@@ -2,36 +2,66 @@
 
 For tests and benchmarks that need real concurrency (threads, processes) or
 real latency, which ``responses`` cannot give. It answers ``refresh_token``
-grants with a new, unique access token after ``token_delay`` seconds and
-revocations after ``revoke_delay`` seconds, and counts every call.
+grants with a new, unique access token after ``token_delay`` seconds,
+revocations after ``revoke_delay`` seconds and userinfo requests at once, and
+counts every call and every connection it accepts.
+
+Given ``tls`` (a ``trustme.CA``), it serves HTTPS with a certificate for
+127.0.0.1 from that throwaway CA; point ``REQUESTS_CA_BUNDLE`` at the CA's
+certificate (``ca_bundle(tmp_path)``) for requests to trust it.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import socket
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 
 class StubGoogle:
-    def __init__(self, *, token_delay: float = 0.2, revoke_delay: float = 0.0) -> None:
+    def __init__(
+        self, *, token_delay: float = 0.2, revoke_delay: float = 0.0, tls: Any = None
+    ) -> None:
         self.token_delay = token_delay
         self.revoke_delay = revoke_delay
-        self.counts = {"token": 0, "revoke": 0}
+        self.counts = {"token": 0, "revoke": 0, "userinfo": 0}
         self.revoked: set[str] = set()
+        self.tls = tls
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
+        context = None
+        if tls is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.issue_cert("127.0.0.1").configure_cert(context)
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self), context)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+    @property
+    def userinfo_url(self) -> str:
+        return self.url + "/userinfo"
+
+    @property
+    def connections(self) -> int:
+        """The TCP connections accepted so far."""
+        return self._server.accepted
+
+    def ca_bundle(self, directory: Path) -> str:
+        """Write the throwaway CA's certificate into ``directory``; return its path."""
+        path = directory / "stand-in-ca.pem"
+        self.tls.cert_pem.write_to_path(str(path))
+        return str(path)
 
     @property
     def token_url(self) -> str:
@@ -90,6 +120,22 @@ class JSONHandler(BaseHTTPRequestHandler):
         pass  # quiet: tests and benchmarks print their own figures
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: Any, handler: Any, context: ssl.SSLContext | None) -> None:
+        self.context = context
+        self.accepted = 0
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        self.accepted += 1  # only the serving thread accepts
+        if self.context is not None:
+            sock = self.context.wrap_socket(sock, server_side=True)
+        return sock, address
+
+
 def _handler_for(stub: StubGoogle) -> type[BaseHTTPRequestHandler]:
     class Handler(JSONHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as Google's front ends allow
@@ -101,10 +147,21 @@ def _handler_for(stub: StubGoogle) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
             endpoint = self.path.strip("/")
-            if endpoint not in stub.counts:
+            if endpoint not in ("token", "revoke"):
                 status, body = 404, {"error": "not_found"}
             else:
                 status, body = stub.answer(endpoint, form)
             self.send_json(status, body)
+
+        def do_GET(self) -> None:  # noqa: N802 (the http.server API)
+            if self.path.strip("/") != "userinfo":
+                self.send_json(404, {"error": "not_found"})
+                return
+            with stub._lock:
+                stub.counts["userinfo"] += 1
+            token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            self.send_json(
+                200, {"sub": f"stub-{abs(hash(token)) % 10**12}", "email_verified": True}
+            )
 
     return Handler

@@ -15,11 +15,10 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import IntegrityError, connection, connections
 from django.test import Client
 
-from google_connect import models
-from google_connect.models import GoogleAccount, GoogleAccountQuerySet
+from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_connected
 from tests.figures import report
 from tests.support import finish_flow, start_flow, token_body, userinfo_body
@@ -70,27 +69,26 @@ class Race:
 def race(google, monkeypatch):
     race = Race()
     google.mock.add_callback("POST", google.config.TOKEN_URL, callback=race.exchange)
-    real_insert_new = GoogleAccountQuerySet._insert_new
-    real_insert_row = models.insert_row
+    real_save = GoogleAccount.save
 
-    def counting_insert_new(self, *args, **kwargs):
+    def racing_save(self, *args, **kwargs):
+        if not kwargs.get("force_insert"):
+            return real_save(self, *args, **kwargs)
         with race.lock:
             race.connect_attempts += 1
-        inserted = real_insert_new(self, *args, **kwargs)
-        if not inserted:
-            # Another thread stored the sub first: this INSERT wrote nothing.
-            with race.lock:
-                race.lost_inserts += 1
-        return inserted
-
-    def slow_insert(*args, **kwargs):
         # Hold every racing thread just before its INSERT, so that they all
         # reach it before the first one commits.
         time.sleep(INSERT_DELAY)
-        return real_insert_row(*args, **kwargs)
+        try:
+            return real_save(self, *args, **kwargs)
+        except IntegrityError:
+            # Another thread stored the sub first: the unique constraint
+            # refused this INSERT.
+            with race.lock:
+                race.lost_inserts += 1
+            raise
 
-    monkeypatch.setattr(GoogleAccountQuerySet, "_insert_new", counting_insert_new)
-    monkeypatch.setattr(models, "insert_row", slow_insert)
+    monkeypatch.setattr(GoogleAccount, "save", racing_save)
 
     def on_connected(created, **kwargs):
         with race.lock:

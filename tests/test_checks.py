@@ -1,6 +1,8 @@
 import pytest
 from django.core.checks import run_checks
 
+from google_connect.conf import get_settings
+
 pytestmark = pytest.mark.django_db
 
 VALID = {"CLIENT_ID": "id.apps.googleusercontent.com", "CLIENT_SECRET": "secret"}
@@ -205,3 +207,19 @@ def test_a_base_template_with_a_syntax_error_does_not_break_the_checks(settings,
     settings.GOOGLE_CONNECT = {**VALID, "BASE_TEMPLATE": "broken.html"}
 
     assert messages() == []
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None])
+def test_use_id_token_must_be_a_boolean(settings, value):
+    settings.GOOGLE_CONNECT = {**VALID, "USE_ID_TOKEN": value}
+
+    assert messages() == [
+        ("google_connect.E030", "GOOGLE_CONNECT['USE_ID_TOKEN'] must be True or False.")
+    ]
+
+
+def test_use_id_token_is_off_by_default(settings):
+    settings.GOOGLE_CONNECT = VALID
+
+    assert messages() == []
+    assert get_settings().USE_ID_TOKEN is False

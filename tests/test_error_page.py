@@ -33,6 +33,7 @@ CALLBACK_ERRORS = [
     exceptions.AccountLinkedToAnotherUser(),
     exceptions.GoogleUnavailable("x"),
     exceptions.UnknownScopeSet("drive"),
+    exceptions.InvalidIdToken("aud"),
 ]
 
 

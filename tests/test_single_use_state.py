@@ -9,7 +9,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 from django.utils import timezone
 
-from google_connect import flow
+from google_connect import flow, used_state
 from google_connect.exceptions import InvalidState
 from google_connect.models import GoogleAccount
 from google_connect.used_state import UsedState, claim
@@ -59,7 +59,8 @@ def test_only_the_states_hash_is_stored():
     assert row.digest == hashlib.sha256(b"the-state-itself").hexdigest()
 
 
-def test_used_states_past_the_state_lifetime_are_pruned_when_a_flow_starts(alice):
+def test_used_states_past_the_state_lifetime_are_pruned_when_a_flow_starts(alice, monkeypatch):
+    monkeypatch.setattr(used_state, "_next_prune", 0.0)
     old = UsedState.objects.create(digest="a" * 64, used_at=timezone.now() - timedelta(hours=1))
     recent = UsedState.objects.create(digest="b" * 64)
 
@@ -67,3 +68,17 @@ def test_used_states_past_the_state_lifetime_are_pruned_when_a_flow_starts(alice
 
     assert list(UsedState.objects.values_list("pk", flat=True)) == [recent.pk]
     assert old.pk != recent.pk
+
+
+def test_pruning_runs_at_most_once_a_minute_per_process(alice, monkeypatch):
+    monkeypatch.setattr(used_state, "_next_prune", 0.0)
+    start_flow(alice)
+    old = UsedState.objects.create(digest="a" * 64, used_at=timezone.now() - timedelta(hours=1))
+
+    start_flow(alice)
+    kept = UsedState.objects.filter(pk=old.pk).exists()
+    monkeypatch.setattr(used_state, "_next_prune", 0.0)  # a minute later
+    start_flow(alice)
+
+    assert kept
+    assert not UsedState.objects.filter(pk=old.pk).exists()

@@ -1,0 +1,40 @@
+"""The connect flow at Google's latency: where users feel the cost.
+
+The flow of ``benchmarks.flows`` (a start request, then the callback), with
+every faked answer from Google delayed by a fixed round-trip time (50 ms by
+default). Google answers in-process, so each delay is a round trip and
+nothing else: the figure is the library's own time plus its round trips.
+Reported per library: the median ms per flow, the round trips to Google, and
+the time beyond them (median − round trips × delay).
+
+Run as ``python -m benchmarks.latency '{"flows": 100, "delay": 0.05}'``
+(settings: ``benchmarks.peer_settings``); it prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from benchmarks import flows, harness
+from benchmarks.report import FLOOR, ID_TOKEN
+
+# The Django floor (no round trip) measures the machine itself in the same run:
+# on a shared, loaded machine every library's own time stretches with it.
+LIBRARIES = [FLOOR, "google_connect", ID_TOKEN, "django-allauth", "social-app-django"]
+
+
+def main(options: dict[str, Any]) -> dict[str, Any]:
+    delay = options["delay"]
+    result = flows.run(options["flows"], delay, LIBRARIES)
+    for figures in result.values():
+        figures["round_trips"] = figures["http_calls"]
+        figures["beyond_ms"] = figures["median_ms"] - figures["round_trips"] * delay * 1000
+    result["_delay_ms"] = delay * 1000
+    result["_database"] = {"vendor": "sqlite", "version": flows.database_version()}
+    return result
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.peer_settings")
+    harness.run(main)
