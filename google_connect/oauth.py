@@ -28,6 +28,7 @@ from .exceptions import (
     TokenExchangeFailed,
     UserInfoFailed,
 )
+from .retry import parse_retry_after
 from .transport import shared_session
 
 logger = logging.getLogger("google_connect")
@@ -236,6 +237,7 @@ class GoogleOAuthClient:
                 status_code=response.status_code,
                 error_code=code,
                 temporary=response.status_code in TEMPORARY_STATUS_CODES,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if not isinstance(body, dict):
             logger.warning("Google %s: the answer is not a JSON object", what)

@@ -36,6 +36,9 @@ class Outcome:
     email: str
     result: str
     reason: str = ""
+    # For a failure: whether trying again later may succeed, and Google's Retry-After.
+    temporary: bool = False
+    retry_after: float | None = None
 
 
 @dataclass
@@ -118,7 +121,14 @@ def _revoke_one(account: GoogleAccount) -> Outcome:
     try:
         revoked = tokens.revoke(account)
     except GoogleConnectError as exc:
-        return Outcome(account.pk, account.email, FAILED, str(exc))
+        return Outcome(
+            account.pk,
+            account.email,
+            FAILED,
+            str(exc),
+            temporary=getattr(exc, "temporary", False),
+            retry_after=getattr(exc, "retry_after", None),
+        )
     return Outcome(account.pk, account.email, REVOKED if revoked else ALREADY_REVOKED)
 
 
@@ -154,7 +164,9 @@ def _apply(
     return [
         o
         if o.result == FAILED or o.account_id in kept
-        else Outcome(o.account_id, o.email, FAILED, "changed while being revoked; run again")
+        else Outcome(
+            o.account_id, o.email, FAILED, "changed while being revoked; run again", temporary=True
+        )
         for o in outcomes
     ]
 

@@ -9,7 +9,7 @@ rows already under the first key are left alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,11 +74,15 @@ def classify(ciphertexts: tuple[Any, ...]) -> str:
 
 
 def rotate_keys(
-    *, dry_run: bool = False, on_row: Callable[[int, str, str], None] | None = None
+    *,
+    dry_run: bool = False,
+    on_row: Callable[[int, str, str], None] | None = None,
+    ids: Collection[int] | None = None,
 ) -> RotationReport:
-    """Re-encrypt every account's tokens with the first key; report what was found."""
+    """Re-encrypt every account's tokens (or only those of ``ids``) with the first key."""
     report = RotationReport()
-    for pk, email, *ciphertexts in _ciphertexts().iterator(chunk_size=CHUNK_SIZE):
+    rows = _ciphertexts() if ids is None else _ciphertexts().filter(pk__in=list(ids))
+    for pk, email, *ciphertexts in rows.iterator(chunk_size=CHUNK_SIZE):
         state = classify(tuple(ciphertexts))
         if state == STALE and not dry_run:
             state = _rotate_row(pk)
