@@ -2,6 +2,7 @@
 
     python -m benchmarks            # full size (make bench), writes results.md
     python -m benchmarks --smoke    # tiny sizes (make bench-smoke, CI), writes nothing
+    python -m benchmarks --only celery_scale   # one benchmark; updates its section only
 
 Each benchmark runs in its own process (Django is configured once per process,
 and peak memory must be the benchmark's own). PostgreSQL comes from
@@ -24,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import markdown, report
+from benchmarks import celery_report, markdown, report
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/google_connect"
@@ -39,6 +40,12 @@ SIZES: dict[str, dict[str, Any]] = {
         },
         "revoke": {"runs": [[10_000, 32], [500, 1]], "delay": 0.05},
         "rotation": {"rows": 100_000},
+        "celery_scale": {
+            "accounts": 20_000,
+            "processes": [1, 2, 4],
+            "concurrency": 8,
+            "chunk_size": 50,
+        },
     },
     "smoke": {
         "flows": {"flows": 5},
@@ -49,6 +56,7 @@ SIZES: dict[str, dict[str, Any]] = {
         },
         "revoke": {"runs": [[40, 8], [5, 1]], "delay": 0.01},
         "rotation": {"rows": 30},
+        "celery_scale": {"accounts": 40, "processes": [1, 2], "concurrency": 2, "chunk_size": 10},
     },
 }
 
@@ -82,6 +90,19 @@ def main() -> int:
         help="seconds the stand-in token endpoint waits (default 0.2; 0.02 with --smoke)",
     )
     parser.add_argument(
+        "--only",
+        action="append",
+        metavar="MODULE",
+        help="run only this benchmark (repeatable); with celery_scale, only its section "
+        "of results.md is rewritten",
+    )
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        default=None,
+        help="accounts for celery_scale (default 20000; 40 with --smoke)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=Path(__file__).with_name("results.md"), help="results file"
     )
     args = parser.parse_args()
@@ -90,6 +111,9 @@ def main() -> int:
     delay = args.delay if args.delay is not None else (0.02 if args.smoke else 0.2)
     for part in sizes["refresh"].values():
         part["delay"] = delay
+    sizes["celery_scale"]["delay"] = delay
+    if args.accounts is not None:
+        sizes["celery_scale"]["accounts"] = args.accounts
     postgres = os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
         "DATABASE_URL", DEFAULT_POSTGRES
     )
@@ -107,24 +131,43 @@ def main() -> int:
         ("refresh", "postgresql", {**pg, **alone}),
         ("revoke", "postgresql", {**pg, **alone}),
         ("rotation", "postgresql", {**pg, **alone}),
+        ("celery_scale", "postgresql", {**pg, **alone}),
     ]
+    if args.only:
+        plan = [step for step in plan if step[0] in args.only]
     results: dict[str, dict[str, Any]] = {}
     print(f"== benchmarks ({mode} size)", flush=True)
     for module, database, env in plan:
         print(f"-- {module} on {database} ...", flush=True)
         result = run_benchmark(module, sizes[module], env)
         results.setdefault(module, {})[database] = result
-        for line in report.describe(module, database, result):
+        describe = (
+            celery_report.describe(result)
+            if module == "celery_scale"
+            else report.describe(module, database, result)
+        )
+        for line in describe:
             print(f"   {line}", flush=True)
 
-    checks = report.targets(results)
+    celery = results.get("celery_scale", {}).get("postgresql")
+    celery_checks = celery_report.targets(celery) if celery else []
+    checks = (report.targets(results) if not args.only else []) + celery_checks
     print("== targets", flush=True)
     for check in checks:
         print(f"   {check.verdict:4} {check.name}: {check.measured} (target {check.target})")
     if not args.smoke:
         machine = {**machine_before, "load_after": report.machine()["load_before"]}
-        args.output.write_text(markdown.render(machine, results, checks, sizes))
-        print(f"== wrote {args.output}")
+        if args.only:
+            text = args.output.read_text() if args.output.exists() else "# Benchmark results\n"
+        else:
+            text = markdown.render(machine, results, checks, sizes)
+        if celery:
+            text = celery_report.splice(text, celery_report.section(celery, celery_checks, machine))
+            if "skipped" not in celery:
+                celery_report.chart(celery, args.output.with_name(celery_report.CHART))
+        if not args.only or celery:
+            args.output.write_text(text)
+            print(f"== wrote {args.output}")
     broken = [c for c in checks if c.fatal and not c.passed]
     if broken:
         print(f"== {len(broken)} correctness check(s) failed", file=sys.stderr)

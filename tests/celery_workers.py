@@ -119,6 +119,16 @@ class Workers:
             peaks.append(int(line.split()[1]))
         return peaks
 
+    def cpu_seconds(self) -> list[float]:
+        """Each worker process's CPU time so far (user + system), in seconds."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        seconds = []
+        for process in self.processes:
+            # Fields 14 and 15 (utime, stime) follow the ")" that closes the command name.
+            fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds.append((int(fields[11]) + int(fields[12])) / ticks)
+        return seconds
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
