@@ -410,3 +410,17 @@ def test_an_in_process_retry_waits_at_least_a_short_retry_after(endpoint, no_bac
 
     assert tasks.refresh_accounts.delay([account.pk]).get()["refreshed"] == 1
     assert len(no_backoff) == 1 and no_backoff[0] >= 3
+
+
+def test_the_example_project_schedules_keep_alive_and_warnings_daily(monkeypatch):
+    monkeypatch.delenv("PROACTIVE_REFRESH", raising=False)
+    from example_project.celery import app
+
+    schedule = app.conf.beat_schedule
+    assert {entry["task"] for entry in schedule.values()} == {
+        "google_connect.keep_alive",
+        "google_connect.send_expiry_warnings",
+    }
+    assert all(entry["schedule"].hour == {3} for entry in schedule.values())
+    app.loader.import_default_modules()
+    assert NAMES <= set(app.tasks)
