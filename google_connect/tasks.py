@@ -24,10 +24,12 @@ returns its counts, with those accounts as failed.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
+from types import ModuleType
 from typing import Any
 
 try:
@@ -88,7 +90,7 @@ class ChunkTask(Task):  # type: ignore[misc]  # celery is untyped
     retry_jitter = True
     max_retries = MAX_RETRIES
 
-    def retry(  # type: ignore[override]  # the same arguments, passed on
+    def retry(
         self,
         args: Any = None,
         kwargs: Any = None,
@@ -118,6 +120,12 @@ class ChunkTask(Task):  # type: ignore[misc]  # celery is untyped
             max_retries=max_retries,
             **options,
         )
+
+
+def _shared_task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """``celery.shared_task``, typed for the checker (Celery's own is not)."""
+    decorator: Callable[[Callable[..., Any]], Any] = shared_task(**options)
+    return decorator
 
 
 def id_chunks(queryset: QuerySet[GoogleAccount], size: int) -> Iterator[list[int]]:
@@ -170,7 +178,7 @@ def _validate_window(within_seconds: int) -> timedelta:
     return timedelta(seconds=within_seconds)
 
 
-@shared_task(name="google_connect.refresh_expiring", acks_late=True)
+@_shared_task(name="google_connect.refresh_expiring", acks_late=True)
 def refresh_expiring(within_seconds: int = WITHIN_SECONDS, chunk_size: int = CHUNK_SIZE) -> Any:
     """Queue ``refresh_accounts`` for every active account whose token expires within the window."""
     window = _validate_window(within_seconds)
@@ -183,7 +191,7 @@ def refresh_expiring(within_seconds: int = WITHIN_SECONDS, chunk_size: int = CHU
     )
 
 
-@shared_task(name="google_connect.refresh_accounts", bind=True, base=ChunkTask)
+@_shared_task(name="google_connect.refresh_accounts", bind=True, base=ChunkTask)
 def refresh_accounts(
     self: Task,
     ids: list[int],
@@ -248,23 +256,24 @@ def _log_failure(what: str, account: GoogleAccount, exc: Exception) -> None:
     )
 
 
-@shared_task(name="google_connect.keep_alive", acks_late=True)
+@_shared_task(name="google_connect.keep_alive", acks_late=True)
 def keep_alive(chunk_size: int = CHUNK_SIZE) -> Any:
     """``check_google_accounts --keep-alive``: refresh the accounts idle too long."""
-    from . import grants
-
-    return dict(grants.keep_alive(chunk_size=chunk_size))
+    return dict(_grants().keep_alive(chunk_size=chunk_size))
 
 
-@shared_task(name="google_connect.send_expiry_warnings", acks_late=True)
+@_shared_task(name="google_connect.send_expiry_warnings", acks_late=True)
 def send_expiry_warnings() -> Any:
     """``check_google_accounts --send-warnings``: warn about grants about to end."""
-    from . import grants
-
-    return dict(grants.send_expiry_warnings())
+    return dict(_grants().send_expiry_warnings())
 
 
-@shared_task(name="google_connect.revoke_matching", acks_late=True)
+def _grants() -> ModuleType:
+    # Imported when a task runs: google_connect.grants comes with the grants feature.
+    return importlib.import_module("google_connect.grants")
+
+
+@_shared_task(name="google_connect.revoke_matching", acks_late=True)
 def revoke_matching(
     *, keep_local: bool = False, chunk_size: int = CHUNK_SIZE, **selection: Any
 ) -> Any:
@@ -305,7 +314,7 @@ def _selection(selection: dict[str, Any]) -> QuerySet[GoogleAccount]:
         raise ValueError(str(exc)) from None
 
 
-@shared_task(name="google_connect.revoke_accounts", bind=True, base=ChunkTask)
+@_shared_task(name="google_connect.revoke_accounts", bind=True, base=ChunkTask)
 def revoke_accounts(
     self: Task, ids: list[int], keep_local: bool = False, counted: dict[str, int] | None = None
 ) -> dict[str, int]:
@@ -355,13 +364,13 @@ def _revoked_and_kept(account: GoogleAccount) -> bool:
     )
 
 
-@shared_task(name="google_connect.rotate_token_keys", acks_late=True)
+@_shared_task(name="google_connect.rotate_token_keys", acks_late=True)
 def rotate_token_keys(chunk_size: int = CHUNK_SIZE) -> Any:
     """Queue ``rotate_accounts`` over every account, to re-encrypt with the first key."""
     return _fan_out(GoogleAccount.objects.all(), chunk_size, rotate_accounts.delay)
 
 
-@shared_task(name="google_connect.rotate_accounts", acks_late=True)
+@_shared_task(name="google_connect.rotate_accounts", acks_late=True)
 def rotate_accounts(ids: list[int]) -> dict[str, int]:
     """Re-encrypt these accounts' tokens with the first key of ``FERNET_KEYS``.
 
