@@ -40,7 +40,7 @@ except ImportError as exc:  # pragma: no cover - exercised by a test that hides 
         "pip install 'google_connect[celery]'"
     ) from exc
 
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -238,8 +238,8 @@ def _refresh_one(account: GoogleAccount, window: timedelta) -> str:
 def _temporary(exc: Exception) -> bool:
     if isinstance(exc, GoogleConnectError):
         return bool(getattr(exc, "temporary", False))
-    # The database went away or the row lock timed out: worth another try.
-    return isinstance(exc, DatabaseError)
+    # The database went away or a lock wait timed out: worth another try.
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def _log_failure(what: str, account: GoogleAccount, exc: Exception) -> None:

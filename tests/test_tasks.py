@@ -234,6 +234,20 @@ def test_after_the_last_retry_the_stale_accounts_count_as_failed(endpoint, retri
     assert endpoint.calls_for(ok) == 1
 
 
+def test_failures_are_logged_and_counted_without_a_token(endpoint, caplog):
+    down, refused = expiring(), expiring()
+    endpoint.always[down.refresh_token] = (503, {}, "{}")
+    endpoint.always[refused.refresh_token] = (400, {}, '{"error": "invalid_request"}')
+
+    counts = tasks.refresh_accounts.delay([down.pk, refused.pk]).get()
+
+    assert counts["failed"] == 2
+    assert f"account_id={down.pk}" in caplog.text and f"account_id={refused.pk}" in caplog.text
+    for account in (down, refused):
+        for secret in (account.access_token, account.refresh_token):
+            assert secret not in caplog.text and secret not in json.dumps(counts)
+
+
 def test_a_retry_comes_no_sooner_than_google_asked(endpoint, retries, no_backoff):
     slow = expiring()
     endpoint.answers[slow.refresh_token] = [(429, {"Retry-After": "120"}, "{}")]

@@ -14,10 +14,10 @@ import os
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
+from benchmarks import seed
 from google_connect.models import GoogleAccount
 from tests.celery_workers import Workers, current_app, redis_or_reason, wait_for_results
 from tests.stub_google import StubGoogle
@@ -48,35 +48,17 @@ def postgres():
         )
 
 
-def create_accounts(count, expires_in, label):
-    users = get_user_model().objects.bulk_create(
-        [get_user_model()(username=f"{label}-{n}", password="!") for n in range(count)]
-    )
-    expires_at = timezone.now() + expires_in
-    return GoogleAccount.objects.bulk_create(
-        [
-            GoogleAccount(
-                user=user,
-                sub=f"{label}-sub-{n}",
-                email=f"{label}-{n}@example.com",
-                access_token=f"ya29.{label}-{n}",
-                refresh_token=f"1//{label}-REFRESH-{n}",
-                expires_at=expires_at,
-            )
-            for n, user in enumerate(users)
-        ]
-    )
-
-
 @pytest.mark.parametrize("deliver_twice", [False, True], ids=["once", "every-chunk-twice"])
 def test_refresh_expiring_on_real_workers_calls_google_once_per_account(
     postgres, redis_db, tmp_path, deliver_twice
 ):
     from google_connect import tasks
 
-    due = create_accounts(EXPIRING, timedelta(minutes=5), "due")
-    later = create_accounts(NOT_EXPIRING, timedelta(minutes=50), "later")
-    before = {a.pk: (a.access_token, a.expires_at) for a in later}
+    due = seed.create_accounts(EXPIRING, expired=True, label="due")
+    later = seed.create_accounts(NOT_EXPIRING, expired=False, label="later")
+    before = {
+        a.pk: (a.access_token, a.expires_at) for a in GoogleAccount.objects.filter(pk__in=later)
+    }
 
     with (
         StubGoogle(token_delay=0.1) as stub,
@@ -107,9 +89,6 @@ def test_refresh_expiring_on_real_workers_calls_google_once_per_account(
     if not deliver_twice:
         assert total["refreshed"] == EXPIRING
     fresh_after = timezone.now() + timedelta(minutes=55)
-    assert (
-        GoogleAccount.objects.filter(pk__in=[a.pk for a in due], expires_at__gt=fresh_after).count()
-        == EXPIRING
-    )
+    assert GoogleAccount.objects.filter(pk__in=due, expires_at__gt=fresh_after).count() == EXPIRING
     for account in GoogleAccount.objects.filter(pk__in=before):
         assert (account.access_token, account.expires_at) == before[account.pk]
