@@ -55,7 +55,8 @@ def one_run(client: Any, ids: list[int], processes: int, options: dict[str, Any]
     from tests.celery_workers import Workers, current_app, wait_for_results
 
     # Every account expiring again, as the previous run left them fresh.
-    GoogleAccount.objects.update(expires_at=timezone.now() - timedelta(minutes=5))
+    run_start = timezone.now()
+    GoogleAccount.objects.update(expires_at=run_start - timedelta(minutes=5))
     client.flushdb()
     try:
         with (
@@ -86,7 +87,8 @@ def one_run(client: Any, ids: list[int], processes: int, options: dict[str, Any]
     finally:
         client.flushdb()
     totals = {key: sum(r[key] for r in results) for key in results[0]} if results else {}
-    fresh_after = timezone.now() + timedelta(minutes=50)
+    # A refresh stores now + 3599 s: every row refreshed during the run expires after this.
+    fresh_after = run_start + timedelta(minutes=55)
     return {
         "processes": processes,
         "wall_s": wall,
