@@ -21,7 +21,7 @@ RUN_DEMO_MODE := $(if $(CLIENT_ID_SET),,1)
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: install test lint format run demo tox clean bench bench-smoke
+.PHONY: install test lint format run demo worker tox clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,14 @@ demo: $(STAMP)
 	$(DEMO_MANAGE) demo_setup
 	@echo "Open http://$(ADDRPORT)/ and log in with one of the accounts above."
 	$(DEMO_MANAGE) runserver $(ADDRPORT)
+
+## make worker: a Celery worker with beat for the example project (example_project/celery.py),
+## against $$REDIS_URL (default redis://127.0.0.1:6379/0). Optional: the demo runs without it.
+REDIS_URL ?= redis://127.0.0.1:6379/0
+worker: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,celery]'
+	REDIS_URL=$(REDIS_URL) $(BIN)/celery -A example_project worker --beat \
+		--schedule $(VENV)/celerybeat-schedule --loglevel INFO
 
 ## make tox: the whole tox matrix (see tox.ini); ENV=name[,name] runs only those envs,
 ## TOX_ARGS passes more options to tox run.

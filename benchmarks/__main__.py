@@ -3,6 +3,7 @@
     python -m benchmarks            # full size (make bench), writes results.md
     python -m benchmarks --smoke    # tiny sizes (make bench-smoke, CI), writes nothing
     python -m benchmarks --only latency,connections   # these again; the rest from results.json
+    python -m benchmarks --only celery_scale --accounts 2000   # Celery scaling, smaller
 
 Each benchmark runs in its own process (Django is configured once per process,
 and peak memory must be the benchmark's own). PostgreSQL comes from
@@ -10,7 +11,8 @@ and peak memory must be the benchmark's own). PostgreSQL comes from
 every benchmark works in its own throwaway test database there.
 
 A full run also keeps its raw figures in ``benchmarks/results.json`` and draws
-the connect-at-latency chart (``benchmarks/connect-latency.svg``).
+the connect-at-latency chart (``benchmarks/connect-latency.svg``) and the
+Celery scaling chart (``benchmarks/celery_scaling.svg``).
 
 The exit status is non-zero when a benchmark crashed or a correctness check
 failed (a second refresh, a lost update, a failed revocation, plaintext
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import chart, markdown, report
+from benchmarks import celery_report, chart, markdown, report
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/google_connect"
@@ -47,6 +49,12 @@ SIZES: dict[str, dict[str, Any]] = {
         "revoke": {"runs": [[10_000, 32], [500, 1]], "delay": 0.05},
         "rotation": {"rows": 100_000},
         "risc": {"events": 2_000},
+        "celery_scale": {
+            "accounts": 20_000,
+            "processes": [1, 2, 4],
+            "concurrency": 8,
+            "chunk_size": 50,
+        },
     },
     "smoke": {
         "flows": {"flows": 5},
@@ -60,6 +68,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "revoke": {"runs": [[40, 8], [5, 1]], "delay": 0.01},
         "rotation": {"rows": 30},
         "risc": {"events": 20},
+        "celery_scale": {"accounts": 40, "processes": [1, 2], "concurrency": 2, "chunk_size": 10},
     },
 }
 
@@ -108,6 +117,12 @@ def main() -> int:
         help="comma-separated benchmarks to run; the others' figures come from results.json",
     )
     parser.add_argument(
+        "--accounts",
+        type=int,
+        default=None,
+        help="accounts for celery_scale (default 20000; 40 with --smoke)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=Path(__file__).with_name("results.md"), help="results file"
     )
     args = parser.parse_args()
@@ -117,6 +132,9 @@ def main() -> int:
     for part in sizes["refresh"].values():
         part["delay"] = delay
     sizes["latency"]["delay"] = args.rtt
+    sizes["celery_scale"]["delay"] = delay
+    if args.accounts is not None:
+        sizes["celery_scale"]["accounts"] = args.accounts
     only = {name for name in args.only.split(",") if name}
     postgres = os.environ.get("BENCH_DATABASE_URL") or os.environ.get(
         "DATABASE_URL", DEFAULT_POSTGRES
@@ -139,6 +157,7 @@ def main() -> int:
         ("rotation", "postgresql", {**pg, **alone}),
         ("risc", "sqlite", {**sqlite, **alone}),
         ("risc", "postgresql", {**pg, **alone}),
+        ("celery_scale", "postgresql", {**pg, **alone}),
     ]
     unknown = only - {module for module, _, _ in plan}
     if unknown:
@@ -154,10 +173,17 @@ def main() -> int:
         print(f"-- {module} on {database} ...", flush=True)
         result = run_benchmark(module, sizes[module], env)
         results.setdefault(module, {})[database] = result
-        for line in report.describe(module, database, result):
+        describe = (
+            celery_report.describe(result)
+            if module == "celery_scale"
+            else report.describe(module, database, result)
+        )
+        for line in describe:
             print(f"   {line}", flush=True)
 
-    checks = report.targets(results)
+    celery = results.get("celery_scale", {}).get("postgresql")
+    celery_checks = celery_report.targets(celery) if celery else []
+    checks = report.targets(results) + celery_checks
     print("== targets", flush=True)
     for check in checks:
         print(f"   {check.verdict:4} {check.name}: {check.measured} (target {check.target})")
@@ -166,7 +192,12 @@ def main() -> int:
         machine = {**machine_before, "load_after": report.machine()["load_before"]}
         if only:
             machine["only"] = sorted(only)
-        args.output.write_text(markdown.render(machine, results, checks, sizes))
+        text = markdown.render(machine, results, checks, sizes)
+        if celery:
+            text = celery_report.splice(text, celery_report.section(celery, celery_checks, machine))
+            if "skipped" not in celery and "celery_scale" in (only or {"celery_scale"}):
+                celery_report.chart(celery, args.output.with_name(celery_report.CHART))
+        args.output.write_text(text)
         raw.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
         print(f"== wrote {args.output} and {raw.name}")
         if latency:

@@ -382,7 +382,7 @@ def _risc(risc: dict[str, Any]) -> list[str]:
     if not risc:
         return []
     out = [
-        "## 5. Security events (Cross-Account Protection)",
+        "## 7. Security events (Cross-Account Protection)",
         "",
         "Signed tokens POSTed to the receiver one after another from one process through "
         "Django's WSGI handler: the middleware, the RS256 check, the account lock and update, "

@@ -68,6 +68,8 @@ class GoogleAPIError(GoogleConnectError):
         retry_after: float | None = None,
     ) -> None:
         self.status_code = status_code
+        # Seconds Google asked us to wait (its Retry-After header), if it said.
+        self.retry_after = retry_after
         # True for failures worth retrying later: timeouts, 429 and 5xx.
         self.temporary = temporary
         # Google's own ``error`` value (``invalid_grant``...), never its description.

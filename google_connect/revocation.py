@@ -37,6 +37,9 @@ class Outcome:
     email: str
     result: str
     reason: str = ""
+    # For a failure: whether trying again later may succeed, and Google's Retry-After.
+    temporary: bool = False
+    retry_after: float | None = None
 
 
 @dataclass
@@ -119,7 +122,14 @@ def _revoke_one(account: GoogleAccount) -> Outcome:
     try:
         revoked = tokens.revoke(account)
     except GoogleConnectError as exc:
-        return Outcome(account.pk, account.email, FAILED, str(exc))
+        return Outcome(
+            account.pk,
+            account.email,
+            FAILED,
+            str(exc),
+            temporary=getattr(exc, "temporary", False),
+            retry_after=getattr(exc, "retry_after", None),
+        )
     return Outcome(account.pk, account.email, REVOKED if revoked else ALREADY_REVOKED)
 
 
@@ -165,7 +175,9 @@ def _apply(
     return [
         o
         if o.result == FAILED or o.account_id in kept
-        else Outcome(o.account_id, o.email, FAILED, "changed while being revoked; run again")
+        else Outcome(
+            o.account_id, o.email, FAILED, "changed while being revoked; run again", temporary=True
+        )
         for o in outcomes
     ]
 

@@ -9,7 +9,7 @@ rows already under the first key are left alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,8 +83,10 @@ def rotate_keys(
     dry_run: bool = False,
     on_row: Callable[[int, str, str], None] | None = None,
     using: str | None = None,
+    ids: Collection[int] | None = None,
 ) -> RotationReport:
-    """Re-encrypt every account's tokens with the first key; report what was found.
+    """Re-encrypt every account's tokens (or only those of ``ids``) with the first key;
+    report what was found.
 
     Works on one database: ``using``, or where the router writes accounts.
     Reads, locks and writes all go there, so a replica is never read for a
@@ -92,7 +94,8 @@ def rotate_keys(
     """
     db = using or router.db_for_write(GoogleAccount)
     report = RotationReport()
-    for pk, email, *ciphertexts in _ciphertexts(db).iterator(chunk_size=CHUNK_SIZE):
+    rows = _ciphertexts(db) if ids is None else _ciphertexts(db).filter(pk__in=list(ids))
+    for pk, email, *ciphertexts in rows.iterator(chunk_size=CHUNK_SIZE):
         state = classify(tuple(ciphertexts))
         if state == STALE and not dry_run:
             state = _rotate_row(pk, db)

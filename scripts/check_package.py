@@ -116,7 +116,7 @@ def check_wheel(wheel: Path, version: str) -> list[str]:
     if metadata["License-Expression"] != "MIT":
         problems.append(f"License-Expression is {metadata['License-Expression']!r}")
     extras = set(metadata.get_all("Provides-Extra") or [])
-    if not {"google", "risc", "test"} <= extras:
+    if not {"google", "risc", "test", "celery"} <= extras:
         problems.append(f"extras are {sorted(extras)}")
     if not metadata.get_all("Project-URL"):
         problems.append("no project URLs")

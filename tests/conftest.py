@@ -111,3 +111,23 @@ def sleeps(monkeypatch):
 def no_backoff(sleeps):
     """Retries without waiting."""
     return sleeps
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--celery-live",
+        action="store_true",
+        help="run the tests marked celery_live (real Celery workers on Redis); CI runs them once",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--celery-live"):
+        return
+    skip = pytest.mark.skip(
+        reason="celery_live: starts real Celery workers; run with --celery-live "
+        "(CI runs it once per run, in .ci/run)"
+    )
+    for item in items:
+        if "celery_live" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,11 @@
+"""The test settings, for Celery worker processes: Google's token endpoint is a stand-in."""
+
+import os
+
+from tests.settings import *  # noqa: F403
+
+GOOGLE_CONNECT = {
+    **GOOGLE_CONNECT,  # noqa: F405
+    "TOKEN_URL": os.environ["STAND_IN_TOKEN_URL"],
+    "REVOKE_URL": os.environ.get("STAND_IN_REVOKE_URL", "http://127.0.0.1:9/revoke"),
+}
