@@ -192,7 +192,12 @@ def main() -> int:
         machine = {**machine_before, "load_after": report.machine()["load_before"]}
         if only:
             machine["only"] = sorted(only)
+        previous = args.output.read_text() if args.output.exists() else ""
         text = markdown.render(machine, results, checks, sizes)
+        kept = None if celery else celery_report.section_in(previous)
+        if kept:
+            # Not rerun this time (it is not in results.json): keep its section.
+            text = celery_report.splice(text, kept)
         if celery:
             text = celery_report.splice(text, celery_report.section(celery, celery_checks, machine))
             if "skipped" not in celery and "celery_scale" in (only or {"celery_scale"}):

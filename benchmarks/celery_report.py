@@ -150,6 +150,12 @@ def section(result: dict[str, Any], checks: list[Check], machine: dict[str, Any]
     return "\n".join(out)
 
 
+def section_in(text: str) -> str | None:
+    """The Celery section already in ``text`` (a results.md), if any."""
+    found = re.search(re.escape(BEGIN) + ".*?" + re.escape(END), text, re.DOTALL)
+    return found.group(0) if found else None
+
+
 def splice(text: str, new_section: str) -> str:
     """``text`` with its Celery section replaced by ``new_section`` (appended if absent)."""
     pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
