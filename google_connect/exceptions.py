@@ -66,10 +66,9 @@ class GoogleAPIError(GoogleConnectError):
         temporary: bool = False,
         endpoint: str | None = None,
         retry_after: float | None = None,
+        host: str | None = None,
     ) -> None:
         self.status_code = status_code
-        # Seconds Google asked us to wait (its Retry-After header), if it said.
-        self.retry_after = retry_after
         # True for failures worth retrying later: timeouts, 429 and 5xx.
         self.temporary = temporary
         # Google's own ``error`` value (``invalid_grant``...), never its description.
@@ -80,8 +79,17 @@ class GoogleAPIError(GoogleConnectError):
         self.endpoint = endpoint or self.default_endpoint
         # Seconds Google asked us to wait (``Retry-After``), when it said.
         self.retry_after = retry_after
+        # Which host answered (``oauth2.googleapis.com``, a stand-in, a proxy):
+        # named in the message, the first question when a call fails.
+        self.host = host
         # Without a message of its own, the error says what its attributes say.
-        super().__init__(message or f"Google's {self.summary}.")
+        super().__init__(message or self._default_message())
+
+    def _default_message(self) -> str:
+        message = f"Google's {self.summary}."
+        if self.host:
+            message = message.replace(" endpoint:", f" endpoint ({self.host}):", 1)
+        return message
 
     @property
     def summary(self) -> str:

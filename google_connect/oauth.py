@@ -117,7 +117,10 @@ def is_temporary(status_code: int) -> bool:
 
 
 def _error_answer(
-    response: requests.Response, body: Any, error_class: type[GoogleAPIError]
+    response: requests.Response,
+    body: Any,
+    error_class: type[GoogleAPIError],
+    host: str | None = None,
 ) -> GoogleAPIError:
     """The error for an HTTP error answer: its status, Google's codes, never its body."""
     status = response.status_code
@@ -130,6 +133,7 @@ def _error_answer(
         error_subtype=code_of(body, "error_subtype"),
         temporary=is_temporary(status),
         retry_after=retry_after,
+        host=host,
     )
     logger.warning("Google %s: %s", error_class.reason, error.summary)
     return error
@@ -296,7 +300,7 @@ class GoogleOAuthClient:
                 raw = b""
         body = _decode_json(raw)
         if not response.ok:
-            raise _error_answer(response, body, error_class)
+            raise _error_answer(response, body, error_class, _host_of(url))
         if not isinstance(body, dict):
             logger.warning("Google %s: the answer is not a JSON object", what)
             raise error_class(f"The answer of {google} is not a JSON object.", status_code=200)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -33,6 +34,9 @@ def backoff_delay(retry_number: int) -> float:
     return random.uniform(0, min(MAX_DELAY, BASE_DELAY * 2**retry_number))  # noqa: S311
 
 
+DELTA_SECONDS = re.compile(r"[0-9]{1,10}")
+
+
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (RFC 9110 §10.2.3), or None.
 
@@ -42,7 +46,8 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if DELTA_SECONDS.fullmatch(value):
         return float(min(int(value), 24 * 3600))
     try:
         when = parsedate_to_datetime(value)

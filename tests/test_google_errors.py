@@ -118,7 +118,9 @@ def test_an_error_keeps_status_code_subtype_and_endpoint_but_not_the_body(google
         "invalid_rapt",
         "token",
     )
-    assert str(error) == "Google's token endpoint: HTTP 400, error=invalid_grant/invalid_rapt."
+    assert str(error) == (
+        "Google's token endpoint (oauth2.googleapis.com): HTTP 400, error=invalid_grant/invalid_rapt."
+    )
     assert [r.getMessage() for r in caplog.records] == [
         "Google refresh_failed: token endpoint: HTTP 400, error=invalid_grant/invalid_rapt"
     ]
@@ -169,3 +171,23 @@ def test_the_admin_message_reads_from_the_errors_attributes(admin_client, google
         "Failed for stuck@example.com: Google kept failing to revoke a grant after 3 retries "
         "(revoke endpoint: HTTP 503, error=backend_error)."
     ]
+
+
+@pytest.mark.parametrize("header", ["²", "9" * 5000, "12.5", "-3"])
+def test_a_retry_after_that_is_no_number_of_seconds_is_ignored(google, expired, sleeps, header):
+    google.token({"error": "backend_error"}, status=503, headers={"Retry-After": header})
+    google.token(NEW_TOKEN)
+
+    assert expired.get_access_token() == "ya29.REFRESHED"
+    assert len(sleeps) == 1
+    assert sleeps[0] <= retry.MAX_DELAY
+
+
+def test_an_error_answer_names_the_host_that_gave_it(google, expired):
+    google.token({"error": "invalid_request"}, status=400)
+
+    with pytest.raises(RefreshFailed) as raised:
+        expired.get_access_token()
+
+    assert raised.value.host == "oauth2.googleapis.com"
+    assert "token endpoint (oauth2.googleapis.com): HTTP 400" in str(raised.value)
