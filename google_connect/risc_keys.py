@@ -28,7 +28,7 @@ import requests
 
 from .conf import GoogleConnectSettings
 from .exceptions import GoogleAPIError
-from .oauth import _decode_json, _read_capped
+from .oauth import _decode_json, _host_of, _read_capped
 from .transport import shared_session
 
 logger = logging.getLogger("google_connect")
@@ -127,22 +127,33 @@ def fetch_json(
 ) -> tuple[requests.Response, Any]:
     """One call through the shared session: the answer, and its body as JSON
     (None when it is not JSON). Raises ``error_class`` when Google cannot be
-    reached or its answer is too large to read."""
+    reached, answers with a redirect (never followed, its body never read) or
+    its answer is too large to read."""
+    google = f"Google ({_host_of(url)})"
     try:
         response = shared_session().request(method, url, timeout=timeout, stream=True, **kwargs)
     except requests.RequestException as exc:
         logger.warning("Google %s: request failed (%s)", error_class.reason, type(exc).__name__)
         raise error_class(
-            f"Google could not be reached ({type(exc).__name__}).", temporary=True
+            f"{google} could not be reached ({type(exc).__name__}).", temporary=True
         ) from None
     with response:
-        raw = _read_capped(response, error_class)
+        if 300 <= response.status_code < 400:
+            logger.warning(
+                "Google %s: HTTP %s, a redirect (not followed)",
+                error_class.reason,
+                response.status_code,
+            )
+            raise error_class(
+                f"{google} answered HTTP {response.status_code}, a redirect (not followed).",
+                status_code=response.status_code,
+            )
+        raw = _read_capped(response, error_class, google)
     return response, _decode_json(raw)
 
 
 def _fetch(config: GoogleConnectSettings, url: str, parse: Callable[[Any], Any]) -> tuple[Any, int]:
     what = RiscKeysUnavailable.reason
-    # Public documents, no secret in the request: a redirect may be followed.
     response, body = fetch_json("GET", url, RiscKeysUnavailable, timeout=config.TIMEOUT)
     if not response.ok:
         logger.warning("Google %s: HTTP %s from %s", what, response.status_code, url)

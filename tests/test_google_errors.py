@@ -119,7 +119,8 @@ def test_an_error_keeps_status_code_subtype_and_endpoint_but_not_the_body(google
         "token",
     )
     assert str(error) == (
-        "Google's token endpoint (oauth2.googleapis.com): HTTP 400, error=invalid_grant/invalid_rapt."
+        "Google's token endpoint (oauth2.googleapis.com): "
+        "HTTP 400, error=invalid_grant/invalid_rapt."
     )
     assert [r.getMessage() for r in caplog.records] == [
         "Google refresh_failed: token endpoint: HTTP 400, error=invalid_grant/invalid_rapt"

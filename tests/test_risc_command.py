@@ -157,3 +157,16 @@ def test_usage_errors(google, monkeypatch, args, message):
         run(*args)
 
     assert len(google.mock.calls) == 0
+
+
+def test_a_redirect_is_a_command_error_not_a_success(google, key_file):
+    google.mock.post(
+        f"{API}/stream:update",
+        status=307,
+        headers={"Location": "https://elsewhere.example/stream:update"},
+        body="x" * 100_000,
+    )
+
+    with pytest.raises(CommandError, match="HTTP 307, a redirect"):
+        run("--service-account", key_file, "--receiver-url", RECEIVER)
+    assert len(google.mock.calls) == 1
