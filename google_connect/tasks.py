@@ -183,7 +183,7 @@ def refresh_expiring(within_seconds: int = WITHIN_SECONDS, chunk_size: int = CHU
     """Queue ``refresh_accounts`` for every active account whose token expires within the window."""
     window = _validate_window(within_seconds)
     cutoff = timezone.now() + window
-    expiring = GoogleAccount.objects.active().filter(expires_at__lte=cutoff)
+    expiring = _written_accounts().active().filter(expires_at__lte=cutoff)
     return _fan_out(
         expiring,
         chunk_size,
@@ -209,7 +209,7 @@ def refresh_accounts(
     counts = _start(counted, "refreshed", "already_fresh", "reconnect_required", "failed")
     stale: list[int] = []
     retry_after: list[float] = []
-    for account in GoogleAccount.objects.filter(pk__in=list(ids)).order_by("pk"):
+    for account in _written_accounts().filter(pk__in=list(ids)).order_by("pk"):
         try:
             counts[_refresh_one(account, window)] += 1
         except Exception as exc:  # counted per account, never raised one by one
@@ -288,6 +288,12 @@ def revoke_matching(
     )
 
 
+def _written_accounts() -> QuerySet[GoogleAccount]:
+    """Accounts on the database the routers write them to: a chunk acts on the
+    ids its fan-out read there, never on a replica that may lag behind."""
+    return GoogleAccount.objects.using(router.db_for_write(GoogleAccount))
+
+
 def _selection(selection: dict[str, Any]) -> QuerySet[GoogleAccount]:
     from django.core.management import CommandError
 
@@ -326,7 +332,7 @@ def revoke_accounts(
     earlier run as ``already_revoked``: neither is sent to Google again.
     """
     counts = _start(counted, "revoked", "already_revoked", "gone", "failed")
-    rows = list(GoogleAccount.objects.filter(pk__in=list(ids)).order_by("pk"))
+    rows = list(_written_accounts().filter(pk__in=list(ids)).order_by("pk"))
     counts["gone"] += len(set(ids) - {row.pk for row in rows})
     to_revoke = [row.pk for row in rows if not _revoked_and_kept(row)]
     counts["already_revoked"] += len(rows) - len(to_revoke)
@@ -334,7 +340,7 @@ def revoke_accounts(
     retry_after: list[float] = []
     if to_revoke:
         report = revocation.revoke_accounts(
-            GoogleAccount.objects.filter(pk__in=to_revoke),
+            _written_accounts().filter(pk__in=to_revoke),
             workers=REVOKE_WORKERS,
             keep_local=keep_local,
         )
@@ -369,7 +375,7 @@ def _revoked_and_kept(account: GoogleAccount) -> bool:
 @_shared_task(name="google_connect.rotate_token_keys", acks_late=True)
 def rotate_token_keys(chunk_size: int = CHUNK_SIZE) -> Any:
     """Queue ``rotate_accounts`` over every account, to re-encrypt with the first key."""
-    return _fan_out(GoogleAccount.objects.all(), chunk_size, rotate_accounts.delay)
+    return _fan_out(_written_accounts(), chunk_size, rotate_accounts.delay)
 
 
 @_shared_task(name="google_connect.rotate_accounts", acks_late=True)

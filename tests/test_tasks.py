@@ -410,3 +410,21 @@ def test_the_example_project_schedules_keep_alive_and_warnings_daily(monkeypatch
     assert all(entry["schedule"].hour == {3} for entry in schedule.values())
     app.loader.import_default_modules()
     assert NAMES <= set(app.tasks)
+
+
+class ReadsElsewhere:
+    """Reads of google_connect's rows routed to a database that does not exist:
+    any read not on the write database fails loudly."""
+
+    def db_for_read(self, model, **hints):
+        return "nowhere" if model._meta.app_label == "google_connect" else None
+
+
+def test_chunks_act_on_the_database_accounts_are_written_to(endpoint, revoke_endpoint, settings):
+    stale, gone = expiring(), expiring()
+    settings.DATABASE_ROUTERS = [ReadsElsewhere()]
+
+    refreshed = tasks.refresh_accounts.delay([stale.pk]).get()
+    revoked = tasks.revoke_accounts.delay([gone.pk]).get()
+
+    assert (refreshed["refreshed"], revoked["revoked"]) == (1, 1)
