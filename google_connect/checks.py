@@ -66,6 +66,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_days(raw))
     errors.extend(_check_risc(raw))
     errors.extend(_check_issuer(raw))
+    errors.extend(_check_urls(raw))
     errors.extend(_check_base_template(raw))
     if not isinstance(raw.get("USE_ID_TOKEN", False), bool):
         errors.append(
@@ -215,6 +216,29 @@ def _check_days(raw: dict[str, Any]) -> Iterable[Error | Warning]:
                 hint="Keep it well under 180 days; the default is 150.",
                 id=ID.format("W040"),
             )
+
+
+# Google's endpoints and the error page's guide: absolute http(s) URLs.
+URL_KEYS = ("AUTHORIZE_URL", "TOKEN_URL", "USERINFO_URL", "REVOKE_URL", "HELP_URL")
+
+
+def _check_urls(raw: dict[str, Any]) -> Iterable[Error]:
+    for key in URL_KEYS:
+        value = raw.get(key, DEFAULTS[key])
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("https", "http") or not parts.netloc:
+            yield Error(
+                f"{SETTING_NAME}[{key!r}] must be an absolute http(s) URL.",
+                hint=f"Leave it unset for Google's ({DEFAULTS[key]}).",
+                id=ID.format("E012"),
+            )
+    success = raw.get("SUCCESS_URL")
+    if success is not None and (not isinstance(success, str) or not success):
+        yield Error(
+            f"{SETTING_NAME}['SUCCESS_URL'] must be None, a URL or a URL name.",
+            hint='For example "/" or "home"; None redirects to "/".',
+            id=ID.format("E013"),
+        )
 
 
 def _check_risc(raw: dict[str, Any]) -> Iterable[Error]:

@@ -223,3 +223,30 @@ def test_use_id_token_is_off_by_default(settings):
 
     assert messages() == []
     assert get_settings().USE_ID_TOKEN is False
+
+
+@pytest.mark.parametrize(
+    "key", ["AUTHORIZE_URL", "TOKEN_URL", "USERINFO_URL", "REVOKE_URL", "HELP_URL"]
+)
+@pytest.mark.parametrize("value", ["oauth2.googleapis.com/token", "ftp://example.com/x", 3, None])
+def test_google_endpoints_and_the_guide_must_be_absolute_urls(settings, key, value):
+    settings.GOOGLE_CONNECT = {**VALID, key: value}
+
+    assert messages() == [
+        ("google_connect.E012", f"GOOGLE_CONNECT[{key!r}] must be an absolute http(s) URL.")
+    ]
+
+
+@pytest.mark.parametrize("value", ["", 3, ["/"]])
+def test_success_url_must_be_none_or_a_url(settings, value):
+    settings.GOOGLE_CONNECT = {**VALID, "SUCCESS_URL": value}
+
+    assert messages() == [
+        ("google_connect.E013", "GOOGLE_CONNECT['SUCCESS_URL'] must be None, a URL or a URL name.")
+    ]
+
+
+def test_local_stand_in_urls_pass(settings):
+    settings.GOOGLE_CONNECT = {**VALID, "TOKEN_URL": "http://127.0.0.1:8000/fake-google/token"}
+
+    assert messages() == []
