@@ -46,7 +46,7 @@ from django.utils import timezone
 
 from . import revocation, rotation, tokens
 from .exceptions import GoogleConnectError, ReconnectRequired
-from .models import GoogleAccount
+from .models import GoogleAccount, GoogleAccountQuerySet
 
 logger = logging.getLogger("google_connect")
 
@@ -288,7 +288,7 @@ def revoke_matching(
     )
 
 
-def _written_accounts() -> QuerySet[GoogleAccount]:
+def _written_accounts() -> GoogleAccountQuerySet:
     """Accounts on the database the routers write them to: a chunk acts on the
     ids its fan-out read there, never on a replica that may lag behind."""
     return GoogleAccount.objects.using(router.db_for_write(GoogleAccount))
