@@ -384,7 +384,8 @@ def _risc(risc: dict[str, Any]) -> list[str]:
     out = [
         "## 7. Security events (Cross-Account Protection)",
         "",
-        "Signed tokens POSTed to the receiver one after another from one process through "
+        "Signed tokens POSTed to the receiver one after another from one process, with "
+        "persistent database connections (`CONN_MAX_AGE`), through "
         "Django's WSGI handler: the middleware, the RS256 check, the account lock and update, "
         "the event row, the commit. `tokens-revoked` names one stored account each; "
         "`sessions-revoked` is recorded only. Per CPU second: this process's CPU time alone.",
