@@ -253,36 +253,11 @@ class GoogleOAuthClient:
         **kwargs: Any,
     ) -> Any:
         what = error_class.reason
-        # Named in every error: which "Google" failed is the first question
-        # (a stand-in, a proxy, a wrong *_URL setting). Never a secret.
-        google = f"Google ({_host_of(url)})"
-        try:
-            # Google's OAuth endpoints answer directly. A redirect is not
-            # followed: requests would send a 307's form (client secret, code,
-            # refresh token) on to wherever it points.
-            response = self.session.request(
-                method,
-                url,
-                timeout=self.config.TIMEOUT,
-                stream=True,
-                allow_redirects=False,
-                **kwargs,
-            )
-        except requests.RequestException as exc:
-            logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
-            raise error_class(
-                f"{google} could not be reached ({type(exc).__name__}).", temporary=True
-            ) from None
+        google = _google_at(url)
+        response = send(
+            self.session, method, url, error_class, timeout=self.config.TIMEOUT, **kwargs
+        )
         with response:
-            if response.is_redirect or 300 <= response.status_code < 400:
-                # Its body is never read (see GoogleSession.get_redirect_target).
-                logger.warning(
-                    "Google %s: HTTP %s, a redirect (not followed)", what, response.status_code
-                )
-                raise error_class(
-                    f"{google} answered HTTP {response.status_code}, a redirect (not followed).",
-                    status_code=response.status_code,
-                )
             if response.ok and status_only:
                 # Only the status matters (revocation, RFC 7009 §2.2): a body
                 # too large or cut short must not turn a success into a failure.
@@ -307,13 +282,57 @@ class GoogleOAuthClient:
         return body
 
 
+@sensitive_variables()
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    error_class: type[GoogleAPIError],
+    *,
+    timeout: float,
+    **kwargs: Any,
+) -> requests.Response:
+    """One call to Google, streamed: its answer, unread.
+
+    Raises ``error_class`` when Google cannot be reached or answers with a
+    redirect. A redirect is never followed (requests would send a 307's form,
+    client secret, code or refresh token, on to wherever it points) and its
+    body is never read (see GoogleSession.get_redirect_target).
+    """
+    what = error_class.reason
+    google = _google_at(url)
+    try:
+        response = session.request(
+            method, url, timeout=timeout, stream=True, allow_redirects=False, **kwargs
+        )
+    except requests.RequestException as exc:
+        logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
+        raise error_class(
+            f"{google} could not be reached ({type(exc).__name__}).", temporary=True
+        ) from None
+    if response.is_redirect or 300 <= response.status_code < 400:
+        response.close()
+        logger.warning("Google %s: HTTP %s, a redirect (not followed)", what, response.status_code)
+        raise error_class(
+            f"{google} answered HTTP {response.status_code}, a redirect (not followed).",
+            status_code=response.status_code,
+        )
+    return response
+
+
+def _google_at(url: str) -> str:
+    # Named in every error: which "Google" failed is the first question (a
+    # stand-in, a proxy, a wrong *_URL setting). Never a secret.
+    return f"Google ({_host_of(url)})"
+
+
 def _host_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
 def _read_capped(
-    response: requests.Response, error_class: type[GoogleAPIError], google: str = "Google"
+    response: requests.Response, error_class: type[GoogleAPIError], google: str
 ) -> bytes:
     try:
         body = _read_up_to(response, MAX_RESPONSE_BYTES + 1)

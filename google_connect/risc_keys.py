@@ -28,7 +28,7 @@ import requests
 
 from .conf import GoogleConnectSettings
 from .exceptions import GoogleAPIError
-from .oauth import _decode_json, _host_of, _read_capped
+from .oauth import _decode_json, _google_at, _read_capped, send
 from .transport import shared_session
 
 logger = logging.getLogger("google_connect")
@@ -129,26 +129,9 @@ def fetch_json(
     (None when it is not JSON). Raises ``error_class`` when Google cannot be
     reached, answers with a redirect (never followed, its body never read) or
     its answer is too large to read."""
-    google = f"Google ({_host_of(url)})"
-    try:
-        response = shared_session().request(method, url, timeout=timeout, stream=True, **kwargs)
-    except requests.RequestException as exc:
-        logger.warning("Google %s: request failed (%s)", error_class.reason, type(exc).__name__)
-        raise error_class(
-            f"{google} could not be reached ({type(exc).__name__}).", temporary=True
-        ) from None
+    response = send(shared_session(), method, url, error_class, timeout=timeout, **kwargs)
     with response:
-        if 300 <= response.status_code < 400:
-            logger.warning(
-                "Google %s: HTTP %s, a redirect (not followed)",
-                error_class.reason,
-                response.status_code,
-            )
-            raise error_class(
-                f"{google} answered HTTP {response.status_code}, a redirect (not followed).",
-                status_code=response.status_code,
-            )
-        raw = _read_capped(response, error_class, google)
+        raw = _read_capped(response, error_class, _google_at(url))
     return response, _decode_json(raw)
 
 

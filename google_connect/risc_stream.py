@@ -95,7 +95,6 @@ class RiscStreamClient:
             timeout=self.config.TIMEOUT,
             data=None if body is None else json.dumps(body),
             headers=headers,
-            allow_redirects=False,
         )
         if not response.ok:
             message = _message(answer)
