@@ -17,12 +17,13 @@ import hashlib
 import time
 from datetime import timedelta
 
-from django.db import IntegrityError, connections, models, router, transaction
+from django.db import IntegrityError, models, router
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .conf import get_settings
 from .exceptions import InvalidState
+from .inserts import insert
 
 
 class UsedState(models.Model):
@@ -45,17 +46,11 @@ class UsedState(models.Model):
 def claim(state: str) -> None:
     """Record ``state`` as used, or raise ``InvalidState`` if it already was.
 
-    One INSERT. Inside a transaction (``ATOMIC_REQUESTS``) it runs in a
-    savepoint, so a refused INSERT leaves that transaction usable.
+    One INSERT (see ``inserts.insert``).
     """
-    db = router.db_for_write(UsedState)
     row = UsedState(digest=hashlib.sha256(state.encode("ascii")).hexdigest())
     try:
-        if connections[db].in_atomic_block:
-            with transaction.atomic(using=db):
-                row.save(using=db, force_insert=True)
-        else:
-            row.save(using=db, force_insert=True)
+        insert(row, using=router.db_for_write(UsedState))
     except IntegrityError:
         raise InvalidState() from None
 
