@@ -127,10 +127,12 @@ def consent_request(request: HttpRequest) -> ConsentRequest:
     (connect another account) sends no hint.
     """
     sets = parse(request.GET.getlist("scopes"))
-    login_hint = None
     account_id = request.GET.get("account")
     from .models import GoogleAccount  # models imports this module
 
+    if account_id is None and not sets:
+        # Connect another account: nothing to look up.
+        return ConsentRequest(sets=(), scopes=requested_scopes(()), login_hint=None)
     owner: Any = request.user  # logged in: the view requires it
     accounts = GoogleAccount.objects.filter(user=owner).order_by("-created_at", "-pk")
     if account_id is not None:
@@ -142,7 +144,7 @@ def consent_request(request: HttpRequest) -> ConsentRequest:
             raise Http404("No such Google account.")
         sets = tuple(dict.fromkeys(sets + held(account.granted_scopes)))
         login_hint = account.email or None
-    elif sets:
+    else:
         login_hint = accounts.values_list("email", flat=True).first() or None
     return ConsentRequest(sets=sets, scopes=requested_scopes(sets), login_hint=login_hint)
 
