@@ -27,7 +27,8 @@ PACKAGES = (
 PEERS = ("django-allauth", "social-app-django")
 FLOOR = "Django floor"
 ID_TOKEN = "google_connect (USE_ID_TOKEN)"
-# google_connect's own time per flow beyond its round trips to Google, SQLite.
+# google_connect's own time per flow, SQLite: beyond its round trips to Google
+# and beyond the Django floor (the bare views every library's requests cost).
 OWN_TIME_TARGET_MS = 5.0
 # How close bulk revoke must come to accounts × delay ÷ workers.
 REVOKE_FLOOR_TARGET = 1.3
@@ -125,7 +126,8 @@ def describe(module: str, database: str, result: dict[str, Any]) -> list[str]:
     if module == "latency":
         return [
             f"{name:30} median {r['median_ms']:6.1f} ms  {r['round_trips']:g} round trip(s)  "
-            f"{r['beyond_ms']:5.1f} ms beyond them (CPU {r['cpu_ms']:.1f} ms)"
+            f"{r['beyond_ms']:5.1f} ms beyond them, {r['own_ms']:5.1f} ms beyond the floor "
+            f"(CPU {r['cpu_ms']:.1f} ms)"
             for name, r in result.items()
             if not name.startswith("_")
         ] + [f"each faked Google answer delayed {result['_delay_ms']:.0f} ms"]
@@ -376,8 +378,7 @@ def _latency_targets(latency: dict[str, Any] | None) -> list[Check]:
         faster(ID_TOKEN, id_token, "django-allauth", allauth),
         faster("google_connect", ours, "social-app-django", social),
     ]
-    floor = latency.get(FLOOR)
-    yardstick = f"; Django floor {floor['median_ms']:.1f} ms" if floor else ""
+    floor = latency[FLOOR]
     for name, figures, trips in (("google_connect", ours, 2), (ID_TOKEN, id_token, 1)):
         checks += [
             Check(
@@ -388,10 +389,12 @@ def _latency_targets(latency: dict[str, Any] | None) -> list[Check]:
                 True,
             ),
             Check(
-                f"connect at {rtt}: {name}, own time beyond the round trips (SQLite)",
-                f"{figures['beyond_ms']:.1f} ms (CPU time {figures['cpu_ms']:.1f} ms{yardstick})",
+                f"connect at {rtt}: {name}, own time beyond the round trips and the "
+                "Django floor (SQLite)",
+                f"{figures['own_ms']:.1f} ms ({figures['beyond_ms']:.1f} ms beyond the round "
+                f"trips, Django floor {floor['median_ms']:.1f} ms)",
                 f"≤ {OWN_TIME_TARGET_MS:g} ms",
-                figures["beyond_ms"] <= OWN_TIME_TARGET_MS,
+                figures["own_ms"] <= OWN_TIME_TARGET_MS,
                 False,
             ),
         ]
