@@ -6,7 +6,8 @@ default). Google answers in-process, so each delay is a round trip and
 nothing else: the figure is the library's own time plus its round trips.
 Reported per library: the median ms per flow, the round trips to Google, the
 time beyond them (median − round trips × delay), and its own time: the time
-beyond them less the Django floor's, measured in the same run.
+beyond them less that of the Django floor waiting as many round trips, measured
+in the same run.
 
 Run as ``python -m benchmarks.latency '{"flows": 100, "delay": 0.05}'``
 (settings: ``benchmarks.peer_settings``); it prints one JSON object.
@@ -18,25 +19,26 @@ import os
 from typing import Any
 
 from benchmarks import flows, harness
-from benchmarks.report import FLOOR, ID_TOKEN
+from benchmarks.report import ID_TOKEN, waiting_floor
 
-# The Django floor (no round trip) measures the machine itself in the same run:
-# on a shared, loaded machine every library's own time stretches with it.
-LIBRARIES = [FLOOR, "google_connect", ID_TOKEN, "django-allauth", "social-app-django"]
+# The Django floors measure the machine itself in the same run (on a shared,
+# loaded machine every library's own time stretches with it), waiting out 0, 1
+# or 2 round trips as the libraries do.
+FLOORS = [waiting_floor(round_trips) for round_trips in (0, 1, 2)]
+LIBRARIES = [*FLOORS, "google_connect", ID_TOKEN, "django-allauth", "social-app-django"]
 
 
 def main(options: dict[str, Any]) -> dict[str, Any]:
     delay = options["delay"]
     result = flows.run(options["flows"], delay, LIBRARIES)
     for figures in result.values():
-        figures["round_trips"] = figures["http_calls"]
         figures["beyond_ms"] = figures["median_ms"] - figures["round_trips"] * delay * 1000
-    # A library's own time: beyond its round trips and beyond what the floor's
-    # bare views cost (the test client, middleware, session and login, which
-    # every library's requests pay alike).
-    floor_ms = result[FLOOR]["beyond_ms"]
+    # A library's own time: beyond its round trips, less what the floor that
+    # waits as many round trips costs beyond them (the test client, middleware,
+    # session and login, and the waits' cold wake-ups, alike for every library).
     for figures in result.values():
-        figures["own_ms"] = figures["beyond_ms"] - floor_ms
+        floor = result[waiting_floor(int(figures["round_trips"]))]
+        figures["own_ms"] = figures["beyond_ms"] - floor["beyond_ms"]
     result["_delay_ms"] = delay * 1000
     result["_database"] = {"vendor": "sqlite", "version": flows.database_version()}
     return result

@@ -27,14 +27,21 @@ PACKAGES = (
 PEERS = ("django-allauth", "social-app-django")
 FLOOR = "Django floor"
 ID_TOKEN = "google_connect (USE_ID_TOKEN)"
-# google_connect's own time per flow, SQLite: beyond its round trips to Google
-# and beyond the Django floor (the bare views every library's requests cost).
+# google_connect's own time per flow, SQLite: beyond its round trips to Google,
+# less the Django floor's that waits out as many (see benchmarks.latency).
 OWN_TIME_TARGET_MS = 5.0
 # How close bulk revoke must come to accounts × delay ÷ workers.
 REVOKE_FLOOR_TARGET = 1.3
 # Per connect flow, transaction control aside.
 QUERY_BUDGET = 9
 ENCRYPTED = {True: "encrypted", False: "in plaintext", None: "not stored"}
+
+
+def waiting_floor(round_trips: int) -> str:
+    """The name of the floor that waits out as many round trips as a library makes."""
+    if not round_trips:
+        return FLOOR
+    return f"{FLOOR}, {round_trips} round trip{'s' if round_trips > 1 else ''}"
 
 
 @dataclass(frozen=True)
@@ -126,7 +133,7 @@ def describe(module: str, database: str, result: dict[str, Any]) -> list[str]:
     if module == "latency":
         return [
             f"{name:30} median {r['median_ms']:6.1f} ms  {r['round_trips']:g} round trip(s)  "
-            f"{r['beyond_ms']:5.1f} ms beyond them, {r['own_ms']:5.1f} ms beyond the floor "
+            f"{r['beyond_ms']:5.1f} ms beyond them, {r['own_ms']:5.1f} ms own (beyond the floor's) "
             f"(CPU {r['cpu_ms']:.1f} ms)"
             for name, r in result.items()
             if not name.startswith("_")
@@ -378,8 +385,8 @@ def _latency_targets(latency: dict[str, Any] | None) -> list[Check]:
         faster(ID_TOKEN, id_token, "django-allauth", allauth),
         faster("google_connect", ours, "social-app-django", social),
     ]
-    floor = latency[FLOOR]
     for name, figures, trips in (("google_connect", ours, 2), (ID_TOKEN, id_token, 1)):
+        floor = latency[waiting_floor(trips)]
         checks += [
             Check(
                 f"connect at {rtt}: {name}, round trips to Google",
@@ -392,7 +399,7 @@ def _latency_targets(latency: dict[str, Any] | None) -> list[Check]:
                 f"connect at {rtt}: {name}, own time beyond the round trips and the "
                 "Django floor (SQLite)",
                 f"{figures['own_ms']:.1f} ms ({figures['beyond_ms']:.1f} ms beyond the round "
-                f"trips, Django floor {floor['median_ms']:.1f} ms)",
+                f"trips; the floor with as many: {floor['beyond_ms']:.1f} ms)",
                 f"≤ {OWN_TIME_TARGET_MS:g} ms",
                 figures["own_ms"] <= OWN_TIME_TARGET_MS,
                 False,
