@@ -43,16 +43,14 @@ def _second_database(default: dict[str, Any]) -> dict[str, Any]:
     """A second database beside DATABASE_URL's, for the multi-database tests.
 
     Tests that use it say so (``django_db(databases=...)``); the rest of the
-    suite never touches it. On SQLite a second file (private to this process,
-    so parallel runs never share it; the test run itself uses an in-memory
-    database in its place); elsewhere the same server with the database name
-    suffixed ``_other``.
+    suite never touches it. On SQLite a second file, as the others are (an
+    in-memory one would be shared by the live server's threads); elsewhere
+    the same server with the database name suffixed ``_other``.
     """
     if default["ENGINE"].endswith("sqlite3"):
-        name = os.path.join(tempfile.gettempdir(), f"google_connect_other_{os.getpid()}.sqlite3")
-    else:
-        name = f"{default['NAME']}_other"
-    return {**default, "NAME": name, "TEST": {}}
+        name = TEST_DATABASE_FILE.format("other.sqlite3")
+        return {**default, "NAME": name, "TEST": {"NAME": name}}
+    return {**default, "NAME": f"{default['NAME']}_other", "TEST": {}}
 
 
 DATABASES["other"] = _second_database(DATABASES["default"])

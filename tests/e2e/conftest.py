@@ -23,6 +23,8 @@ from tests.support import example_google_connect
 # Debian's packages by default; a browser download step cannot work offline.
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("E2E_CHROMEDRIVER", "/usr/bin/chromedriver"))
+# Where the README's screenshots live.
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
@@ -39,10 +41,16 @@ def running_in_ci() -> bool:
 
 
 @pytest.fixture(scope="session")
-def chromium(tmp_path_factory, live_server):
-    # Asking for live_server makes the browser quit before the server stops:
-    # a keep-alive connection closing after that trips over the database
-    # connection the server thread shares with the tests.
+def chromium(tmp_path_factory, django_db_setup, live_server):
+    # The test databases first, then the server. A server started while a
+    # database is SQLite's :memory: (the settings' name, before the test
+    # databases replace it with files) hands the tests' own connection to
+    # every request thread, and two requests at once (a page and its favicon)
+    # share it: "Cannot operate on a closed database", or a segmentation fault.
+    shared = sorted(live_server.thread.connections_override)
+    if shared:
+        pytest.fail(f"the live server shares the tests' connections to {shared}", pytrace=False)
+    # Asking for live_server makes the browser quit before the server stops.
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
     if missing:
         reason = " and ".join(missing) + " not found: apt-get install chromium chromium-driver"
@@ -71,6 +79,9 @@ def demo_site(example_site, live_server):
 
 
 @pytest.fixture
-def browser(chromium, demo_site):
+def browser(chromium, demo_site, request, tmp_path):
     chromium.delete_all_cookies()
-    return Browser(chromium, demo_site)
+    # The README's screenshots change only when asked for: a test run must
+    # leave the checkout as it found it.
+    update = request.config.getoption("--update-screenshots")
+    return Browser(chromium, demo_site, screenshot_dir=DOCS if update else tmp_path)
