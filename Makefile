@@ -21,7 +21,7 @@ RUN_DEMO_MODE := $(if $(CLIENT_ID_SET),,1)
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: install test lint format run demo worker tox clean bench bench-smoke
+.PHONY: install test screenshots lint format run demo worker tox clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ install: $(STAMP)
 ## make test: the suite on SQLite, or on $$DATABASE_URL when set.
 test: $(STAMP)
 	$(BIN)/pytest
+
+## make screenshots: walk the demo tour in Chromium and save the README's
+## screenshots into docs/ (make test saves them to a temporary directory).
+screenshots: $(STAMP)
+	$(BIN)/pytest tests/e2e --update-screenshots
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

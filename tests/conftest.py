@@ -119,6 +119,12 @@ def pytest_addoption(parser):
         action="store_true",
         help="run the tests marked celery_live (real Celery workers on Redis); CI runs them once",
     )
+    parser.addoption(
+        "--update-screenshots",
+        action="store_true",
+        help="the browser tour saves the README's screenshots into docs/ (make screenshots); "
+        "without it they go to the test's temporary directory and no tracked file changes",
+    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -16,9 +16,10 @@ PAGE_TIMEOUT = 15
 class Browser:
     """One method per thing a visitor does or sees."""
 
-    def __init__(self, driver: WebDriver, base_url: str) -> None:
+    def __init__(self, driver: WebDriver, base_url: str, screenshot_dir: Path) -> None:
         self.driver = driver
         self.base_url = base_url
+        self.screenshot_dir = screenshot_dir
 
     def open(self, path: str) -> None:
         self.driver.get(self.base_url + path)
@@ -95,6 +96,10 @@ class Browser:
         link = self.driver.find_element(By.XPATH, f'//a[normalize-space(.)="{label}"]')
         return link.get_dom_attribute("href")
 
-    def screenshot(self, path: Path) -> None:
+    def screenshot(self, name: str) -> Path:
+        """Save what the visitor sees as ``name`` (a PNG) in the screenshot directory."""
+        path = self.screenshot_dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.driver.save_screenshot(str(path))
+        if not self.driver.save_screenshot(str(path)):
+            raise AssertionError(f"Chromium could not save the screenshot {name}")
+        return path

@@ -7,7 +7,6 @@ database, as under ``make demo`` (tests/settings.py).
 """
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -20,9 +19,9 @@ from tests.stand_in import EMAIL_SCOPE, stand_in_db_over_http
 
 pytestmark = [pytest.mark.e2e, stand_in_db_over_http]
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-SCREENSHOT = DOCS / "screenshot-home.png"
-ERROR_SCREENSHOT = DOCS / "screenshot-error.png"
+# The README's two screenshots (docs/ with --update-screenshots).
+SCREENSHOT = "screenshot-home.png"
+ERROR_SCREENSHOT = "screenshot-error.png"
 BANNER = "Demo mode: Google is simulated locally"
 SPEC_TEXT = "Something went wrong; to fix this please disconnect Google completely then retry."
 HELP_URL = "https://myaccount.google.com/permissions"
