@@ -21,8 +21,8 @@ from typing import Any
 
 from django.views.decorators.debug import sensitive_variables
 
+from .answers import UserInfo, parse_userinfo
 from .exceptions import InvalidIdToken
-from .oauth import UserInfo, parse_userinfo
 
 logger = logging.getLogger("google_connect")
 

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .answers import TokenResponse
     from .models import GoogleAccount
-    from .oauth import TokenResponse
 
 # The end-date columns and the token-answer field each is computed from.
 END_DATES = (

@@ -22,8 +22,8 @@ from .security_event import GoogleSecurityEvent  # noqa: F401  (a model of this 
 from .token_digests import DOUBLE_SHA512, PREFIX, RefreshTokenDigestField
 
 if TYPE_CHECKING:
+    from .answers import TokenResponse, UserInfo
     from .authorized_session import AuthorizedSession
-    from .oauth import TokenResponse, UserInfo
 
 TOKEN_STATE_FIELDS = tokens.TOKEN_FIELDS
 # Written whenever, and only when, the refresh token is (see token_digests.py).

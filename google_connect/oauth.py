@@ -1,25 +1,22 @@
-"""Every HTTP call to Google: one ``requests.Session``, a timeout on each call,
-strict parsing of what comes back, and typed errors.
+"""Google's OAuth 2.0 endpoints: the consent URL, the code exchange, userinfo,
+refresh and revocation, each one call through the thread's shared session.
 
 Secrets travel only in request bodies and the ``Authorization`` header, never
 in a URL, and no token, code or client secret is put into a log line or an
-exception message.
+exception message. How a call is sent and read is ``google_http``'s; what an
+answer must hold is ``answers``'.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import re
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
-import urllib3
 from django.views.decorators.debug import sensitive_variables
 
+from .answers import TokenResponse, UserInfo, code_of, parse_token_response, parse_userinfo
 from .conf import GoogleConnectSettings, get_settings
 from .exceptions import (
     GoogleAPIError,
@@ -28,115 +25,28 @@ from .exceptions import (
     TokenExchangeFailed,
     UserInfoFailed,
 )
-from .retry import parse_retry_after
+from .google_http import (
+    decode_json,
+    error_answer,
+    google_at,
+    host_of,
+    read_capped,
+    read_quietly,
+    send,
+)
 from .transport import shared_session
 
+# Long imported from here by sites and by google_connect itself.
+__all__ = [
+    "GoogleOAuthClient",
+    "TokenResponse",
+    "UserInfo",
+    "code_of",
+    "parse_token_response",
+    "parse_userinfo",
+]
+
 logger = logging.getLogger("google_connect")
-
-# Google's token and userinfo answers are a few kilobytes; anything far larger
-# is not Google and is refused before it is parsed or stored.
-MAX_RESPONSE_BYTES = 64 * 1024
-READ_CHUNK_BYTES = 16 * 1024
-# requests' translations of urllib3's read errors, and what may slip past them.
-READ_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
-# Google documents access tokens up to 2048 bytes and refresh tokens up to 512.
-MAX_TOKEN_LENGTH = 4096
-# Longest grant lifetime accepted (refresh_token_expires_in...): ten years.
-MAX_GRANT_LIFETIME = 10 * 366 * 24 * 3600
-# Statuses whose Retry-After header is honoured (RFC 9110 §10.2.3).
-RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
-_ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-# What may go into ``Authorization: Bearer`` (RFC 6750 §2.1, b64token).
-_BEARER_TOKEN_RE = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
-
-
-@dataclass(frozen=True, repr=False)
-class TokenResponse:
-    """A successful answer of the token endpoint (RFC 6749 §5.1)."""
-
-    access_token: str
-    expires_in: int
-    token_type: str
-    # None when Google left ``scope`` out, which RFC 6749 §5.1 allows when the
-    # granted scopes are exactly the requested ones.
-    scopes: tuple[str, ...] | None
-    refresh_token: str | None
-    # A time-limited grant: the refresh token's remaining lifetime, and the
-    # IETF draft's lifetime of the whole grant, in seconds (None when absent).
-    refresh_token_expires_in: int | None = None
-    authorization_expires_in: int | None = None
-    # OpenID Connect's ``id_token``, read only with ``USE_ID_TOKEN``; None when
-    # Google sent none.
-    id_token: str | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"<TokenResponse expires_in={self.expires_in} scopes={self.scopes!r} "
-            f"refresh_token={'present' if self.refresh_token else 'absent'}>"
-        )
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """The OpenID Connect userinfo claims google_connect keeps."""
-
-    sub: str
-    email: str = ""
-    email_verified: bool = False
-    name: str = ""
-    given_name: str = ""
-    family_name: str = ""
-    picture: str = ""
-    locale: str = ""
-
-
-# Field name -> longest value accepted (the model's column sizes).
-USERINFO_LIMITS = {
-    "sub": 255,
-    "email": 254,
-    "name": 255,
-    "given_name": 255,
-    "family_name": 255,
-    "picture": 2048,
-    "locale": 35,
-}
-
-
-def code_of(response_body: Any, key: str = "error") -> str | None:
-    """Google's ``error`` code (or another ``key``'s) from an error body, if plausible."""
-    if isinstance(response_body, dict):
-        error = response_body.get(key)
-        if isinstance(error, str) and _ERROR_CODE_RE.match(error):
-            return error
-    return None
-
-
-def is_temporary(status_code: int) -> bool:
-    """429 (throttled) and every 5xx: the same call may succeed later."""
-    return status_code == 429 or 500 <= status_code < 600
-
-
-def _error_answer(
-    response: requests.Response,
-    body: Any,
-    error_class: type[GoogleAPIError],
-    host: str | None = None,
-) -> GoogleAPIError:
-    """The error for an HTTP error answer: its status, Google's codes, never its body."""
-    status = response.status_code
-    retry_after = None
-    if status in RETRY_AFTER_STATUS_CODES:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    error = error_class(
-        status_code=status,
-        error_code=code_of(body),
-        error_subtype=code_of(body, "error_subtype"),
-        temporary=is_temporary(status),
-        retry_after=retry_after,
-        host=host,
-    )
-    logger.warning("Google %s: %s", error_class.reason, error.summary)
-    return error
 
 
 class GoogleOAuthClient:
@@ -253,7 +163,7 @@ class GoogleOAuthClient:
         **kwargs: Any,
     ) -> Any:
         what = error_class.reason
-        google = _google_at(url)
+        google = google_at(url)
         response = send(
             self.session, method, url, error_class, timeout=self.config.TIMEOUT, **kwargs
         )
@@ -263,200 +173,20 @@ class GoogleOAuthClient:
                 # too large or cut short must not turn a success into a failure.
                 # It is still read (up to the cap), so that the connection goes
                 # back to the pool instead of being closed mid-answer.
-                _read_quietly(response)
+                read_quietly(response)
                 return None
             try:
-                raw = _read_capped(response, error_class, google)
+                raw = read_capped(response, error_class, google)
             except GoogleAPIError:
                 if response.ok:
                     raise
                 # An error answer is classified by its status: a 5xx too
                 # large or cut short is as temporary as any other 5xx.
                 raw = b""
-        body = _decode_json(raw)
+        body = decode_json(raw)
         if not response.ok:
-            raise _error_answer(response, body, error_class, _host_of(url))
+            raise error_answer(response, body, error_class, host_of(url))
         if not isinstance(body, dict):
             logger.warning("Google %s: the answer is not a JSON object", what)
             raise error_class(f"The answer of {google} is not a JSON object.", status_code=200)
         return body
-
-
-@sensitive_variables()
-def send(
-    session: requests.Session,
-    method: str,
-    url: str,
-    error_class: type[GoogleAPIError],
-    *,
-    timeout: float,
-    **kwargs: Any,
-) -> requests.Response:
-    """One call to Google, streamed: its answer, unread.
-
-    Raises ``error_class`` when Google cannot be reached or answers with a
-    redirect. A redirect is never followed (requests would send a 307's form,
-    client secret, code or refresh token, on to wherever it points) and its
-    body is never read (see GoogleSession.get_redirect_target).
-    """
-    what = error_class.reason
-    google = _google_at(url)
-    try:
-        response = session.request(
-            method, url, timeout=timeout, stream=True, allow_redirects=False, **kwargs
-        )
-    except requests.RequestException as exc:
-        logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
-        raise error_class(
-            f"{google} could not be reached ({type(exc).__name__}).", temporary=True
-        ) from None
-    if response.is_redirect or 300 <= response.status_code < 400:
-        response.close()
-        logger.warning("Google %s: HTTP %s, a redirect (not followed)", what, response.status_code)
-        raise error_class(
-            f"{google} answered HTTP {response.status_code}, a redirect (not followed).",
-            status_code=response.status_code,
-        )
-    return response
-
-
-def _google_at(url: str) -> str:
-    # Named in every error: which "Google" failed is the first question (a
-    # stand-in, a proxy, a wrong *_URL setting). Never a secret.
-    return f"Google ({_host_of(url)})"
-
-
-def _host_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
-
-
-def _read_capped(
-    response: requests.Response, error_class: type[GoogleAPIError], google: str
-) -> bytes:
-    try:
-        body = _read_up_to(response, MAX_RESPONSE_BYTES + 1)
-    except READ_ERRORS as exc:
-        logger.warning(
-            "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
-        )
-        raise error_class(
-            f"Reading the answer of {google} failed ({type(exc).__name__}).", temporary=True
-        ) from None
-    if len(body) > MAX_RESPONSE_BYTES:
-        logger.warning(
-            "Google %s: answer larger than %d bytes", error_class.reason, MAX_RESPONSE_BYTES
-        )
-        raise error_class(f"The answer of {google} is too large.", status_code=response.status_code)
-    return body
-
-
-def _read_quietly(response: requests.Response) -> None:
-    with contextlib.suppress(*READ_ERRORS):
-        _read_up_to(response, MAX_RESPONSE_BYTES + 1)
-
-
-def _read_up_to(response: requests.Response, limit: int) -> bytes:
-    """At most ``limit`` bytes of the (decompressed) body; a body read to its
-    end hands its connection back to the pool."""
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(chunk_size=READ_CHUNK_BYTES):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size >= limit:
-            break
-    return b"".join(chunks)[:limit]
-
-
-def _decode_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    # RecursionError: a small answer can nest deeper than the parser goes.
-    except (ValueError, RecursionError):
-        return None
-
-
-@sensitive_variables("body", "access_token", "refresh_token", "id_token")
-def parse_token_response(
-    body: dict[str, Any], error_class: type[GoogleAPIError] = TokenExchangeFailed
-) -> TokenResponse:
-    def fail(problem: str) -> GoogleAPIError:
-        logger.warning("Google %s: %s", error_class.reason, problem)
-        return error_class(f"Google's token response is unusable: {problem}.", status_code=200)
-
-    access_token = body.get("access_token")
-    if not isinstance(access_token, str) or not access_token:
-        raise fail("no access_token")
-    if len(access_token) > MAX_TOKEN_LENGTH:
-        raise fail("access_token too long")
-    if not _BEARER_TOKEN_RE.match(access_token):
-        raise fail("access_token has characters a Bearer token cannot have")
-    refresh_token = body.get("refresh_token")
-    if refresh_token is not None and (
-        not isinstance(refresh_token, str)
-        or not refresh_token
-        or len(refresh_token) > MAX_TOKEN_LENGTH
-        # RFC 6749 Appendix A.17: printable ASCII only.
-        or not (refresh_token.isascii() and refresh_token.isprintable())
-    ):
-        raise fail("malformed refresh_token")
-    expires_in = body.get("expires_in")
-    # bool is an int subclass; ``true`` is no lifetime.
-    if type(expires_in) is not int:
-        raise fail("expires_in missing or not an integer")
-    if not 0 < expires_in <= 366 * 24 * 3600:
-        raise fail("expires_in out of range")
-    token_type = body.get("token_type")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise fail("token_type is not Bearer")
-    scope = body.get("scope")
-    id_token = body.get("id_token")
-    if scope is not None and (not isinstance(scope, str) or len(scope) > 8192):
-        raise fail("malformed scope")
-    # Time-limited access. The draft's ``refresh_token_timeout`` is an idle
-    # timeout, not an end date, and is not read.
-    lifetimes = {}
-    for name in ("refresh_token_expires_in", "authorization_expires_in"):
-        value = body.get(name)
-        if value is not None and (type(value) is not int or not 0 <= value <= MAX_GRANT_LIFETIME):
-            raise fail(f"{name} out of range")
-        lifetimes[name] = value
-    return TokenResponse(
-        access_token=access_token,
-        expires_in=expires_in,
-        token_type="Bearer",
-        scopes=None if scope is None else tuple(scope.split()),
-        refresh_token=refresh_token,
-        **lifetimes,
-        # One that is not a string is kept as an empty, so malformed, one: with
-        # USE_ID_TOKEN it is refused, never skipped.
-        id_token=None if id_token is None else (id_token if isinstance(id_token, str) else ""),
-    )
-
-
-def parse_userinfo(
-    body: dict[str, Any],
-    error_class: type[GoogleAPIError] = UserInfoFailed,
-    what: str = "userinfo response",
-) -> UserInfo:
-    def fail(problem: str) -> GoogleAPIError:
-        logger.warning("Google %s: %s", error_class.reason, problem)
-        return error_class(f"Google's {what} is unusable: {problem}.", status_code=200)
-
-    values: dict[str, Any] = {}
-    for name, limit in USERINFO_LIMITS.items():
-        value = body.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise fail(f"{name} is not a string")
-        if len(value) > limit:
-            raise fail(f"{name} is longer than {limit} characters")
-        values[name] = value
-    if not values.get("sub"):
-        raise fail("no sub")
-    verified = body.get("email_verified", False)
-    # Some Google endpoints have sent the claim as the string "true".
-    values["email_verified"] = verified is True or verified == "true"
-    return UserInfo(**values)

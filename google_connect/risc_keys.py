@@ -28,7 +28,7 @@ import requests
 
 from .conf import GoogleConnectSettings
 from .exceptions import GoogleAPIError
-from .oauth import _decode_json, _google_at, _read_capped, send
+from .google_http import decode_json, google_at, read_capped, send
 from .transport import shared_session
 
 logger = logging.getLogger("google_connect")
@@ -131,8 +131,8 @@ def fetch_json(
     its answer is too large to read."""
     response = send(shared_session(), method, url, error_class, timeout=timeout, **kwargs)
     with response:
-        raw = _read_capped(response, error_class, _google_at(url))
-    return response, _decode_json(raw)
+        raw = read_capped(response, error_class, google_at(url))
+    return response, decode_json(raw)
 
 
 def _fetch(config: GoogleConnectSettings, url: str, parse: Callable[[Any], Any]) -> tuple[Any, int]:

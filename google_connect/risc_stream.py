@@ -13,9 +13,9 @@ from typing import Any
 
 from django.views.decorators.debug import sensitive_variables
 
+from .answers import code_of
 from .conf import GoogleConnectSettings, get_settings
 from .exceptions import GoogleAPIError
-from .oauth import code_of
 from .risc_actions import EVENT_TYPES
 from .risc_keys import fetch_json
 

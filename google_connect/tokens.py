@@ -23,9 +23,10 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from . import scope_changes
+from .answers import TokenResponse
 from .exceptions import GoogleAPIError, ReconnectRequired, UndecryptableToken
 from .lifetimes import grant_ends_at, grant_has_ended, store_lifetimes
-from .oauth import GoogleOAuthClient, TokenResponse
+from .oauth import GoogleOAuthClient
 from .reasons import ReconnectReason, reason_for_invalid_grant
 from .retry import with_retries
 from .signals import (

@@ -17,6 +17,7 @@ from django.views import View
 from django.views.decorators.debug import sensitive_variables
 
 from . import flow, scope_sets, scopes
+from .answers import code_of
 from .conf import get_settings
 from .error_page import error_context
 from .exceptions import (
@@ -31,7 +32,7 @@ from .exceptions import (
 from .id_token import userinfo_from_id_token
 from .issuer import check_issuer
 from .models import GoogleAccount
-from .oauth import GoogleOAuthClient, code_of
+from .oauth import GoogleOAuthClient
 from .pages import render_page
 from .signals import google_account_connected
 

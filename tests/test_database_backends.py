@@ -19,8 +19,8 @@ from cryptography.fernet import Fernet
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from fernet_fields import hkdf
 
+from google_connect.answers import TokenResponse, UserInfo
 from google_connect.models import GoogleAccount
-from google_connect.oauth import TokenResponse, UserInfo
 from tests.factories import make_account
 
 # Long enough for a thread that is not blocked to get through a SELECT and an
@@ -94,7 +94,7 @@ def test_token_columns_hold_bytes_not_text(settings):
 
 @pytest.mark.django_db
 def test_longest_accepted_token_round_trips():
-    # oauth.MAX_TOKEN_LENGTH: the longest token the client accepts from Google.
+    # answers.MAX_TOKEN_LENGTH: the longest token the client accepts from Google.
     token = "ya29." + "A1b2-_." * 584 + "z"
     assert len(token) == 4094
 

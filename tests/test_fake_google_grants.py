@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from example_project.fake_google.models import Grant
-from google_connect.oauth import parse_token_response
+from google_connect.answers import parse_token_response
 from tests.stand_in import (
     authorization,
     connected_tokens,

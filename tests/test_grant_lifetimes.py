@@ -5,10 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from google_connect.answers import parse_token_response
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired, RefreshFailed
 from google_connect.fields import UNDECRYPTABLE
 from google_connect.models import GoogleAccount
-from google_connect.oauth import parse_token_response
 from google_connect.signals import google_account_reconnect_required
 from tests.factories import make_account
 from tests.support import connect, recording, token_body

@@ -7,8 +7,8 @@ from django.db.models import signals
 from django.utils import timezone
 from fernet_fields import hkdf
 
+from google_connect.answers import TokenResponse, UserInfo
 from google_connect.models import GoogleAccount
-from google_connect.oauth import TokenResponse, UserInfo
 from tests.factories import make_account
 from tests.support import recording
 

@@ -13,8 +13,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from google_connect import flow
+from google_connect.answers import parse_userinfo
 from google_connect.models import GoogleAccount
-from google_connect.oauth import parse_userinfo
 from google_connect.views import safe_next_url
 from tests.factories import make_account
 from tests.support import finish_flow, start_flow, userinfo_body

@@ -25,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from google_connect import flow, retry
+from google_connect.answers import parse_token_response
 from google_connect.conf import get_settings
 from google_connect.exceptions import (
     GoogleUnavailable,
@@ -32,7 +33,6 @@ from google_connect.exceptions import (
     RefreshFailed,
 )
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
-from google_connect.oauth import parse_token_response
 from google_connect.views import REDACTED, ConnectView
 from tests.audit import (
     CLIENT_SECRET,
