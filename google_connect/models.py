@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from . import scope_changes, scope_sets, tokens
+from . import disconnection, scope_changes, scope_sets, tokens
 from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
 from .fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
 from .inserts import insert
@@ -346,14 +346,16 @@ class GoogleAccount(models.Model):
 
         return credentials_for(self)
 
+    # -- ending the grant (see disconnection.py) -----------------------------------
+
     def revoke(self) -> bool:
         """Revoke the grant at Google, keeping the row. True if revoked now,
         False if it was already dead."""
-        return tokens.revoke(self)
+        return disconnection.revoke(self)
 
     def disconnect(self, *, request: Any = None) -> bool:
         """Revoke the grant at Google, delete the row, send ``google_account_disconnected``."""
-        return tokens.disconnect(self, request=request)
+        return disconnection.disconnect(self, request=request)
 
 
 # The app's other models, in modules named for them; imported here so that

@@ -21,7 +21,7 @@ from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from . import tokens
+from . import disconnection
 from .exceptions import GoogleAPIError, GoogleConnectError
 from .fields import EncryptedTextField
 from .oauth import GoogleOAuthClient
@@ -55,9 +55,9 @@ class PendingRevocation(models.Model):
 @receiver(pre_delete, sender="google_connect.GoogleAccount")
 @sensitive_variables("token")
 def keep_grant_for_revocation(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
-    if tokens.deleting_revoked():
+    if disconnection.deleting_revoked():
         return
-    token = tokens.revocable_token(instance)
+    token = disconnection.revocable_token(instance)
     if token is None:
         logger.info(
             "Google account deleted with no token to revoke: account_id=%s sub=%s",

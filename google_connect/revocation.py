@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from django.db import router, transaction
 from django.utils import timezone
 
-from . import tokens
+from . import disconnection
 from .exceptions import GoogleConnectError
 from .reasons import ReconnectReason
 from .signals import google_account_disconnected
@@ -120,7 +120,7 @@ def revoke_accounts(
 
 def _revoke_one(account: GoogleAccount) -> Outcome:
     try:
-        revoked = tokens.revoke(account)
+        revoked = disconnection.revoke(account)
     except GoogleConnectError as exc:
         return Outcome(
             account.pk,
@@ -167,7 +167,7 @@ def _apply(
                 updated_at=timezone.now(),
             )
         else:
-            with tokens.revoked_before_delete():
+            with disconnection.revoked_before_delete():
                 rows.delete()
             for account in page:
                 if account.pk in kept:
