@@ -15,7 +15,6 @@ from django.views.decorators.debug import sensitive_variables
 from . import disconnection, scope_changes, scope_sets, tokens
 from .exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
 from .fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
-from .inserts import insert
 from .lifetimes import grant_ends_at, store_lifetimes
 from .reasons import ReconnectReason
 from .security_event import GoogleSecurityEvent  # noqa: F401  (a model of this app)
@@ -79,14 +78,17 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         # (``_db``: a database chosen with ``.using()``.)
         db = getattr(self, "_db", None) or router.db_for_write(self.model)
         # A first connect takes no row lock: look the ``sub`` up, then INSERT
-        # (in a savepoint inside a transaction). Two callbacks racing for the same new ``sub`` meet
+        # in a savepoint. Two callbacks racing for the same new ``sub`` meet
         # at the unique constraint: the loser's INSERT is refused, its
         # savepoint rolled back, and it takes the locked path below.
         if tokens.refresh_token and not self.using(db).filter(sub=userinfo.sub).exists():
             account = self.model(user=user, sub=userinfo.sub)
             _fill(account, tokens, userinfo, requested_scopes, tokens.refresh_token)
             try:
-                insert(account, using=db)
+                # A transaction even in autocommit mode: what receivers of
+                # the save do (post_save) stands or falls with the row.
+                with transaction.atomic(using=db):
+                    account.save(force_insert=True, using=db)
             except IntegrityError:
                 pass
             else:

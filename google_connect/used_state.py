@@ -17,13 +17,12 @@ import hashlib
 import time
 from datetime import timedelta
 
-from django.db import IntegrityError, models, router
+from django.db import IntegrityError, connections, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .conf import get_settings
 from .exceptions import InvalidState
-from .inserts import insert
 
 
 class UsedState(models.Model):
@@ -46,11 +45,20 @@ class UsedState(models.Model):
 def claim(state: str) -> None:
     """Record ``state`` as used, or raise ``InvalidState`` if it already was.
 
-    One INSERT (see ``inserts.insert``).
+    One INSERT, in a savepoint when a transaction is open, so a refused one
+    leaves that transaction usable.
     """
+    db = router.db_for_write(UsedState)
+    connection = connections[db]
     row = UsedState(digest=hashlib.sha256(state.encode("ascii")).hexdigest())
     try:
-        insert(row, using=router.db_for_write(UsedState))
+        # In a transaction (ATOMIC_REQUESTS, or AUTOCOMMIT off), a savepoint:
+        # on PostgreSQL a refused INSERT would abort the whole transaction.
+        if connection.in_atomic_block or not connection.get_autocommit():
+            with transaction.atomic(using=db):
+                row.save(using=db, force_insert=True)
+        else:
+            row.save(using=db, force_insert=True)
     except IntegrityError:
         raise InvalidState() from None
 

@@ -149,3 +149,24 @@ def test_connect_reads_and_writes_on_the_write_database(user, settings):
     assert again.pk == account.pk
     settings.DATABASE_ROUTERS = []
     assert GoogleAccount.objects.get().access_token == "ya29.SECOND"
+
+
+class ReceiverFailed(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_connect_whose_post_save_receiver_fails_stores_nothing(user):
+    # Autocommit, as a callback runs without ATOMIC_REQUESTS: the INSERT and
+    # what a post_save receiver writes must still stand or fall together.
+    def fail(**kwargs):
+        raise ReceiverFailed()
+
+    signals.post_save.connect(fail, sender=GoogleAccount)
+    try:
+        with pytest.raises(ReceiverFailed):
+            connect_account(user, "ya29.FIRST")
+    finally:
+        signals.post_save.disconnect(fail, sender=GoogleAccount)
+
+    assert not GoogleAccount.objects.exists()

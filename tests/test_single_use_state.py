@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
+from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
@@ -82,3 +83,19 @@ def test_pruning_runs_at_most_once_a_minute_per_process(alice, monkeypatch):
 
     assert kept
     assert not UsedState.objects.filter(pk=old.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_state_used_twice_with_autocommit_off_leaves_the_transaction_usable():
+    # AUTOCOMMIT: False opens a transaction without an atomic block. On
+    # PostgreSQL a refused INSERT outside a savepoint aborts that transaction.
+    transaction.set_autocommit(False)
+    try:
+        claim("the-same-state")
+        with pytest.raises(InvalidState):
+            claim("the-same-state")
+        assert UsedState.objects.count() == 1
+        transaction.commit()
+    finally:
+        transaction.rollback()
+        transaction.set_autocommit(True)
