@@ -2,8 +2,9 @@
 
 The flow of ``benchmarks.flows`` (a start request, then the callback), with
 every faked answer from Google delayed by a fixed round-trip time (50 ms by
-default). Google answers in-process, so each delay is a round trip and
-nothing else: the figure is the library's own time plus its round trips.
+default, spent busy: see ``flows.round_trip``). Google answers in-process, so
+each delay is a round trip and nothing else: the figure is the library's own
+time plus its round trips.
 Reported per library: the median ms per flow, the round trips to Google, the
 time beyond them (median − round trips × delay), and its own time: the time
 beyond them less that of the Django floor waiting as many round trips, measured

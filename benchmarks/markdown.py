@@ -135,10 +135,12 @@ def _latency(latency: dict[str, Any], count: int) -> list[str]:
         "sleeping out 0, 1 or 2 round trips. A library's *own* time is its time beyond the "
         "round trips less that of the floor that waits as many: what the test client, the "
         "middleware, the session and the login cost, and what a wait costs beyond its length, "
-        "is every library's alike. That last part is real on this machine: the floor's two "
-        "views, the same code, take more CPU time after one or two 50 ms sleeps than without "
-        "(the *CPU ms* column). Until 2026-11-30 the report subtracted the floor that waits "
-        "none; that figure is the column *above the no-wait floor*. "
+        "is every library's alike (the floor's two views take longer after waits than without). "
+        "Until 2026-11-30 the report subtracted the floor that waits none; that figure is the "
+        "column *above the no-wait floor*. Each wait keeps the CPU busy, as a server's is with "
+        "other requests during a round trip (`benchmarks.flows.round_trip`): with sleeping "
+        "waits this machine's idle CPU slowed down, and every row, the floor that never waits "
+        "included, swung by up to half from run to run. "
         "google_connect calls the token endpoint, then userinfo, as the spec asks; with "
         "`USE_ID_TOKEN` it reads the identity from the token answer's `id_token`, as "
         "django-allauth does.",
@@ -173,11 +175,11 @@ def _latency(latency: dict[str, Any], count: int) -> list[str]:
                 if not name.startswith("_")
             ],
         ),
-        "*CPU ms* is the CPU time of the thread that ran the flow (`time.thread_time()`): "
-        "the library's own work, without the round trips' waits and without the wait for a "
-        "CPU that a loaded machine adds to every wake-up after one. The target for "
-        f"The target is google_connect's own time ≤ {OWN_TIME_TARGET_MS:g} ms per flow; judge "
-        "every row against the load average above, which stretches them all.",
+        "*CPU ms* is the CPU time of the thread that ran the flow (`time.thread_time()`), "
+        "less the waits: the library's own work, without the wait for a CPU that a loaded "
+        "machine adds. The target is google_connect's own time ≤ "
+        f"{OWN_TIME_TARGET_MS:g} ms per flow; judge every row against the load average above, "
+        "which stretches them all.",
         "",
     ]
     return out

@@ -1,5 +1,4 @@
 import secrets
-import time
 
 from django.conf import settings
 from django.contrib import admin
@@ -26,11 +25,13 @@ def floor_start(request):
 def floor_callback(request):
     # At Google's latency (benchmarks.latency) the floor also waits out a
     # library's round trips, each on its own as each call to Google is: what a
-    # wait costs beyond its own length (a CPU woken up cold) is then the
-    # floor's as much as the library's, and not counted as the library's work.
+    # wait costs beyond its own length is then the floor's as much as the
+    # library's, and not counted as the library's work.
+    from benchmarks.flows import round_trip
+
     delay = float(request.GET.get("delay", 0))
     for _ in range(int(request.GET.get("round_trips", 0))):
-        time.sleep(delay)
+        round_trip(delay)
     request.session.pop("floor_state", None)
     return HttpResponseRedirect("/done/")
 
