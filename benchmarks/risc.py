@@ -3,14 +3,15 @@
 Tokens are signed beforehand (Google signs them, not us); each is POSTed to
 Django's WSGI handler as a WSGI server hands a request over, so the figure
 covers the whole request in the process: the middleware, the RS256 check,
-the account lock and update, the event row, the commit and the signals. (The
+the account's update, the event row, the commit and the signals. (The
 test client would add its own bookkeeping to every request.) Google's discovery
 document and key set come from ``responses`` and are fetched once, as the
 cache would have them in a running site.
 
-Two kinds of event: ``tokens-revoked`` naming one stored account each (a
-locked update of that account: the heavy case) and ``sessions-revoked``
-(recorded and signalled only). Besides the wall-clock rate, the rate per
+Two kinds of event: ``tokens-revoked`` naming one stored account each (one
+UPDATE of that account; with a receiver of ``google_account_reconnect_required``
+connected, the heavy case, the account is locked, saved and announced) and
+``sessions-revoked`` (recorded and signalled only). Besides the wall-clock rate, the rate per
 second of this process's CPU time, which a loaded machine stretches less.
 
 Run as ``python -m benchmarks.risc '{"events": 2000}'``.
@@ -25,6 +26,7 @@ from typing import Any
 from benchmarks import harness, seed
 
 RECEIVER = "/google/risc/events"
+HEARD = "tokens_revoked (a reconnect receiver connected)"
 
 
 def post(handler: Any, body: bytes) -> int:
@@ -61,14 +63,19 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
     from django.db import connection
 
     from google_connect.models import GoogleAccount, GoogleSecurityEvent
+    from google_connect.signals import google_account_reconnect_required
     from tests.risc_support import SESSIONS_REVOKED, TOKENS_REVOKED, FakeRisc, claims, iss_sub
     from tests.risc_support import sign as sign_token
 
     count = options["events"]
-    ids = seed.create_accounts(count, label="risc")
-    subs = list(
-        GoogleAccount.objects.filter(pk__in=ids).order_by("pk").values_list("sub", flat=True)
-    )
+
+    def new_subs(label: str) -> list[str]:
+        ids = seed.create_accounts(count, label=label)
+        return list(
+            GoogleAccount.objects.filter(pk__in=ids).order_by("pk").values_list("sub", flat=True)
+        )
+
+    subs, heard_subs = new_subs("risc"), new_subs("risc-heard")
     runs: dict[str, Any] = {}
     # Persistent database connections, as production sites run (CONN_MAX_AGE
     # or a pool): with Django's default of 0, every request would pay a new
@@ -77,11 +84,16 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
     handler = WSGIHandler()
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         FakeRisc(mock)
-        for name, event_type in (
-            ("tokens_revoked", TOKENS_REVOKED),
-            ("sessions_revoked", SESSIONS_REVOKED),
+        for name, event_type, named, receiver in (
+            ("tokens_revoked", TOKENS_REVOKED, subs, None),
+            ("sessions_revoked", SESSIONS_REVOKED, subs, None),
+            # A site listening for reconnects: each account is locked, saved
+            # and announced, not changed by one UPDATE.
+            (HEARD, TOKENS_REVOKED, heard_subs, lambda **kwargs: None),
         ):
-            bodies = [sign_token(claims(event_type, {"subject": iss_sub(sub)})) for sub in subs]
+            if receiver is not None:
+                google_account_reconnect_required.connect(receiver, weak=False)
+            bodies = [sign_token(claims(event_type, {"subject": iss_sub(sub)})) for sub in named]
             # One request first: the key cache is warm in a running site.
             post(handler, sign_token(claims(event_type, {"subject": iss_sub("warm-up")})))
             statuses: dict[int, int] = {}
@@ -91,6 +103,8 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
                 statuses[status] = statuses.get(status, 0) + 1
             wall = time.perf_counter() - started
             cpu = time.process_time() - cpu_started
+            if receiver is not None:
+                google_account_reconnect_required.disconnect(receiver)
             runs[name] = {
                 "events": count,
                 "accepted": statuses.get(202, 0),
@@ -102,11 +116,13 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
                 "statuses": {str(k): v for k, v in statuses.items()},
             }
         key_fetches = len(mock.calls)
+    named = subs + heard_subs
     revoked = GoogleAccount.objects.filter(
-        pk__in=ids, status=GoogleAccount.Status.RECONNECT_REQUIRED, reconnect_reason="revoked"
+        sub__in=named, status=GoogleAccount.Status.RECONNECT_REQUIRED, reconnect_reason="revoked"
     ).count()
     return {
         **runs,
+        "accounts_named": len(named),
         "accounts_revoked": revoked,
         "rows": GoogleSecurityEvent.objects.count(),
         "key_fetches": key_fetches,

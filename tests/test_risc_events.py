@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+from django.db.models import signals
 
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
 from google_connect.reasons import ReconnectReason
@@ -290,3 +291,84 @@ def test_nul_characters_in_ids_are_refused(client, risc, overrides):
     response = risc.post(client, sign(claims(**overrides)))
 
     assert response.status_code == 400
+
+
+# -- with no receiver, the accounts are changed in one UPDATE -------------------------
+
+
+def row_state(pk):
+    account = GoogleAccount.objects.get(pk=pk)
+    return (
+        account.status,
+        account.reconnect_reason,
+        account.access_token,
+        account.refresh_token,
+        account.refresh_token_prefix_digest,
+        account.refresh_token_digest,
+    )
+
+
+@pytest.mark.parametrize("listening", [True, False], ids=["a receiver", "no receiver"])
+@pytest.mark.parametrize(
+    ("event_type", "extra", "before", "after"),
+    [
+        (TOKENS_REVOKED, {}, ("active", ""), ("reconnect_required", "revoked")),
+        (
+            TOKENS_REVOKED,
+            {},
+            ("reconnect_required", "invalid_grant"),
+            ("reconnect_required", "invalid_grant"),
+        ),
+        (
+            ACCOUNT_DISABLED,
+            {"reason": "hijacking"},
+            ("active", ""),
+            ("reconnect_required", "account_disabled"),
+        ),
+        (
+            ACCOUNT_DISABLED,
+            {"reason": "hijacking"},
+            ("reconnect_required", "invalid_grant"),
+            ("reconnect_required", "invalid_grant"),
+        ),
+    ],
+)
+def test_an_event_changes_the_rows_alike_with_or_without_a_receiver(
+    client, risc, listening, event_type, extra, before, after
+):
+    account = make_account(sub="sub-1", refresh_token=REFRESH)
+    account.status, account.reconnect_reason = before
+    account.save()
+    untouched = make_account(sub="sub-2", refresh_token=REFRESH + "-3")
+    stamped = GoogleAccount.objects.get(pk=account.pk).updated_at
+
+    if listening:
+        with recording(google_account_reconnect_required):
+            event = push(client, risc, event_type, {"subject": iss_sub("sub-1"), **extra})
+    else:
+        assert not google_account_reconnect_required.has_listeners(GoogleAccount)
+        event = push(client, risc, event_type, {"subject": iss_sub("sub-1"), **extra})
+
+    tokens_deleted = event_type == TOKENS_REVOKED
+    status, reason, access, refresh, prefix_digest, digest = row_state(account.pk)
+    assert (status, reason) == after
+    if tokens_deleted:
+        assert (access, refresh, prefix_digest, digest) == ("", "", "", "")
+    else:
+        assert (refresh, digest != "") == (REFRESH, True)
+    assert row_state(untouched.pk)[:2] == ("active", "")
+    changed = tokens_deleted or before[0] == "active"
+    assert event.accounts_affected == (1 if changed else 0)
+    touched = GoogleAccount.objects.get(pk=account.pk).updated_at > stamped
+    assert touched is changed
+    assert event.subject_sub == "sub-1"
+
+
+def test_a_save_receiver_of_the_accounts_hears_of_the_change(client, risc):
+    account = make_account(sub="sub-1", refresh_token=REFRESH)
+
+    with recording(signals.post_save, sender=GoogleAccount) as saved:
+        push(client, risc, TOKENS_REVOKED, {"subject": iss_sub("sub-1")})
+
+    assert [s["instance"].pk for s in saved] == [account.pk]
+    assert saved[0]["instance"].status == "reconnect_required"
