@@ -5,6 +5,7 @@ import logging
 import pytest
 from django.db.models import signals
 
+from google_connect import risc_actions
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
 from google_connect.reasons import ReconnectReason
 from google_connect.signals import google_account_reconnect_required, google_security_event
@@ -346,7 +347,7 @@ def test_an_event_changes_the_rows_alike_with_or_without_a_receiver(
         with recording(google_account_reconnect_required):
             event = push(client, risc, event_type, {"subject": iss_sub("sub-1"), **extra})
     else:
-        assert not google_account_reconnect_required.has_listeners(GoogleAccount)
+        assert not risc_actions._anyone_listening()
         event = push(client, risc, event_type, {"subject": iss_sub("sub-1"), **extra})
 
     tokens_deleted = event_type == TOKENS_REVOKED
@@ -364,11 +365,43 @@ def test_an_event_changes_the_rows_alike_with_or_without_a_receiver(
     assert event.subject_sub == "sub-1"
 
 
-def test_a_save_receiver_of_the_accounts_hears_of_the_change(client, risc):
-    account = make_account(sub="sub-1", refresh_token=REFRESH)
+def accounts_heard(signal, sent):
+    if signal is google_security_event:
+        return [a.pk for a in sent[0]["accounts"]]
+    if signal is google_account_reconnect_required:
+        return [s["account"].pk for s in sent]
+    return [s["instance"].pk for s in sent]
 
-    with recording(signals.post_save, sender=GoogleAccount) as saved:
+
+@pytest.mark.parametrize(
+    "signal",
+    [google_account_reconnect_required, google_security_event, signals.pre_save, signals.post_save],
+    ids=["reconnect_required", "security_event", "pre_save", "post_save"],
+)
+def test_any_receiver_of_the_accounts_hears_of_each_one(client, risc, signal):
+    # Each of them is reason enough to fetch, lock and save the accounts one
+    # by one: with one UPDATE, none would hear of them.
+    account = make_account(sub="sub-1", refresh_token=REFRESH)
+    sender = GoogleSecurityEvent if signal is google_security_event else GoogleAccount
+
+    with recording(signal, sender=sender) as sent:
         push(client, risc, TOKENS_REVOKED, {"subject": iss_sub("sub-1")})
 
-    assert [s["instance"].pk for s in saved] == [account.pk]
-    assert saved[0]["instance"].status == "reconnect_required"
+    assert accounts_heard(signal, sent) == [account.pk]
+
+
+def test_token_revoked_with_no_receiver_ends_the_grant(client, risc):
+    # No sub in the event: the account is found by its refresh token's digest.
+    account = make_account(sub="sub-1", refresh_token=REFRESH)
+    subject = {
+        "subject_type": "oauth_token",
+        "token_type": "refresh_token",
+        "token_identifier_alg": "prefix",
+        "token": REFRESH[:16],
+    }
+    assert not risc_actions._anyone_listening()
+
+    event = push(client, risc, TOKEN_REVOKED, {"subject": subject})
+
+    assert row_state(account.pk)[:4] == ("reconnect_required", "revoked", "", "")
+    assert (event.subject_sub, event.accounts_affected) == ("sub-1", 1)
