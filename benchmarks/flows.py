@@ -10,7 +10,7 @@ the machine hits all of them alike.
 
 With ``delay`` (seconds), every faked answer from Google waits that long
 first, as a round trip to Google would (see ``benchmarks.latency`` and
-``round_trip``).
+``harness.round_trip``).
 
 Run as ``python -m benchmarks.flows '{"flows": 300}'`` (settings:
 ``benchmarks.peer_settings``); it prints one JSON object.
@@ -41,29 +41,6 @@ USERINFO_URLS = (
     "https://www.googleapis.com/oauth2/v2/userinfo",
 )
 TRANSACTION_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK", "COMMIT")
-
-
-# CPU time spent in round_trip() by this process's (one) flow thread: taken
-# off each flow's CPU time, which is meant to be the library's own.
-_round_trip_cpu = 0.0
-
-
-def round_trip(seconds: float) -> None:
-    """Wait as a round trip to Google does, keeping the CPU busy meanwhile.
-
-    Not ``time.sleep()``: on this machine a CPU left idle for 50 ms slows
-    down, and everything run after it, Django's own views included, took up to
-    half as long again from run to run (the Django floor that never waits
-    went from 2.8 to 4.3 ms). A server at work spends a round trip on other
-    requests; a busy wait keeps the CPU as warm and measures each library's
-    work, not the machine's power saving. The Django floors wait the same way.
-    """
-    global _round_trip_cpu
-    cpu_started = time.thread_time()
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        pass
-    _round_trip_cpu += time.thread_time() - cpu_started
 
 
 @dataclass
@@ -119,7 +96,7 @@ class Google:
 
     def answer(self, body: str) -> tuple[int, dict[str, str], str]:
         if self.delay:
-            round_trip(self.delay)
+            harness.round_trip(self.delay)
         return 200, {"Content-Type": "application/json"}, body
 
 
@@ -208,7 +185,7 @@ def one_flow(
     with override_settings(GOOGLE_CONNECT=options), CaptureQueriesContext(connection) as captured:
         if library.profiler is not None:
             library.profiler.enable()
-        waited_cpu = _round_trip_cpu
+        waited_cpu = harness.round_trip_cpu()
         started, cpu_started = time.perf_counter(), time.thread_time()
         begun = library.start(client)
         state = parse_qs(urlsplit(begun["Location"]).query)["state"][0]
@@ -217,7 +194,7 @@ def one_flow(
             params.update(round_trips=str(library.waits), delay=str(google.delay))
         done = client.get(library.callback_path, params)
         elapsed = time.perf_counter() - started
-        cpu = time.thread_time() - cpu_started - (_round_trip_cpu - waited_cpu)
+        cpu = time.thread_time() - cpu_started - (harness.round_trip_cpu() - waited_cpu)
         if library.profiler is not None:
             library.profiler.disable()
 

@@ -2,7 +2,7 @@
 
 The flow of ``benchmarks.flows`` (a start request, then the callback), with
 every faked answer from Google delayed by a fixed round-trip time (50 ms by
-default, spent busy: see ``flows.round_trip``). Google answers in-process, so
+default, spent busy: see ``harness.round_trip``). Google answers in-process, so
 each delay is a round trip and nothing else: the figure is the library's own
 time plus its round trips.
 Reported per library: the median ms per flow, the round trips to Google, the
@@ -36,7 +36,8 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
         figures["beyond_ms"] = figures["median_ms"] - figures["round_trips"] * delay * 1000
     # A library's own time: beyond its round trips, less what the floor that
     # waits as many round trips costs beyond them (the test client, middleware,
-    # session and login, and the waits' cold wake-ups, alike for every library).
+    # session and login, and what the waits cost beyond their length: alike
+    # for every library).
     # Beside it, the time above the floor that waits none: the report's measure
     # until the waiting floors came, kept so that both can be read.
     no_wait = result[FLOORS[0]]["beyond_ms"]

@@ -27,7 +27,7 @@ def floor_callback(request):
     # library's round trips, each on its own as each call to Google is: what a
     # wait costs beyond its own length is then the floor's as much as the
     # library's, and not counted as the library's work.
-    from benchmarks.flows import round_trip
+    from benchmarks.harness import round_trip
 
     delay = float(request.GET.get("delay", 0))
     for _ in range(int(request.GET.get("round_trips", 0))):
