@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount
 from .pending_revocation import PendingRevocation
+from .read_only_admin import ReadOnlyAdmin
 from .scope_names import short_name
 from .security_event_admin import GoogleSecurityEventAdmin  # noqa: F401  (registers it)
 
@@ -49,7 +50,9 @@ else:
 
 
 @admin.register(GoogleAccount)
-class GoogleAccountAdmin(_ModelAdmin):
+class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
+    # Read-only: a plain delete would forget the account while its grant stays
+    # live at Google; "Revoke and remove" is the way to delete.
     list_display = (
         "user",
         "email",
@@ -79,18 +82,6 @@ class GoogleAccountAdmin(_ModelAdmin):
         if account.tokens_decryptable:
             return gettext("encrypted")
         return gettext("⚠ undecryptable: no key in FERNET_KEYS decrypts them")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Viewing stays possible through the view permission; nothing is editable.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # A plain delete would forget the account while its grant stays live
-        # at Google; "Revoke and remove" is the way to delete.
-        return False
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("google_connect.delete_googleaccount")
@@ -150,16 +141,10 @@ else:
 
 
 @admin.register(PendingRevocation)
-class PendingRevocationAdmin(_PendingAdmin):
+class PendingRevocationAdmin(ReadOnlyAdmin, _PendingAdmin):
     """Grants of deleted accounts still to be revoked at Google (read-only;
     ``revoke_google_accounts --pending`` retries them). The token is never shown."""
 
     list_display = ("email", "sub", "created_at", "attempts", "last_error")
     fields = readonly_fields = ("email", "sub", "created_at", "attempts", "last_error")
     search_fields = ("email", "sub")
-
-    # Read-only like the accounts, for the same reason: deleting one would
-    # forget a grant that is live at Google.
-    has_add_permission = GoogleAccountAdmin.has_add_permission
-    has_change_permission = GoogleAccountAdmin.has_change_permission
-    has_delete_permission = GoogleAccountAdmin.has_delete_permission

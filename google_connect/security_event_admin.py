@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from .read_only_admin import ReadOnlyAdmin
 from .security_event import GoogleSecurityEvent
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ FIELDS = (
 
 
 @admin.register(GoogleSecurityEvent)
-class GoogleSecurityEventAdmin(_ModelAdmin):
+class GoogleSecurityEventAdmin(ReadOnlyAdmin, _ModelAdmin):
     list_display = ("short_type", "subject_sub", "reason", "accounts_affected", "received_at")
     list_filter = ("event_type",)
     search_fields = ("jti", "subject_sub")
@@ -38,13 +38,3 @@ class GoogleSecurityEventAdmin(_ModelAdmin):
     @admin.display(description=GoogleSecurityEvent._meta.get_field("event_type").verbose_name)
     def short_type(self, event: GoogleSecurityEvent) -> str:
         return event.short_type
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # The audit trail is kept whole.
-        return False

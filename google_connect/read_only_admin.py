@@ -1,0 +1,25 @@
+"""The admin pages of google_connect's models show rows and never change them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+
+class ReadOnlyAdmin:
+    """No add, change or delete in the admin; the view permission still shows the rows.
+
+    Mixed in before ``admin.ModelAdmin``. Accounts and pending revocations are
+    deleted only after their grant is revoked at Google (an admin action, the
+    revoke command); the security events are the audit trail, kept whole.
+    """
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
