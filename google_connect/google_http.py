@@ -76,7 +76,6 @@ def send(
     body is never read (see GoogleSession.get_redirect_target).
     """
     what = error_class.reason
-    google = google_at(url)
     try:
         response = session.request(
             method, url, timeout=timeout, stream=True, allow_redirects=False, **kwargs
@@ -84,13 +83,13 @@ def send(
     except requests.RequestException as exc:
         logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
         raise error_class(
-            f"{google} could not be reached ({type(exc).__name__}).", temporary=True
+            f"{google_at(url)} could not be reached ({type(exc).__name__}).", temporary=True
         ) from None
     if response.is_redirect or 300 <= response.status_code < 400:
         response.close()
         logger.warning("Google %s: HTTP %s, a redirect (not followed)", what, response.status_code)
         raise error_class(
-            f"{google} answered HTTP {response.status_code}, a redirect (not followed).",
+            f"{google_at(url)} answered HTTP {response.status_code}, a redirect (not followed).",
             status_code=response.status_code,
         )
     return response
@@ -107,9 +106,8 @@ def host_of(url: str) -> str:
     return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
 
 
-def read_capped(
-    response: requests.Response, error_class: type[GoogleAPIError], google: str
-) -> bytes:
+def read_capped(response: requests.Response, error_class: type[GoogleAPIError], url: str) -> bytes:
+    """The answer's body, at most ``MAX_RESPONSE_BYTES``; an error names ``url``'s host."""
     try:
         body = read_up_to(response, MAX_RESPONSE_BYTES + 1)
     except READ_ERRORS as exc:
@@ -117,13 +115,16 @@ def read_capped(
             "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
         )
         raise error_class(
-            f"Reading the answer of {google} failed ({type(exc).__name__}).", temporary=True
+            f"Reading the answer of {google_at(url)} failed ({type(exc).__name__}).",
+            temporary=True,
         ) from None
     if len(body) > MAX_RESPONSE_BYTES:
         logger.warning(
             "Google %s: answer larger than %d bytes", error_class.reason, MAX_RESPONSE_BYTES
         )
-        raise error_class(f"The answer of {google} is too large.", status_code=response.status_code)
+        raise error_class(
+            f"The answer of {google_at(url)} is too large.", status_code=response.status_code
+        )
     return body
 
 

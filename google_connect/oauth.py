@@ -163,7 +163,6 @@ class GoogleOAuthClient:
         **kwargs: Any,
     ) -> Any:
         what = error_class.reason
-        google = google_at(url)
         response = send(
             self.session, method, url, error_class, timeout=self.config.TIMEOUT, **kwargs
         )
@@ -176,7 +175,7 @@ class GoogleOAuthClient:
                 read_quietly(response)
                 return None
             try:
-                raw = read_capped(response, error_class, google)
+                raw = read_capped(response, error_class, url)
             except GoogleAPIError:
                 if response.ok:
                     raise
@@ -188,5 +187,7 @@ class GoogleOAuthClient:
             raise error_answer(response, body, error_class, host_of(url))
         if not isinstance(body, dict):
             logger.warning("Google %s: the answer is not a JSON object", what)
-            raise error_class(f"The answer of {google} is not a JSON object.", status_code=200)
+            raise error_class(
+                f"The answer of {google_at(url)} is not a JSON object.", status_code=200
+            )
         return body

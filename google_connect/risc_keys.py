@@ -28,7 +28,7 @@ import requests
 
 from .conf import GoogleConnectSettings
 from .exceptions import GoogleAPIError
-from .google_http import decode_json, google_at, read_capped, send
+from .google_http import decode_json, read_capped, send
 from .transport import shared_session
 
 logger = logging.getLogger("google_connect")
@@ -131,7 +131,7 @@ def fetch_json(
     its answer is too large to read."""
     response = send(shared_session(), method, url, error_class, timeout=timeout, **kwargs)
     with response:
-        raw = read_capped(response, error_class, google_at(url))
+        raw = read_capped(response, error_class, url)
     return response, decode_json(raw)
 
 
