@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.report import FLOOR, OWN_TIME_TARGET_MS, Check
+from benchmarks.report import FLOOR, OWN_TIME_TARGET_MS, Check, ms
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -116,10 +116,6 @@ def _passes(results: dict[str, dict[str, Any]]) -> list[str]:
     return _table(["benchmark", "ran", "load average (1 min), before → after"], rows)
 
 
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f}"
-
-
 def _latency(latency: dict[str, Any], count: int) -> list[str]:
     out = ["## 1. One connect flow at Google's latency (SQLite)", ""]
     if not latency:
@@ -166,8 +162,8 @@ def _latency(latency: dict[str, Any], count: int) -> list[str]:
                     f"{r['p95_ms']:.1f}",
                     f"{r['round_trips']:g}",
                     f"{r['beyond_ms']:.1f}",
-                    _ms(r.get("own_ms")),
-                    _ms(r.get("above_floor_ms")),
+                    ms(r.get("own_ms"), unit=""),
+                    ms(r.get("above_floor_ms"), unit=""),
                     f"{r['cpu_ms']:.1f}",
                     f"{r['queries'] - r['transaction_control']:g} (+{r['transaction_control']:g})",
                 ]

@@ -37,8 +37,9 @@ QUERY_BUDGET = 9
 ENCRYPTED = {True: "encrypted", False: "in plaintext", None: "not stored"}
 
 
-def _ms(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} ms"
+def ms(value: float | None, unit: str = " ms") -> str:
+    """A figure in ms to one decimal, or a dash when it was not measured."""
+    return "—" if value is None else f"{value:.1f}{unit}"
 
 
 def waiting_floor(round_trips: int) -> str:
@@ -137,8 +138,8 @@ def describe(module: str, database: str, result: dict[str, Any]) -> list[str]:
     if module == "latency":
         return [
             f"{name:30} median {r['median_ms']:6.1f} ms  {r['round_trips']:g} round trip(s)  "
-            f"{r['beyond_ms']:5.1f} ms beyond them, own {_ms(r.get('own_ms'))} "
-            f"(above the floor that waits none {_ms(r.get('above_floor_ms'))}), "
+            f"{r['beyond_ms']:5.1f} ms beyond them, own {ms(r.get('own_ms'))} "
+            f"(above the floor that waits none {ms(r.get('above_floor_ms'))}), "
             f"CPU {r['cpu_ms']:.1f} ms"
             for name, r in result.items()
             if not name.startswith("_")
@@ -399,7 +400,7 @@ def _latency_targets(latency: dict[str, Any] | None) -> list[Check]:
             if floor is None or own is None
             else f"{own:.1f} ms ({figures['beyond_ms']:.1f} ms beyond the round trips, less "
             f"{floor['beyond_ms']:.1f} ms for the floor that waits as many; above the floor "
-            f"that waits none: {_ms(figures.get('above_floor_ms'))})"
+            f"that waits none: {ms(figures.get('above_floor_ms'))})"
         )
         checks += [
             Check(
