@@ -25,7 +25,7 @@ from tqdm import tqdm
 from . import tokens
 from .conf import get_settings
 from .exceptions import GoogleConnectError
-from .models import GoogleAccount
+from .models import GoogleAccount, GoogleAccountQuerySet
 from .revocation import pages
 from .signals import google_account_expiring
 
@@ -42,7 +42,7 @@ REFRESHED, RECONNECT_REQUIRED, FAILED, SKIPPED = (
 # -- expiry warnings -------------------------------------------------------------
 
 
-def written_accounts(using: str | None = None) -> QuerySet[GoogleAccount]:
+def written_accounts(using: str | None = None) -> GoogleAccountQuerySet:
     """Accounts on ``using``, or where the routers write them: the rows a job
     claims and refreshes there, never a replica's lagging copy."""
     return GoogleAccount.objects.using(using or router.db_for_write(GoogleAccount))

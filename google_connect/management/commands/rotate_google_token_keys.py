@@ -9,7 +9,8 @@ from django.utils.translation import ngettext
 from tqdm import tqdm
 
 from google_connect.management.databases import add_database_argument, resolve_database
-from google_connect.models import GoogleAccount, PendingRevocation
+from google_connect.models import GoogleAccount
+from google_connect.pending_revocation import PendingRevocation
 from google_connect.rotation import UNDECRYPTABLE, rotate_keys
 
 
