@@ -14,6 +14,7 @@ from django.utils.functional import Promise
 
 from . import scope_sets, scopes
 from .conf import DEFAULTS, SETTING_NAME
+from .fields import build_fernet, use_hkdf
 
 ID = "google_connect.{}"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
@@ -318,4 +319,21 @@ def check_fernet_keys(app_configs: Any = None, **kwargs: Any) -> list[Error | Wa
                 id=ID.format("E009"),
             )
         ]
-    return []
+    return list(_check_fernet_key_values(keys))
+
+
+def _check_fernet_key_values(keys: list[str]) -> Iterable[Error]:
+    hkdf = use_hkdf()
+    for position, key in enumerate(keys):
+        try:
+            build_fernet(key, hkdf)
+        except (ValueError, TypeError):
+            # By position only: the message reaches logs and CI output.
+            yield Error(
+                f"FERNET_KEYS[{position}] is not a valid Fernet key: without FERNET_USE_HKDF, "
+                "each key must be 32 url-safe base64-encoded bytes.",
+                hint='Generate one with python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())", or leave FERNET_USE_HKDF at its '
+                "default (True), which derives a key from any string.",
+                id=ID.format("E060"),
+            )

@@ -56,13 +56,20 @@ def configured_keys() -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _use_hkdf() -> bool:
+def use_hkdf() -> bool:
     return getattr(settings, "FERNET_USE_HKDF", True)
+
+
+def build_fernet(key: str, use_hkdf: bool) -> Fernet:
+    """One key as django-fernet-fields builds it: derived with HKDF (any string
+    will do), or else used as is (a url-safe base64 32-byte Fernet key);
+    ``ValueError`` for a key that is not one."""
+    return Fernet(hkdf.derive_fernet_key(key) if use_hkdf else key)
 
 
 @functools.lru_cache(maxsize=16)
 def _fernets_for(keys: tuple[str, ...], use_hkdf: bool) -> tuple[Fernet, ...]:
-    return tuple(Fernet(hkdf.derive_fernet_key(k) if use_hkdf else k) for k in keys)
+    return tuple(build_fernet(k, use_hkdf) for k in keys)
 
 
 @functools.lru_cache(maxsize=16)
@@ -73,12 +80,12 @@ def _multi_fernet_for(keys: tuple[str, ...], use_hkdf: bool) -> MultiFernet:
 def current_fernet() -> MultiFernet:
     """Encrypts with the first configured key, decrypts with any of them."""
     # Cached too: every token read or written asks for it.
-    return _multi_fernet_for(configured_keys(), _use_hkdf())
+    return _multi_fernet_for(configured_keys(), use_hkdf())
 
 
 def primary_fernet() -> Fernet:
     """The first configured key alone: what a freshly encrypted value uses."""
-    return _fernets_for(configured_keys(), _use_hkdf())[0]
+    return _fernets_for(configured_keys(), use_hkdf())[0]
 
 
 class Undecryptable:

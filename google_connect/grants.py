@@ -25,7 +25,7 @@ from tqdm import tqdm
 from . import tokens
 from .conf import get_settings
 from .exceptions import GoogleConnectError
-from .models import GoogleAccount
+from .models import GoogleAccount, GoogleAccountQuerySet
 from .revocation import pages
 from .signals import google_account_expiring
 
@@ -42,21 +42,30 @@ REFRESHED, RECONNECT_REQUIRED, FAILED, SKIPPED = (
 # -- expiry warnings -------------------------------------------------------------
 
 
-def expiring_accounts(now: datetime) -> QuerySet[GoogleAccount]:
+def written_accounts(using: str | None = None) -> GoogleAccountQuerySet:
+    """Accounts on ``using``, or where the routers write them: the rows a job
+    claims and refreshes there, never a replica's lagging copy."""
+    return GoogleAccount.objects.using(using or router.db_for_write(GoogleAccount))
+
+
+def expiring_accounts(now: datetime, using: str | None = None) -> QuerySet[GoogleAccount]:
     """Active accounts whose time-limited grant ends within ``EXPIRY_WARNING_DAYS``."""
     days = get_settings().EXPIRY_WARNING_DAYS
-    return GoogleAccount.objects.active().grant_ending_between(now, now + timedelta(days=days))
+    return written_accounts(using).active().grant_ending_between(now, now + timedelta(days=days))
 
 
-def send_expiry_warnings(*, now: datetime | None = None, chunk_size: int = 500) -> dict[str, int]:
-    """Send ``google_account_expiring`` once for each grant ending soon.
+def send_expiry_warnings(
+    *, now: datetime | None = None, chunk_size: int = 500, using: str | None = None
+) -> dict[str, int]:
+    """Send ``google_account_expiring`` once for each grant ending soon (on the
+    database ``using``, by default the one the routers write accounts to).
 
     Returns ``{"warned": n, "failed": m}``: ``failed`` counts warnings whose
     receivers raised; those are logged and sent again on the next run.
     """
     now = now or timezone.now()
     counts = Counter({"warned": 0, "failed": 0})
-    unwarned = expiring_accounts(now).filter(expiry_warned_at__isnull=True)
+    unwarned = expiring_accounts(now, using).filter(expiry_warned_at__isnull=True)
     for _, page in pages(unwarned, chunk_size):
         for account in page:
             outcome = _warn(account, unwarned, now)
@@ -97,9 +106,9 @@ def _warn(account: GoogleAccount, unwarned: QuerySet[GoogleAccount], now: dateti
 # -- keep-alive ------------------------------------------------------------------
 
 
-def idle_accounts(now: datetime) -> QuerySet[GoogleAccount]:
+def idle_accounts(now: datetime, using: str | None = None) -> QuerySet[GoogleAccount]:
     """Active accounts whose grant was last used more than ``KEEP_ALIVE_DAYS`` ago."""
-    return GoogleAccount.objects.active().idle_since(_idle_cutoff(now))
+    return written_accounts(using).active().idle_since(_idle_cutoff(now))
 
 
 def _idle_cutoff(now: datetime) -> datetime:
@@ -112,8 +121,10 @@ def keep_alive(
     workers: int = 1,
     ids: Iterable[int] | None = None,
     progress: bool = False,
+    using: str | None = None,
 ) -> dict[str, int]:
-    """Refresh every active account idle for more than ``KEEP_ALIVE_DAYS``.
+    """Refresh every active account idle for more than ``KEEP_ALIVE_DAYS`` (on
+    the database ``using``, by default the one the routers write accounts to).
 
     Google ends a refresh token left unused for six months; a refresh uses
     it. With ``ids``, only those accounts (still only the idle active ones).
@@ -125,7 +136,7 @@ def keep_alive(
     """
     now = timezone.now()
     cutoff = _idle_cutoff(now)
-    accounts = idle_accounts(now)
+    accounts = idle_accounts(now, using)
     if ids is not None:
         accounts = accounts.filter(pk__in=list(ids))
     counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})

@@ -18,12 +18,14 @@ from .rotation import UNDECRYPTABLE, _ciphertexts, classify
 UNKNOWN_REASON = "unknown"
 
 
-def summary(*, now: datetime | None = None) -> dict[str, Any]:
+def summary(*, now: datetime | None = None, using: str | None = None) -> dict[str, Any]:
     """Counts by status and reason, grants ending soon or already ended, idle
-    accounts, and the accounts whose tokens no configured key decrypts."""
+    accounts, and the accounts whose tokens no configured key decrypts, on the
+    database ``using`` (by default the one the routers write accounts to)."""
     now = now or timezone.now()
     config = get_settings()
-    accounts = GoogleAccount.objects.order_by()
+    db = using or router.db_for_write(GoogleAccount)
+    accounts = GoogleAccount.objects.using(db).order_by()
     by_status = dict.fromkeys(GoogleAccount.Status.values, 0)
     by_status.update(accounts.values_list("status").annotate(Count("pk")))
     found = dict(
@@ -33,32 +35,32 @@ def summary(*, now: datetime | None = None) -> dict[str, Any]:
     # Rows marked before reasons were stored.
     by_reason[UNKNOWN_REASON] = found.get("", 0)
     ended = Q(refresh_token_expires_at__lte=now) | Q(authorization_expires_at__lte=now)
-    undecryptable = undecryptable_ids()
+    undecryptable = undecryptable_ids(db)
     return {
         "accounts": sum(by_status.values()),
         "by_status": by_status,
         "by_reason": by_reason,
         "expiring": {
             "within_days": config.EXPIRY_WARNING_DAYS,
-            "count": expiring_accounts(now).count(),
+            "count": expiring_accounts(now, db).count(),
         },
         # Time-limited grants that ran out while nobody asked for a token:
         # still active, marked at the next refresh without calling Google.
         "ended": accounts.active().filter(ended).count(),
-        "idle": {"days": config.KEEP_ALIVE_DAYS, "count": idle_accounts(now).count()},
+        "idle": {"days": config.KEEP_ALIVE_DAYS, "count": idle_accounts(now, db).count()},
         "undecryptable": {"count": len(undecryptable), "ids": undecryptable},
     }
 
 
-def undecryptable_ids() -> list[int]:
+def undecryptable_ids(using: str | None = None) -> list[int]:
     """Accounts whose tokens no key in ``FERNET_KEYS`` decrypts: a key fault, not a reason.
 
     The ciphertexts are only tried, never kept decrypted (see rotation.py).
     """
     return [
         pk
-        for pk, _email, *ciphertexts in _ciphertexts(router.db_for_read(GoogleAccount)).iterator(
-            chunk_size=500
-        )
+        for pk, _email, *ciphertexts in _ciphertexts(
+            using or router.db_for_write(GoogleAccount)
+        ).iterator(chunk_size=500)
         if classify(tuple(ciphertexts)) == UNDECRYPTABLE
     ]

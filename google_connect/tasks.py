@@ -47,6 +47,7 @@ from django.utils import timezone
 from . import revocation, rotation, tokens
 from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount, GoogleAccountQuerySet
+from .pending_revocation import PendingRevocation
 
 logger = logging.getLogger("google_connect")
 
@@ -128,7 +129,7 @@ def _shared_task(**options: Any) -> Callable[[Callable[..., Any]], Any]:
     return decorator
 
 
-def id_chunks(queryset: QuerySet[GoogleAccount], size: int) -> Iterator[list[int]]:
+def id_chunks(queryset: QuerySet[Any], size: int) -> Iterator[list[int]]:
     """The queryset's primary keys in order, ``size`` at a time (keyset pagination)."""
     if size < 1:
         raise ValueError("chunk_size must be at least 1.")
@@ -374,8 +375,16 @@ def _revoked_and_kept(account: GoogleAccount) -> bool:
 
 @_shared_task(name="google_connect.rotate_token_keys", acks_late=True)
 def rotate_token_keys(chunk_size: int = CHUNK_SIZE) -> Any:
-    """Queue ``rotate_accounts`` over every account, to re-encrypt with the first key."""
-    return _fan_out(_written_accounts(), chunk_size, rotate_accounts.delay)
+    """Queue ``rotate_accounts`` over every account and ``rotate_pending_revocations``
+    over every pending revocation, to re-encrypt with the first key."""
+    counts = _fan_out(_written_accounts(), chunk_size, rotate_accounts.delay)
+    pending = PendingRevocation.objects.using(router.db_for_write(PendingRevocation))
+    counts["pending_revocations"] = 0
+    for ids in id_chunks(pending, chunk_size):
+        rotate_pending_revocations.delay(ids)
+        counts["pending_revocations"] += len(ids)
+        counts["chunks"] += 1
+    return counts
 
 
 @_shared_task(name="google_connect.rotate_accounts", acks_late=True)
@@ -393,4 +402,25 @@ def rotate_accounts(ids: list[int]) -> dict[str, int]:
         "rotated": report.rotated,
         "current": report.current,
         "undecryptable": len(report.undecryptable),
+    }
+
+
+@_shared_task(name="google_connect.rotate_pending_revocations", acks_late=True)
+def rotate_pending_revocations(ids: list[int]) -> dict[str, int]:
+    """Re-encrypt these pending revocations' tokens with the first key of ``FERNET_KEYS``.
+
+    Without it, dropping the old key would leave their grants live at Google
+    for good: ``revoke_google_accounts --pending`` could no longer read them.
+    """
+    report = rotation.rotate_keys(pending_ids=ids)
+    for pending_id in report.pending_undecryptable:
+        logger.warning(
+            "Pending revocation's token undecryptable with every key in FERNET_KEYS: "
+            "pending_revocation_id=%s",
+            pending_id,
+        )
+    return {
+        "rotated": report.pending_rotated,
+        "current": report.pending_current,
+        "undecryptable": len(report.pending_undecryptable),
     }

@@ -293,10 +293,11 @@ def test_without_a_terminal_there_is_no_progress_bar(google, capsys):
 
 
 @pytest.mark.parametrize(
-    ("command", "args"),
-    [("revoke_google_accounts", ["--all"]), ("rotate_google_token_keys", [])],
+    ("command", "args", "unit"),
+    # Rotation counts rows: accounts and pending revocations.
+    [("revoke_google_accounts", ["--all"], "account"), ("rotate_google_token_keys", [], "row")],
 )
-def test_the_other_commands_draw_their_progress_bar_with_tqdm(command, args, google, capsys):
+def test_the_other_commands_draw_their_progress_bar_with_tqdm(command, args, unit, google, capsys):
     make_account()
     google.revoke()
 
@@ -305,7 +306,7 @@ def test_the_other_commands_draw_their_progress_bar_with_tqdm(command, args, goo
     bar = capsys.readouterr().err.split("\r")[-1]
     assert "100%" in bar
     assert "1/1 [" in bar
-    assert "account/s]" in bar
+    assert f"{unit}/s]" in bar
 
 
 def test_keep_alive_counts_undecryptable_tokens_as_failed_and_changes_no_status(google, settings):

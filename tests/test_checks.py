@@ -165,6 +165,59 @@ def test_fernet_keys_must_be_a_non_empty_list_of_strings(settings, keys):
     ]
 
 
+GOOD_FERNET_KEY = "jSAzYV6BXbRFkV4UnH4zWz6FYrmaZ8Qv2Ff6y0lKvwA="
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not-a-fernet-key",
+        "jSAzYV6BXbRFkV4UnH4zWz6FYrmaZ8Qv2Ff6y0lKvw",  # its padding cut off
+        "c2hvcnQ=",  # valid base64, but 5 bytes
+        "jSAzYV6BXbRFkV4UnH4zWz6FYrmaZ8Qv2Ff6y0lKvwA=jSAz",
+    ],
+)
+def test_a_malformed_fernet_key_without_hkdf_is_an_error_naming_its_position(settings, bad):
+    settings.GOOGLE_CONNECT = VALID
+    settings.FERNET_USE_HKDF = False
+    settings.FERNET_KEYS = [GOOD_FERNET_KEY, bad]
+
+    assert messages() == [
+        (
+            "google_connect.E060",
+            "FERNET_KEYS[1] is not a valid Fernet key: without FERNET_USE_HKDF, each key "
+            "must be 32 url-safe base64-encoded bytes.",
+        )
+    ]
+
+
+def test_the_malformed_fernet_key_check_never_shows_the_key(settings):
+    settings.GOOGLE_CONNECT = VALID
+    settings.FERNET_USE_HKDF = False
+    settings.FERNET_KEYS = ["SECRET-looking-key-one", "SECRET-looking-key-two"]
+
+    found = [m for m in run_checks() if m.id == "google_connect.E060"]
+
+    assert [m.msg.split(" is not")[0] for m in found] == ["FERNET_KEYS[0]", "FERNET_KEYS[1]"]
+    assert all("SECRET" not in m.msg + m.hint for m in found)
+
+
+def test_valid_fernet_keys_without_hkdf_pass(settings):
+    settings.GOOGLE_CONNECT = VALID
+    settings.FERNET_USE_HKDF = False
+    settings.FERNET_KEYS = [GOOD_FERNET_KEY, "5LZ1YaI_KiwWX9EjqiaE9p9ozlmwhAUktORWhJM6o6A="]
+
+    assert messages() == []
+
+
+def test_any_string_is_a_fernet_key_with_hkdf(settings):
+    settings.GOOGLE_CONNECT = VALID
+    settings.FERNET_USE_HKDF = True
+    settings.FERNET_KEYS = ["not-a-fernet-key"]
+
+    assert messages() == []
+
+
 def test_every_check_has_a_hint(settings):
     settings.GOOGLE_CONNECT = {"BOGUS": 1, "TIMEOUT": 0}
     settings.FERNET_KEYS = "x"

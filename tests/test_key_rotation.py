@@ -10,8 +10,11 @@ from django.db import connection
 from django.utils import timezone
 from fernet_fields import hkdf
 
+from google_connect import rotation
 from google_connect.exceptions import GoogleConnectError, UndecryptableToken
 from google_connect.models import GoogleAccount
+from google_connect.pending_revocation import PendingRevocation
+from google_connect.rotation import rotate_keys
 from tests.factories import make_account
 from tests.support import connect, token_body, userinfo_body
 
@@ -56,7 +59,11 @@ def test_rotation_re_encrypts_every_row_with_the_first_key(settings, old_key_acc
 
     out, err, error = rotate()
 
-    assert (out, err, error) == ("3 re-encrypted, 0 already current, 0 undecryptable", "", None)
+    assert (out, err, error) == (
+        "3 accounts, 0 pending revocations re-encrypted, 0 already current, 0 undecryptable",
+        "",
+        None,
+    )
     for n, account in enumerate(old_key_accounts):
         access, refresh = raw_tokens(account.pk)
         assert decrypts_with(NEW, access) == f"ya29.ROT-{n}"
@@ -78,7 +85,9 @@ def test_rotation_can_be_run_again(settings, old_key_accounts):
 
     out, _, error = rotate()
 
-    assert out == "0 re-encrypted, 3 already current, 0 undecryptable"
+    assert out == (
+        "0 accounts, 0 pending revocations re-encrypted, 3 already current, 0 undecryptable"
+    )
     assert error is None
     assert [raw_tokens(a.pk) for a in old_key_accounts] == snapshot
 
@@ -89,7 +98,10 @@ def test_dry_run_counts_and_writes_nothing(settings, old_key_accounts):
 
     out, _, error = rotate("--dry-run")
 
-    assert out == "3 would be re-encrypted, 0 already current, 0 undecryptable"
+    assert out == (
+        "3 accounts, 0 pending revocations would be re-encrypted, 0 already current, "
+        "0 undecryptable"
+    )
     assert error is None
     assert [raw_tokens(a.pk) for a in old_key_accounts] == snapshot
 
@@ -104,7 +116,9 @@ def test_undecryptable_rows_are_reported_untouched_and_fail_the_command(settings
 
     out, err, error = rotate()
 
-    assert out == "1 re-encrypted, 0 already current, 1 undecryptable"
+    assert out == (
+        "1 account, 0 pending revocations re-encrypted, 0 already current, 1 undecryptable"
+    )
     assert f"undecryptable: account {lost.pk} lost@example.com" in err
     assert isinstance(error, CommandError)
     assert raw_tokens(lost.pk) == lost_before
@@ -197,3 +211,139 @@ def test_reconnecting_without_a_refresh_token_asks_to_start_over(alice, google, 
     assert response.status_code == 400
     assert 'data-reason="missing_refresh_token"' in response.content.decode()
     assert revoke.call_count == 1
+
+
+# -- pending revocations (issue 22, item 1) -----------------------------------------
+
+
+def raw_pending_token(pk):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token FROM google_connect_pendingrevocation WHERE id = %s", [pk])
+        return bytes(cursor.fetchone()[0])
+
+
+def pending(token, email="gone@example.com"):
+    return PendingRevocation.objects.create(token=token, sub=f"sub-{token}", email=email)
+
+
+def test_rotation_re_encrypts_pending_revocations_and_counts_them_apart(settings):
+    settings.FERNET_KEYS = [OLD]
+    make_account(access_token="ya29.ACC", refresh_token="1//ACC")
+    rows = [pending("1//PENDING-1"), pending("1//PENDING-2")]
+    settings.FERNET_KEYS = [NEW, OLD]
+
+    out, err, error = rotate()
+
+    assert (out, err, error) == (
+        "1 account, 2 pending revocations re-encrypted, 0 already current, 0 undecryptable",
+        "",
+        None,
+    )
+    assert [decrypts_with(NEW, raw_pending_token(row.pk)) for row in rows] == [
+        "1//PENDING-1",
+        "1//PENDING-2",
+    ]
+
+
+def test_the_readme_procedure_leaves_pending_revocations_revocable(
+    settings, user, google, no_backoff, django_capture_on_commit_callbacks
+):
+    settings.FERNET_KEYS = [OLD]
+    make_account(user, refresh_token="1//DELETED-USER")
+    google.revoke(status=503)
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()  # Google is down: the grant stays pending, under the old key
+    [row] = PendingRevocation.objects.all()
+
+    settings.FERNET_KEYS = [NEW, OLD]  # 1. the new key first
+    out, _, error = rotate()  # 2. rotate
+    settings.FERNET_KEYS = [NEW]  # 3. drop the old key
+    google.mock.replace("POST", google.config.REVOKE_URL, json={}, status=200)
+    revoke_out = StringIO()
+    call_command("revoke_google_accounts", "--pending", stdout=revoke_out)
+
+    assert (out, error) == (
+        "0 accounts, 1 pending revocation re-encrypted, 0 already current, 0 undecryptable",
+        None,
+    )
+    assert revoke_out.getvalue().strip() == "1 revoked, 0 already revoked, 0 failed"
+    revoked = [
+        c.request.body for c in google.mock.calls if c.request.url == google.config.REVOKE_URL
+    ]
+    assert revoked[-1] == "token=1%2F%2FDELETED-USER"
+    assert not PendingRevocation.objects.filter(pk=row.pk).exists()
+
+
+def test_an_undecryptable_pending_revocation_is_named_by_pk_and_fails_the_command(settings):
+    settings.FERNET_KEYS = [UNRELATED]
+    lost = pending("1//LOST-PENDING", email="lost@example.com")
+    settings.FERNET_KEYS = [NEW, OLD]
+    before = raw_pending_token(lost.pk)
+
+    out, err, error = rotate()
+
+    assert (
+        out == "0 accounts, 0 pending revocations re-encrypted, 0 already current, 1 undecryptable"
+    )
+    assert err == (
+        f"undecryptable: pending revocation {lost.pk} lost@example.com: no key in FERNET_KEYS "
+        "decrypts its token; left untouched\n"
+    )
+    assert "1//LOST-PENDING" not in err + str(error)
+    assert str(error) == (
+        "0 accounts and 1 pending revocation could not be decrypted with any key in FERNET_KEYS."
+    )
+    assert raw_pending_token(lost.pk) == before
+
+
+def test_rotate_keys_reports_pending_revocations_and_skips_current_ones(settings):
+    settings.FERNET_KEYS = [OLD]
+    stale = pending("1//STALE")
+    settings.FERNET_KEYS = [NEW, OLD]
+    current = pending("1//CURRENT")
+    untouched = raw_pending_token(current.pk)
+
+    report = rotate_keys()
+
+    assert (report.pending_rotated, report.pending_current, report.pending_undecryptable) == (
+        1,
+        1,
+        [],
+    )
+    assert (report.rotated, report.current) == (0, 0)
+    assert decrypts_with(NEW, raw_pending_token(stale.pk)) == "1//STALE"
+    assert raw_pending_token(current.pk) == untouched
+
+
+def test_rotate_keys_with_pending_ids_rotates_only_those(settings):
+    settings.FERNET_KEYS = [OLD]
+    account = make_account()
+    chosen, other = pending("1//CHOSEN"), pending("1//OTHER")
+    account_before, other_before = raw_tokens(account.pk), raw_pending_token(other.pk)
+    settings.FERNET_KEYS = [NEW, OLD]
+
+    report = rotate_keys(pending_ids=[chosen.pk])
+
+    assert (report.pending_rotated, report.rotated) == (1, 0)
+    assert decrypts_with(NEW, raw_pending_token(chosen.pk)) == "1//CHOSEN"
+    assert raw_pending_token(other.pk) == other_before
+    assert raw_tokens(account.pk) == account_before
+
+
+def test_a_pending_revocation_re_encrypted_meanwhile_is_not_rewritten(settings, monkeypatch):
+    settings.FERNET_KEYS = [NEW, OLD]
+    row = pending("1//RACED")  # under the new key, as a concurrent run left it
+    before = raw_pending_token(row.pk)
+    looks = []
+    original = rotation.classify
+
+    def stale_at_the_first_look(ciphertexts):
+        looks.append(ciphertexts)
+        return rotation.STALE if len(looks) == 1 else original(ciphertexts)
+
+    monkeypatch.setattr(rotation, "classify", stale_at_the_first_look)
+
+    report = rotate_keys()
+
+    assert (report.pending_rotated, report.pending_current) == (0, 1)
+    assert raw_pending_token(row.pk) == before

@@ -5,6 +5,7 @@ alias, ``router.db_for_write(GoogleAccount, instance=account)``: the
 account's own database unless a router says otherwise.
 """
 
+import json
 from datetime import timedelta
 from io import StringIO
 from urllib.parse import parse_qs
@@ -19,6 +20,7 @@ from django.utils import timezone
 
 from google_connect.fields import UNDECRYPTABLE
 from google_connect.models import GoogleAccount
+from google_connect.pending_revocation import PendingRevocation
 from tests.support import finish_flow, start_flow
 
 BOTH = ["default", "other"]
@@ -136,7 +138,9 @@ def test_rotation_command_takes_a_database(settings, alice_and_bob):
 
     call_command("rotate_google_token_keys", "--database", "other", stdout=out)
 
-    assert out.getvalue().strip() == "1 re-encrypted, 0 already current, 0 undecryptable"
+    assert out.getvalue().strip() == (
+        "1 account, 0 pending revocations re-encrypted, 0 already current, 0 undecryptable"
+    )
     # Only the new key left: Bob's row (rotated) still reads, Alice's does not.
     settings.FERNET_KEYS = ["new-key"]
     assert row("other", 1)["refresh_token"] == "1//BOB-REFRESH"
@@ -155,7 +159,10 @@ def test_rotation_dry_run_counts_the_chosen_database(settings, alice_and_bob):
     assert (
         out.getvalue()
         .strip()
-        .endswith("2 would be re-encrypted, 0 already current, 0 undecryptable")
+        .endswith(
+            "2 accounts, 0 pending revocations would be re-encrypted, 0 already current, "
+            "0 undecryptable"
+        )
     )
 
 
@@ -293,3 +300,145 @@ def test_admin_actions_with_a_replica_router(google, replica_router, mirrored, l
     assert row("default", 7) is None
     assert replica_row() == on_replica
     assert locked_reads and set(locked_reads) == {("default", True)}
+
+
+# -- commands and tasks act where the router writes (issue 22, item 2) --------------
+
+
+class OtherRouter:
+    """A site that keeps google_connect's tables in ``other``, not ``default``."""
+
+    def db_for_read(self, model, **hints):
+        return "other" if model._meta.app_label == "google_connect" else None
+
+    def db_for_write(self, model, **hints):
+        return "other" if model._meta.app_label == "google_connect" else None
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return True
+
+
+@pytest.fixture
+def other_router(settings):
+    settings.DATABASE_ROUTERS = [OtherRouter()]
+
+
+@pytest.fixture
+def on_other_under_the_old_key(settings, other_router):
+    """An account and a pending revocation in ``other``, under the old key only."""
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+    bob = make_user("other", "bob-db", pk=1)
+    account = make_account("other", bob, 1, "bob")
+    PendingRevocation.objects.using("other").create(token="1//GONE-REFRESH", sub="gone")
+    settings.FERNET_KEYS = ["new-key", "tests-fernet-key-one"]
+    return account
+
+
+def command(name, *args):
+    out, err = StringIO(), StringIO()
+    call_command(name, *args, stdout=out, stderr=err)
+    return out.getvalue().strip()
+
+
+def test_rotation_without_database_re_encrypts_the_routers_database(
+    settings, on_other_under_the_old_key
+):
+    out = command("rotate_google_token_keys")
+
+    assert out == (
+        "1 account, 1 pending revocation re-encrypted, 0 already current, 0 undecryptable"
+    )
+    settings.FERNET_KEYS = ["new-key"]
+    assert row("other", 1)["refresh_token"] == "1//BOB-REFRESH"
+    assert PendingRevocation.objects.using("other").get().token == "1//GONE-REFRESH"
+
+
+def test_revoke_without_database_revokes_in_the_routers_database(google, other_router):
+    bob = make_user("other", "bob-db", pk=1)
+    make_account("other", bob, 1, "bob")
+    google.revoke()
+
+    out = command("revoke_google_accounts", "--all")
+
+    assert out == "1 revoked, 0 already revoked, 0 failed"
+    assert revoked_tokens(google) == ["1//BOB-REFRESH"]
+    assert row("other", 1) is None
+
+
+def test_check_google_accounts_without_database_reports_the_routers_database(replica_router):
+    make_account("default", make_user("default", "alice-db", pk=1), 1, "alice")
+
+    out = command("check_google_accounts", "--json")
+
+    assert json.loads(out)["accounts"] == 1
+
+
+def test_check_google_accounts_takes_a_database(alice_and_bob):
+    make_account("other", get_user_model().objects.db_manager("other").get(pk=1), 2, "bob2")
+
+    out = command("check_google_accounts", "--json", "--database", "other")
+
+    assert json.loads(out)["accounts"] == 2
+
+
+@pytest.mark.django_db(databases=[*BOTH, "fake_google"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("rotate_google_token_keys", "--dry-run"),
+        ("revoke_google_accounts", "--all", "--dry-run"),
+        ("revoke_google_accounts", "--pending", "--dry-run"),
+        ("check_google_accounts",),
+    ],
+)
+def test_a_database_without_google_connect_tables_is_a_command_error(args):
+    with pytest.raises(CommandError) as raised:
+        command(*args, "--database", "fake_google")
+
+    assert str(raised.value) == (
+        "Database 'fake_google' has no google_connect tables (google_connect_googleaccount, "
+        "google_connect_pendingrevocation missing): pass the --database google_connect is "
+        "migrated to, or run migrate --database fake_google."
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("rotate_google_token_keys",),
+        ("revoke_google_accounts", "--all", "--dry-run"),
+        ("check_google_accounts",),
+    ],
+)
+def test_an_unknown_database_alias_is_a_command_error(args):
+    with pytest.raises(CommandError) as raised:
+        command(*args, "--database", "nope")
+
+    assert str(raised.value) == (
+        "Unknown database 'nope': DATABASES has 'default', 'fake_google', 'other'."
+    )
+
+
+def test_the_keep_alive_task_refreshes_accounts_where_the_router_writes(google, replica_router):
+    from google_connect import tasks
+
+    idle = timezone.now() - timedelta(days=200)
+    alice = make_user("default", "alice-db", pk=1)
+    make_account("default", alice, 1, "alice", last_refreshed_at=idle)
+    google.token(NEW_TOKEN)
+
+    counts = tasks.keep_alive.run()
+
+    assert counts == {"refreshed": 1, "reconnect_required": 0, "failed": 0}
+    assert row("default", 1)["access_token"] == "ya29.REFRESHED"
+
+
+def test_the_expiry_warning_task_warns_where_the_router_writes(replica_router):
+    from google_connect import tasks
+
+    alice = make_user("default", "alice-db", pk=1)
+    make_account(
+        "default", alice, 1, "alice", refresh_token_expires_at=timezone.now() + timedelta(days=2)
+    )
+
+    assert tasks.send_expiry_warnings.run() == {"warned": 1, "failed": 0}

@@ -409,8 +409,12 @@ def test_management_commands(audit, caplog, google, settings):
         "revoke_google_accounts", "--user", ids[0], "--user", ids[1]
     )
     settings.FERNET_KEYS = ["AUDIT-new-key", old_key]
-    assert "2 would be re-encrypted" in run("rotate_google_token_keys", "--dry-run")
-    assert "2 re-encrypted, 0 already current, 1 undecryptable" in run("rotate_google_token_keys")
+    assert "2 accounts, 0 pending revocations would be re-encrypted" in run(
+        "rotate_google_token_keys", "--dry-run"
+    )
+    assert "2 accounts, 0 pending revocations re-encrypted, 0 already current, 1 undecryptable" in (
+        run("rotate_google_token_keys")
+    )
 
     GoogleAccount.objects.filter(pk=lost.pk).update(
         last_refreshed_at=timezone.now() - timedelta(days=200)

@@ -33,6 +33,7 @@ NAMES = {
     "google_connect.revoke_matching",
     "google_connect.rotate_token_keys",
     "google_connect.rotate_accounts",
+    "google_connect.rotate_pending_revocations",
 }
 CHUNKS = ("google_connect.refresh_accounts", "google_connect.revoke_accounts")
 
@@ -379,12 +380,56 @@ def test_rotate_token_keys_re_encrypts_every_account_in_chunks(settings):
     accounts = [make_account() for _ in range(5)]
     settings.FERNET_KEYS = ["new-key", "old-key"]
 
-    assert tasks.rotate_token_keys.delay(chunk_size=2).get() == {"accounts": 5, "chunks": 3}
+    assert tasks.rotate_token_keys.delay(chunk_size=2).get() == {
+        "accounts": 5,
+        "chunks": 3,
+        "pending_revocations": 0,
+    }
 
     assert {classify(tuple(row[2:])) for row in _ciphertexts("default")} == {CURRENT}
     ids = [a.pk for a in accounts]
     again = tasks.rotate_accounts.delay(ids).get()
     assert again == {"rotated": 0, "current": 5, "undecryptable": 0}
+
+
+def test_rotate_token_keys_re_encrypts_pending_revocations_in_chunks_too(settings):
+    from google_connect.pending_revocation import PendingRevocation
+    from google_connect.rotation import CURRENT, _ciphertexts, classify
+
+    settings.FERNET_KEYS = ["old-key"]
+    make_account()
+    pending = [
+        PendingRevocation.objects.create(token=f"1//PENDING-{n}", sub=f"gone-{n}") for n in range(3)
+    ]
+    settings.FERNET_KEYS = ["new-key", "old-key"]
+
+    queued = tasks.rotate_token_keys.delay(chunk_size=2).get()
+
+    assert queued == {"accounts": 1, "chunks": 3, "pending_revocations": 3}
+    rows = _ciphertexts("default", PendingRevocation)
+    assert {classify(tuple(row[2:])) for row in rows} == {CURRENT}
+    settings.FERNET_KEYS = ["new-key"]
+    assert [p.token for p in PendingRevocation.objects.order_by("pk")] == [
+        "1//PENDING-0",
+        "1//PENDING-1",
+        "1//PENDING-2",
+    ]
+    again = tasks.rotate_pending_revocations.delay([p.pk for p in pending]).get()
+    assert again == {"rotated": 0, "current": 3, "undecryptable": 0}
+
+
+def test_rotate_pending_revocations_counts_an_undecryptable_one(settings, caplog):
+    from google_connect.pending_revocation import PendingRevocation
+
+    settings.FERNET_KEYS = ["a-key-nobody-kept"]
+    lost = PendingRevocation.objects.create(token="1//LOST", sub="gone")
+    settings.FERNET_KEYS = ["new-key"]
+
+    counts = tasks.rotate_pending_revocations.delay([lost.pk]).get()
+
+    assert counts == {"rotated": 0, "current": 0, "undecryptable": 1}
+    assert f"pending_revocation_id={lost.pk}" in caplog.text
+    assert "1//LOST" not in caplog.text
 
 
 # -- Retry-After ------------------------------------------------------------------------

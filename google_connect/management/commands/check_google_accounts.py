@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from google_connect.grants import keep_alive, send_expiry_warnings
 from google_connect.health import UNKNOWN_REASON, summary
+from google_connect.management.databases import add_database_argument, resolve_database
 from google_connect.reasons import ReconnectReason
 from google_connect.revocation import MAX_WORKERS
 
@@ -40,19 +41,22 @@ class Command(BaseCommand):
             help=f"Concurrent keep-alive refreshes, each with its own database connection "
             f"(1 to {MAX_WORKERS}, default 1).",
         )
+        add_database_argument(parser, "accounts are reported on, warned and kept alive")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
+        database = resolve_database(options["database"])
         done: dict[str, dict[str, int]] = {}
         if options["send_warnings"]:
-            done["warnings"] = send_expiry_warnings()
+            done["warnings"] = send_expiry_warnings(using=database)
         if options["keep_alive"]:
             done["keep_alive"] = keep_alive(
+                using=database,
                 workers=options["workers"],
                 progress=not options["json"] and self.stderr.isatty(),
             )
-        report = {**summary(), **done}
+        report = {**summary(using=database), **done}
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2, sort_keys=True))
         else:

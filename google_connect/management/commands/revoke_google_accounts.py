@@ -6,10 +6,10 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q, QuerySet
 from tqdm import tqdm
 
+from google_connect.management.databases import add_database_argument, resolve_database
 from google_connect.models import GoogleAccount
 from google_connect.pending_revocation import PendingRevocation, revoke_pending
 from google_connect.revocation import MAX_WORKERS, Outcome, revoke_accounts
@@ -56,12 +56,7 @@ class Command(BaseCommand):
             default=8,
             help=f"Concurrent calls to Google (1 to {MAX_WORKERS}, default 8).",
         )
-        parser.add_argument(
-            "--database",
-            default=DEFAULT_DB_ALIAS,
-            choices=tuple(connections),
-            help='The database whose accounts are revoked (default "default").',
-        )
+        add_database_argument(parser, "accounts (or pending revocations) are revoked")
         parser.add_argument(
             "--keep-local",
             action="store_true",
@@ -71,6 +66,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
+        options["database"] = resolve_database(options["database"])
         if options["pending"]:
             self.revoke_pending(options)
             return

@@ -5,17 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.utils.translation import ngettext
 from tqdm import tqdm
 
+from google_connect.management.databases import add_database_argument, resolve_database
 from google_connect.models import GoogleAccount
+from google_connect.pending_revocation import PendingRevocation
 from google_connect.rotation import UNDECRYPTABLE, rotate_keys
+
+
+def accounts_and_pending(accounts: int, pending: int) -> tuple[str, str]:
+    return (
+        ngettext("%(count)d account", "%(count)d accounts", accounts) % {"count": accounts},
+        ngettext("%(count)d pending revocation", "%(count)d pending revocations", pending)
+        % {"count": pending},
+    )
 
 
 class Command(BaseCommand):
     help = (
-        "Re-encrypt every Google account's tokens with the first key in FERNET_KEYS. "
-        "Run it after putting a new key first; remove the old keys afterwards."
+        "Re-encrypt every Google account's tokens, and every pending revocation's token, "
+        "with the first key in FERNET_KEYS. Run it after putting a new key first; remove "
+        "the old keys afterwards."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,17 +35,17 @@ class Command(BaseCommand):
             action="store_true",
             help="Count what would be re-encrypted; write nothing.",
         )
-        parser.add_argument(
-            "--database",
-            default=DEFAULT_DB_ALIAS,
-            choices=tuple(connections),
-            help='The database whose accounts are re-encrypted (default "default").',
-        )
+        add_database_argument(parser, "accounts and pending revocations are re-encrypted")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        dry_run, database = options["dry_run"], options["database"]
+        dry_run = options["dry_run"]
+        database = resolve_database(options["database"])
         progress = (
-            tqdm(total=GoogleAccount.objects.using(database).count(), unit="account")
+            tqdm(
+                total=GoogleAccount.objects.using(database).count()
+                + PendingRevocation.objects.using(database).count(),
+                unit="row",
+            )
             if self.stderr.isatty()
             else None
         )
@@ -48,16 +59,29 @@ class Command(BaseCommand):
             if progress:
                 progress.update()
 
-        report = rotate_keys(dry_run=dry_run, on_row=on_row, using=database)
+        def on_pending(pending_id: int, email: str, state: str) -> None:
+            if state == UNDECRYPTABLE:
+                self.stderr.write(
+                    f"undecryptable: pending revocation {pending_id} {email}: no key in "
+                    "FERNET_KEYS decrypts its token; left untouched"
+                )
+            if progress:
+                progress.update()
+
+        report = rotate_keys(dry_run=dry_run, on_row=on_row, on_pending=on_pending, using=database)
         if progress:
             progress.close()
+        accounts, pending = accounts_and_pending(report.rotated, report.pending_rotated)
         verb = "would be re-encrypted" if dry_run else "re-encrypted"
+        current = report.current + report.pending_current
+        lost = len(report.undecryptable) + len(report.pending_undecryptable)
         self.stdout.write(
-            f"{report.rotated} {verb}, {report.current} already current, "
-            f"{len(report.undecryptable)} undecryptable"
+            f"{accounts}, {pending} {verb}, {current} already current, {lost} undecryptable"
         )
-        if report.undecryptable:
+        if lost:
+            accounts, pending = accounts_and_pending(
+                len(report.undecryptable), len(report.pending_undecryptable)
+            )
             raise CommandError(
-                f"{len(report.undecryptable)} account(s) could not be decrypted with any key in "
-                "FERNET_KEYS."
+                f"{accounts} and {pending} could not be decrypted with any key in FERNET_KEYS."
             )
