@@ -505,6 +505,20 @@ def test_a_refused_first_connect_with_an_unusable_id_token_asks_userinfo(alice, 
     ]
 
 
+def test_an_id_token_that_came_without_tls_is_not_trusted_to_name_the_account(
+    alice, google, settings
+):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "TOKEN_URL": "http://127.0.0.1:9/token"}
+
+    calls = refused(alice, google, id_token=id_token(sub=SUB))
+
+    assert [(method, url) for method, url, _form in calls] == [
+        ("POST", "http://127.0.0.1:9/token"),
+        ("GET", google.config.USERINFO_URL),
+        ("POST", google.config.REVOKE_URL),
+    ]
+
+
 def test_a_refused_first_connect_without_a_refresh_token_revokes_the_access_token(alice, google):
     calls = refused(alice, google, id_token=id_token(sub=SUB), refresh_token=None)
 
