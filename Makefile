@@ -10,7 +10,9 @@ STAMP := $(VENV)/.installed-stamp
 # where the server and commands run by hand find it.
 ADDRPORT ?= 127.0.0.1:8000
 MANAGE := $(BIN)/python manage.py
-DEMO_MANAGE := DEMO_MODE=1 $(MANAGE)
+# The example project's DEBUG is off unless asked for; these local servers ask.
+DEBUG_MANAGE := DEBUG=1 $(MANAGE)
+DEMO_MANAGE := DEMO_MODE=1 DEBUG=1 $(MANAGE)
 PREPARE_DEMO := $(BIN)/python -m example_project.demo prepare $(ADDRPORT)
 # The site's tables, then the stand-in's, which live in a database of their own.
 MIGRATE_DEMO := $(DEMO_MANAGE) migrate && $(DEMO_MANAGE) migrate --database fake_google
@@ -56,8 +58,8 @@ ifeq ($(RUN_DEMO_MODE),1)
 	$(MIGRATE_DEMO)
 	$(DEMO_MANAGE) runserver $(ADDRPORT)
 else
-	$(MANAGE) migrate
-	$(MANAGE) runserver $(ADDRPORT)
+	$(DEBUG_MANAGE) migrate
+	$(DEBUG_MANAGE) runserver $(ADDRPORT)
 endif
 
 ## make demo: demo mode (DEMO_MODE=1), plus a demo user and a superuser whose credentials it prints.

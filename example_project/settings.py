@@ -23,7 +23,8 @@ if SECRET_KEY == DEV_SECRET_KEY:
         stacklevel=1,
     )
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless asked for: `make demo` and `make run` ask (DEBUG=1), for a local server.
+DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 # Demo mode: the site runs against a local stand-in for Google
@@ -34,7 +35,19 @@ if DEMO_MODE and not DEBUG:
     raise ImproperlyConfigured(
         "DEMO_MODE=1 with DEBUG=False: demo mode serves a stand-in for Google that lets "
         "anyone sign in as any demo identity, so it runs only with DEBUG on. Unset DEMO_MODE "
-        "and set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET for a real site."
+        "and set GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET for a real site, or set DEBUG=1 "
+        "for the demo (make demo does)."
+    )
+# A real client beside demo mode is a mistake either way round: the site would
+# silently serve the stand-in while its operator believes Google is used. The
+# message names the variables, never their values.
+if DEMO_MODE and (
+    env.str("GOOGLE_CLIENT_ID", default="") or env.str("GOOGLE_CLIENT_SECRET", default="")
+):
+    raise ImproperlyConfigured(
+        "DEMO_MODE=1 with GOOGLE_CLIENT_ID or GOOGLE_CLIENT_SECRET set (in the environment or "
+        ".env): demo mode never runs beside a real Google client. Unset DEMO_MODE to use that "
+        "client, or unset GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET for the demo."
     )
 # The server calls the stand-in's token and userinfo endpoints over HTTP, so
 # it must know its own address: DEMO_BASE_URL, else the one `make demo`

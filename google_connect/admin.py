@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -51,8 +51,11 @@ else:
 
 @admin.register(GoogleAccount)
 class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
-    # Read-only: a plain delete would forget the account while its grant stays
-    # live at Google; "Revoke and remove" is the way to delete.
+    # Read-only for edits. Deletion is allowed, with the delete permission:
+    # deleting a user cascades to their accounts, and the admin refuses the
+    # whole cascade when any row in it may not be deleted. A deleted row's
+    # grant is revoked after the commit, and waits as a pending revocation
+    # when Google cannot be told (pending_revocation.py).
     list_display = (
         "user",
         "email",
@@ -82,6 +85,16 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
         if account.tokens_decryptable:
             return gettext("encrypted")
         return gettext("⚠ undecryptable: no key in FERNET_KEYS decrypts them")
+
+    def has_delete_permission(self, request: HttpRequest, obj: GoogleAccount | None = None) -> bool:
+        return admin.ModelAdmin.has_delete_permission(self, request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # One bulk way to remove accounts: "Revoke and remove" tells Google
+        # first and keeps, with a message, an account whose revoke failed.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("google_connect.delete_googleaccount")

@@ -10,9 +10,10 @@ from django.http import HttpRequest
 class ReadOnlyAdmin:
     """No add, change or delete in the admin; the view permission still shows the rows.
 
-    Mixed in before ``admin.ModelAdmin``. Accounts and pending revocations are
-    deleted only after their grant is revoked at Google (an admin action, the
-    revoke command); the security events are the audit trail, kept whole.
+    Mixed in before ``admin.ModelAdmin``. Pending revocations go once their
+    grant is revoked at Google (the revoke command); the security events are
+    the audit trail, kept whole. The Google account admin allows deletion again
+    (see there): a user's deletion cascades to their accounts.
     """
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -7,7 +7,7 @@ from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import transaction
+from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, resolve_url
 from django.urls import reverse
@@ -17,14 +17,15 @@ from django.views import View
 from django.views.decorators.debug import sensitive_variables
 
 from . import flow, scope_sets, scopes
-from .answers import code_of
-from .conf import get_settings
+from .answers import TokenResponse, code_of
+from .conf import GoogleConnectSettings, get_settings
 from .error_page import error_context
 from .exceptions import (
     AccessDenied,
     GoogleAPIError,
     GoogleConnectError,
     InvalidCallback,
+    InvalidIdToken,
     MissingRefreshToken,
     ScopeNotGranted,
     UnknownScopeSet,
@@ -131,6 +132,7 @@ class ConnectView(View):
         granted = tokens.scopes if tokens.scopes is not None else requested
         missing_scopes = scopes.missing(config.required_scopes, granted)
         if missing_scopes:
+            self._end_refused_grant(client, config, tokens)
             raise ScopeNotGranted(missing_scopes)
         if config.USE_ID_TOKEN and tokens.id_token is not None:
             # The identity from the token answer itself: one round trip to
@@ -220,11 +222,59 @@ class ConnectView(View):
         return codes[0]
 
     @sensitive_variables("token")
-    def _revoke_quietly(self, client: GoogleOAuthClient, token: str) -> None:
+    def _revoke_quietly(
+        self, client: GoogleOAuthClient, token: str, what: str = "without a refresh token"
+    ) -> None:
         try:
             client.revoke(token)
         except GoogleConnectError as exc:
-            logger.warning("Revoking the grant without a refresh token failed: %s", exc)
+            logger.warning("Revoking the grant %s failed: %s", what, exc)
+
+    @sensitive_variables("tokens")
+    def _end_refused_grant(
+        self, client: GoogleOAuthClient, config: GoogleConnectSettings, tokens: TokenResponse
+    ) -> None:
+        """Revoke the grant of a connect refused for an unticked required scope,
+        unless it is the grant of an account already stored.
+
+        Google's revoke ends the whole grant of the Google account and this
+        client: on a refused reconnect it would end the user's working
+        connection, and on an account linked to another user that user's.
+        So the Google account is named first, and an unknown one is left
+        alone (a grant left live is the lesser harm).
+        """
+        try:
+            sub = self._sub_of(client, config, tokens)
+        except GoogleConnectError as exc:
+            logger.warning(
+                "A connect was refused (%s) and its Google account could not be named: "
+                "the refused grant is not revoked",
+                exc.reason,
+            )
+            return
+        # Where a connect would write: a replica's lag must not hide the
+        # account that was stored a moment ago.
+        db = router.db_for_write(GoogleAccount)
+        if GoogleAccount.objects.using(db).filter(sub=sub).exists():
+            return
+        self._revoke_quietly(
+            client, tokens.refresh_token or tokens.access_token, what="of a refused connect"
+        )
+
+    @sensitive_variables("tokens")
+    def _sub_of(
+        self, client: GoogleOAuthClient, config: GoogleConnectSettings, tokens: TokenResponse
+    ) -> str:
+        """The Google account id of a token answer: from its id_token when it
+        can be trusted (as ``USE_ID_TOKEN`` trusts it: straight from the token
+        endpoint, over TLS), else from the one userinfo call."""
+        trusted = config.USE_ID_TOKEN or config.TOKEN_URL.startswith("https://")
+        if tokens.id_token is not None and trusted:
+            try:
+                return userinfo_from_id_token(tokens.id_token, client_id=config.CLIENT_ID).sub
+            except InvalidIdToken:
+                pass  # logged; userinfo still knows
+        return client.fetch_userinfo(tokens.access_token).sub
 
 
 class DisconnectView(LoginRequiredMixin, View):

@@ -16,6 +16,7 @@ from responses import matchers
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_connected
 from google_connect.views import REDACTED
+from tests.factories import make_account
 from tests.support import (
     ACCESS_TOKEN,
     AUTH_CODE,
@@ -29,6 +30,7 @@ from tests.support import (
     token_body,
     userinfo_body,
 )
+from tests.test_id_token import id_token
 
 pytestmark = pytest.mark.django_db
 
@@ -435,11 +437,128 @@ def test_missing_code_is_rejected(alice, google):
 
 
 def test_a_declined_required_scope_fails(alice, google):
+    google.revoke()
+
     response = connect(alice, google, token=token_body(scope="openid email"))
 
     assert_failed(response, "scope_not_granted")
     assert GoogleAccount.objects.count() == 0
-    assert len(google.mock.calls) == 1  # no userinfo call
+
+
+# -- a refused connect's grant: revoked only when no stored account holds it -------
+
+DECLINED = "openid email"
+
+
+def calls_made(google):
+    """Each call to Google as (method, url, form or None)."""
+    return [
+        (
+            call.request.method,
+            call.request.url,
+            parse_qs(call.request.body) if call.request.method == "POST" else None,
+        )
+        for call in google.mock.calls
+    ]
+
+
+def refused(alice, google, **token):
+    google.revoke()
+    response = connect(alice, google, token=token_body(scope=DECLINED, **token))
+    assert_failed(response, "scope_not_granted")
+    return calls_made(google)
+
+
+def exchanged(google):
+    return ("POST", google.config.TOKEN_URL, google.token_requests()[0])
+
+
+def test_a_refused_first_connect_revokes_the_new_grant_named_by_its_id_token(alice, google):
+    calls = refused(alice, google, id_token=id_token(sub=SUB))
+
+    # The id_token names the Google account: no userinfo call.
+    assert calls == [
+        exchanged(google),
+        ("POST", google.config.REVOKE_URL, {"token": [REFRESH_TOKEN]}),
+    ]
+    assert GoogleAccount.objects.count() == 0
+
+
+def test_a_refused_first_connect_without_an_id_token_asks_userinfo_then_revokes(alice, google):
+    calls = refused(alice, google, id_token=None)
+
+    assert calls == [
+        exchanged(google),
+        ("GET", google.config.USERINFO_URL, None),
+        ("POST", google.config.REVOKE_URL, {"token": [REFRESH_TOKEN]}),
+    ]
+
+
+def test_a_refused_first_connect_with_an_unusable_id_token_asks_userinfo(alice, google):
+    # token_body's default id_token has no claims at all.
+    calls = refused(alice, google)
+
+    assert [(method, url) for method, url, _form in calls] == [
+        ("POST", google.config.TOKEN_URL),
+        ("GET", google.config.USERINFO_URL),
+        ("POST", google.config.REVOKE_URL),
+    ]
+
+
+def test_an_id_token_that_came_without_tls_is_not_trusted_to_name_the_account(
+    alice, google, settings
+):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "TOKEN_URL": "http://127.0.0.1:9/token"}
+
+    calls = refused(alice, google, id_token=id_token(sub=SUB))
+
+    assert [(method, url) for method, url, _form in calls] == [
+        ("POST", "http://127.0.0.1:9/token"),
+        ("GET", google.config.USERINFO_URL),
+        ("POST", google.config.REVOKE_URL),
+    ]
+
+
+def test_a_refused_first_connect_without_a_refresh_token_revokes_the_access_token(alice, google):
+    calls = refused(alice, google, id_token=id_token(sub=SUB), refresh_token=None)
+
+    assert calls[-1] == ("POST", google.config.REVOKE_URL, {"token": [ACCESS_TOKEN]})
+
+
+def test_a_refused_reconnect_leaves_the_working_grant_alone(alice, user, google):
+    account = make_account(user=user, sub=SUB, refresh_token="1//STORED")
+
+    calls = refused(alice, google, id_token=id_token(sub=SUB))
+
+    assert calls == [exchanged(google)]
+    assert GoogleAccount.objects.get().refresh_token == account.refresh_token
+
+
+def test_a_refused_connect_of_another_users_google_account_revokes_nothing(
+    alice, other_user, google
+):
+    make_account(user=other_user, sub=SUB)
+
+    calls = refused(alice, google, id_token=None)
+
+    assert calls == [exchanged(google), ("GET", google.config.USERINFO_URL, None)]
+    assert GoogleAccount.objects.get().user == other_user
+
+
+def test_a_refused_connect_whose_account_cannot_be_named_revokes_nothing(alice, google, caplog):
+    caplog.set_level(logging.WARNING)
+    google.revoke()
+    google.token(token_body(scope=DECLINED, id_token=None))
+    google.userinfo(status=503)
+
+    response = finish_flow(alice, start_flow(alice)["state"])
+
+    assert_failed(response, "scope_not_granted")
+    assert [url for _method, url, _form in calls_made(google)] == [
+        google.config.TOKEN_URL,
+        google.config.USERINFO_URL,
+    ]
+    assert "refused grant is not revoked" in caplog.text
 
 
 @pytest.mark.parametrize(

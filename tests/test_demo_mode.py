@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -53,12 +54,13 @@ def example_environ(**env: str) -> dict[str, str]:
     environ = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "DEMO_BASE_URL", "GOOGLE_CLIENT_SECRET", "ALLOWED_HOSTS"}
+        if key not in {"DATABASE_URL", "DEMO_BASE_URL", "ALLOWED_HOSTS"}
     }
     # Set even when empty: a developer's .env must not decide the mode here.
     environ.update(
         {
             "GOOGLE_CLIENT_ID": "",
+            "GOOGLE_CLIENT_SECRET": "",
             "DEMO_MODE": "0",
             "DEBUG": "1",
             "DJANGO_SETTINGS_MODULE": "example_project.settings",
@@ -121,6 +123,70 @@ def test_demo_mode_with_debug_off_is_refused():
 
     assert result.returncode == 1
     assert "ImproperlyConfigured: DEMO_MODE=1 with DEBUG=False" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {"GOOGLE_CLIENT_ID": "real.apps.googleusercontent.com"},
+        {"GOOGLE_CLIENT_SECRET": "GOCSPX-real-secret"},
+    ],
+)
+def test_demo_mode_beside_a_real_google_client_is_refused(credential):
+    result = run_example("manage.py", "check", DEMO_MODE="1", **credential)
+
+    assert result.returncode == 1
+    assert (
+        "ImproperlyConfigured: DEMO_MODE=1 with GOOGLE_CLIENT_ID or GOOGLE_CLIENT_SECRET set"
+        in result.stderr
+    )
+    # Named, never shown.
+    assert "real.apps" not in result.stderr and "GOCSPX" not in result.stderr
+
+
+def test_demo_mode_refuses_a_google_client_from_dot_env(tmp_path):
+    # The settings read .env from the checkout; a copy of the project stands in for it.
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "example_project", project / "example_project")
+    shutil.copy(REPO / "manage.py", project)
+    (project / ".env").write_text("GOOGLE_CLIENT_SECRET=GOCSPX-real-secret\n")
+    environ = example_environ(DEMO_MODE="1")
+    del environ["GOOGLE_CLIENT_SECRET"]
+
+    result = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "manage.py", "check"],
+        cwd=project,
+        env={**environ, "PYTHONPATH": f"{project}{os.pathsep}{REPO}"},
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 1
+    assert "DEMO_MODE=1 with GOOGLE_CLIENT_ID or GOOGLE_CLIENT_SECRET set" in result.stderr
+    assert "GOCSPX" not in result.stderr
+
+
+def test_debug_is_off_unless_asked_for():
+    environ = example_environ(GOOGLE_CLIENT_ID="real.apps.googleusercontent.com")
+    del environ["DEBUG"]
+    code = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+
+    result = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", code], cwd=REPO, env=environ, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "False\n"
+
+
+def test_make_demo_and_make_run_turn_debug_on():
+    makefile = (REPO / "Makefile").read_text()
+    recipes = {name: makefile.split(f"\n{name}: ")[1].split("\n\n")[0] for name in ("demo", "run")}
+
+    assert "DEBUG=1" in makefile.split("\nDEMO_MANAGE := ")[1].splitlines()[0]
+    assert all("$(DEMO_MANAGE)" in recipe for recipe in recipes.values())
+    # make run with a real client serves with DEBUG on too (http on 127.0.0.1).
+    assert "$(DEBUG_MANAGE) runserver" in recipes["run"]
 
 
 def test_demo_mode_leaves_allowed_hosts_alone_and_says_what_is_missing():
