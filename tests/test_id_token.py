@@ -22,8 +22,18 @@ def segment(value) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+class FromNow(int):
+    """A claim given as seconds from the moment the token is made, not collected.
+
+    Parameters are built when pytest collects the tests, which can be minutes
+    before a test runs in a long suite: a time fixed then drifts past the
+    leeway that the test is about.
+    """
+
+
 def id_token(**overrides) -> str:
     now = int(time.time())
+    overrides = {k: now + v if isinstance(v, FromNow) else v for k, v in overrides.items()}
     claims = {
         "iss": "https://accounts.google.com",
         "azp": CLIENT_ID,
@@ -107,8 +117,8 @@ def test_without_an_id_token_userinfo_is_called(alice, google, use_id_token):
         {"aud": [CLIENT_ID]},
         {"aud": [CLIENT_ID, "other-client"], "azp": CLIENT_ID},
         # Within the 5 minutes of leeway.
-        {"exp": int(time.time()) - 200},
-        {"iat": int(time.time()) + 200},
+        {"exp": FromNow(-200)},
+        {"iat": FromNow(200)},
         {"email_verified": "true"},
         {"exp": 10**400},
     ],
@@ -144,14 +154,14 @@ HEADER = segment({"alg": "RS256"})
         id_token(aud=["other-client"]),
         id_token(aud=[CLIENT_ID, "other-client"], azp=None),
         id_token(azp="other-client.apps.googleusercontent.com"),
-        id_token(exp=int(time.time()) - 400),
+        lambda: id_token(exp=FromNow(-400)),
         id_token(exp=None),
         id_token(exp="tomorrow"),
         id_token(exp=True),
         id_token(exp=float("nan")),  # json.dumps writes NaN, and json.loads reads it
         id_token(exp=float("inf")),
         id_token(iat=None),
-        id_token(iat=int(time.time()) + 400),
+        lambda: id_token(iat=FromNow(400)),
         id_token(sub=None),
         id_token(sub=""),
         id_token(email=["ada@example.com"]),
@@ -197,6 +207,8 @@ def test_a_bad_id_token_is_refused_and_nothing_is_written(
     alice, google, use_id_token, token, caplog
 ):
     caplog.set_level(logging.WARNING, logger="google_connect")
+    if callable(token):  # made now: its times are relative to the run
+        token = token()
 
     response = connect(alice, google, token=token_body(id_token=token))
 
