@@ -293,3 +293,34 @@ def test_admin_actions_with_a_replica_router(google, replica_router, mirrored, l
     assert row("default", 7) is None
     assert replica_row() == on_replica
     assert locked_reads and set(locked_reads) == {("default", True)}
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+class OtherDatabaseRouter:
+    """google_connect's rows live in ``other`` alone."""
+
+    def db_for_read(self, model, **hints):
+        return "other" if model._meta.app_label == "google_connect" else None
+
+    db_for_write = db_for_read
+
+    def allow_relation(self, obj1, obj2, **hints):
+        return True
+
+
+def test_the_health_summary_counts_undecryptable_rows_where_the_router_puts_them(settings):
+    from google_connect import health
+
+    settings.DATABASE_ROUTERS = [OtherDatabaseRouter()]
+    bob = make_user("other", "bob-db", pk=1)
+    make_account("other", bob, 1, "kept")
+    settings.FERNET_KEYS = ["another-key"]
+    make_account("other", bob, 2, "lost")
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+
+    summary = health.summary()
+
+    assert summary["accounts"] == 2
+    assert summary["undecryptable"] == {"count": 1, "ids": [2]}
