@@ -324,3 +324,15 @@ def test_the_health_summary_counts_undecryptable_rows_where_the_router_puts_them
 
     assert summary["accounts"] == 2
     assert summary["undecryptable"] == {"count": 1, "ids": [2]}
+
+
+def test_a_deletion_in_another_database_keeps_its_pending_revocation_there():
+    from google_connect.pending_revocation import PendingRevocation
+
+    bob = make_user("other", "bob-db", pk=1)
+    make_account("other", bob, 1, "bob")
+
+    bob.delete()  # in the test's transaction: pending, not revoked yet
+
+    assert PendingRevocation.objects.using("other").get().token == "1//BOB-REFRESH"
+    assert not PendingRevocation.objects.using("default").exists()
