@@ -31,6 +31,14 @@ class CalendarView(GoogleScopesRequiredMixin, View):
         return describe(request)
 
 
+class BothView(GoogleScopesRequiredMixin, View):
+    google_scope_sets = ("calendar", "drive")
+    redirect_field_name = "back"
+
+    def get(self, request):
+        return describe(request)
+
+
 def uses_the_token(request):
     request.user.google_accounts.get().get_access_token()
     return HttpResponse("unreachable")
@@ -40,6 +48,7 @@ urlpatterns = [
     path("calendar/", calendar_view),
     path("both/", both_view),
     path("cbv/", CalendarView.as_view()),
+    path("cbv-both/", BothView.as_view()),
     path("token/", uses_the_token),
     path("google/", include("google_connect.urls")),
 ]

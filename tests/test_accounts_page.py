@@ -214,3 +214,23 @@ def test_actions_are_labelled_buttons_in_forms_and_headings_are_ordered(alice, u
     for described in re.findall(r'aria-describedby="([^"]+)"', html):
         for target in described.split():
             assert f'id="{target}"' in html
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+def test_the_page_is_not_cached(alice, user):
+    make_account(user)
+
+    response = alice.get(PAGE)
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_the_confirm_step_takes_the_whole_id_not_a_part_of_it(alice, user):
+    first, second = make_account(user), make_account(user)
+    neither = f"{first.pk}{second.pk}"
+    assert not GoogleAccount.objects.filter(pk=int(neither)).exists()
+
+    assert alice.get(PAGE, {"disconnect": neither}).status_code == 404

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from google_connect import grants, retry
+from google_connect import grants, health, retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_expiring
 from tests.factories import make_account
@@ -152,6 +152,19 @@ def test_a_reconnect_with_a_new_refresh_token_is_a_new_grant(alice, google, user
     with recording(google_account_expiring) as sent:
         assert grants.send_expiry_warnings() == {"warned": 1, "failed": 0}
     assert len(sent) == 1
+
+
+def test_a_reconnect_without_a_new_refresh_token_is_not_warned_again(alice, google, user):
+    from tests.support import connect, token_body
+
+    make_account(user, sub="109876543210987654321", refresh_token_expires_at=days(3))
+    assert grants.send_expiry_warnings() == {"warned": 1, "failed": 0}
+
+    connect(alice, google, token=token_body(refresh_token=None))
+
+    with recording(google_account_expiring) as sent:
+        assert grants.send_expiry_warnings() == {"warned": 0, "failed": 0}
+    assert sent == []
 
 
 def test_a_failing_receiver_is_retried_on_the_next_run(mixed):
@@ -317,3 +330,68 @@ def test_keep_alive_counts_undecryptable_tokens_as_failed_and_changes_no_status(
     assert grants.keep_alive() == {"refreshed": 0, "reconnect_required": 0, "failed": 1}
     assert len(google.mock.calls) == 0
     assert GoogleAccount.objects.filter(pk=lost.pk, status="active", reconnect_reason="").exists()
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+def test_the_warning_window_is_exactly_expiry_warning_days(settings):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "EXPIRY_WARNING_DAYS": 7}
+    inside = make_account(refresh_token_expires_at=days(7) - timedelta(hours=1))
+    make_account(refresh_token_expires_at=days(7) + timedelta(hours=1))
+
+    with recording(google_account_expiring) as sent:
+        assert grants.send_expiry_warnings() == {"warned": 1, "failed": 0}
+
+    assert [k["account"].pk for k in sent] == [inside.pk]
+
+
+def test_an_account_another_run_warned_since_it_was_read_is_not_warned_again(monkeypatch):
+    account = make_account(refresh_token_expires_at=days(3))
+    pages = grants.pages
+
+    def pages_then_another_run_warns(queryset, size):
+        for read_at, page in pages(queryset, size):
+            GoogleAccount.objects.filter(pk=account.pk).update(expiry_warned_at=timezone.now())
+            yield read_at, page
+
+    monkeypatch.setattr(grants, "pages", pages_then_another_run_warns)
+
+    with recording(google_account_expiring) as sent:
+        assert grants.send_expiry_warnings() == {"warned": 0, "failed": 0}
+    assert sent == []
+
+
+def test_keep_alive_skips_an_account_that_needs_a_reconnect_since_it_was_read(google, monkeypatch):
+    # Google disabled it (hijacking) after the page was read: its token is
+    # never sent to Google again.
+    account = make_account(last_refreshed_at=ago(160))
+    google.token(REFRESHED)
+    pages = grants.pages
+
+    def pages_then_google_disables_it(queryset, size):
+        for read_at, page in pages(queryset, size):
+            GoogleAccount.objects.filter(pk=account.pk).update(
+                status="reconnect_required", reconnect_reason="account_disabled"
+            )
+            yield read_at, page
+
+    monkeypatch.setattr(grants, "pages", pages_then_google_disables_it)
+
+    assert grants.keep_alive() == {"refreshed": 0, "reconnect_required": 0, "failed": 0}
+    assert len(google.token_requests()) == 0
+    assert GoogleAccount.objects.get(pk=account.pk).reconnect_reason == "account_disabled"
+
+
+def test_a_grant_that_ended_on_an_account_needing_a_reconnect_is_not_counted_as_ended():
+    make_account(
+        status="reconnect_required",
+        reconnect_reason="refresh_token_expired",
+        refresh_token_expires_at=ago(1),
+    )
+    ended = make_account(authorization_expires_at=ago(1))
+
+    summary = health.summary()
+
+    assert summary["ended"] == 1
+    assert GoogleAccount.objects.active().get().pk == ended.pk

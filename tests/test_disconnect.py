@@ -1,6 +1,7 @@
 """account.disconnect(), the disconnect view, and account.revoke()."""
 
 import pytest
+from django.db import transaction
 from django.test import Client
 from responses import matchers
 
@@ -168,4 +169,24 @@ def test_without_the_messages_framework_a_failure_page_is_shown(alice, google, a
 
     assert response.status_code == 503
     assert "still connected" in response.content.decode()
+    assert GoogleAccount.objects.filter(pk=account.pk).exists()
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+def test_a_disconnect_rolled_back_sends_no_signal(
+    google, account, disconnected, django_capture_on_commit_callbacks
+):
+    google.revoke()
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        assert account.disconnect() is True
+        raise RuntimeError("the rest of the request failed")
+
+    assert disconnected == []
     assert GoogleAccount.objects.filter(pk=account.pk).exists()

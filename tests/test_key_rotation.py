@@ -347,3 +347,35 @@ def test_a_pending_revocation_re_encrypted_meanwhile_is_not_rewritten(settings, 
 
     assert (report.pending_rotated, report.pending_current) == (0, 1)
     assert raw_pending_token(row.pk) == before
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+def test_a_row_re_encrypted_meanwhile_is_not_rewritten(settings, old_key_accounts):
+    first, second, _ = old_key_accounts
+    settings.FERNET_KEYS = [NEW, OLD]
+    meanwhile = {}
+
+    def another_run_rotates_the_second_row(pk, email, state):
+        if pk == first.pk:
+            # Read already as stale by this run; another run rotates it now.
+            assert rotation.rotate_keys(ids=[second.pk]).rotated == 1
+            meanwhile["second"] = raw_tokens(second.pk)
+
+    report = rotation.rotate_keys(on_row=another_run_rotates_the_second_row)
+
+    assert (report.rotated, report.current) == (2, 1)
+    assert raw_tokens(second.pk) == meanwhile["second"]
+
+
+def test_rotating_some_ids_leaves_the_other_rows_alone(settings, old_key_accounts):
+    first, second, third = old_key_accounts
+    settings.FERNET_KEYS = [NEW, OLD]
+
+    report = rotation.rotate_keys(ids=[second.pk])
+
+    assert (report.rotated, report.current, report.undecryptable) == (1, 0, [])
+    assert decrypts_with(NEW, raw_tokens(second.pk)[0]) == "ya29.ROT-1"
+    for account in (first, third):
+        assert decrypts_with(OLD, raw_tokens(account.pk)[0]) == account.access_token

@@ -318,6 +318,10 @@ class OtherRouter:
         return True
 
 
+# The name the mutation tests use for the same router.
+OtherDatabaseRouter = OtherRouter
+
+
 @pytest.fixture
 def other_router(settings):
     settings.DATABASE_ROUTERS = [OtherRouter()]
@@ -442,3 +446,31 @@ def test_the_expiry_warning_task_warns_where_the_router_writes(replica_router):
     )
 
     assert tasks.send_expiry_warnings.run() == {"warned": 1, "failed": 0}
+
+
+def test_the_health_summary_counts_undecryptable_rows_where_the_router_puts_them(settings):
+    from google_connect import health
+
+    settings.DATABASE_ROUTERS = [OtherDatabaseRouter()]
+    bob = make_user("other", "bob-db", pk=1)
+    make_account("other", bob, 1, "kept")
+    settings.FERNET_KEYS = ["another-key"]
+    make_account("other", bob, 2, "lost")
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+
+    summary = health.summary()
+
+    assert summary["accounts"] == 2
+    assert summary["undecryptable"] == {"count": 1, "ids": [2]}
+
+
+def test_a_deletion_in_another_database_keeps_its_pending_revocation_there():
+    from google_connect.pending_revocation import PendingRevocation
+
+    bob = make_user("other", "bob-db", pk=1)
+    make_account("other", bob, 1, "bob")
+
+    bob.delete()  # in the test's transaction: pending, not revoked yet
+
+    assert PendingRevocation.objects.using("other").get().token == "1//BOB-REFRESH"
+    assert not PendingRevocation.objects.using("default").exists()

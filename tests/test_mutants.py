@@ -2,6 +2,63 @@
 
 Each one fails on a small, plausible change of the code: the comment above
 it names the change.
+
+The survivors of the second mutation test (issue 22) are killed by tests
+beside the behaviour's other tests (each was run against its mutant):
+
+- risc_actions: accounts' select_for_update() removed:
+  test_risc_events::test_an_event_waits_for_a_refresh_in_flight_and_sees_what_it_stored
+- risc_actions: on_commit around the signals removed:
+  test_risc_events::test_a_duplicate_that_would_change_an_account_sends_no_signal
+- risc_actions: len(sub) > MAX_TEXT made >=:
+  test_risc_events::test_a_sub_of_the_longest_stored_length_is_matched
+- security_event_token: CLOCK_SKEW_SECONDS 600:
+  test_risc_receiver::test_a_token_issued_minutes_ahead_is_refused
+- security_event_token: empty audiences kept:
+  test_risc_receiver::test_an_empty_client_id_is_no_audience
+- receiver: declared-length check removed:
+  test_risc_receiver::test_a_declared_length_over_the_cap_is_refused_before_the_body_is_read
+- receiver: Cache-Control no-store removed:
+  test_risc_receiver::test_a_refusal_is_not_cached
+- grants: warning window a day short:
+  test_check_google_accounts::test_the_warning_window_is_exactly_expiry_warning_days
+- grants: the claim not rechecking "not yet warned":
+  test_check_google_accounts::test_an_account_another_run_warned_since_it_was_read_is_not_warned_again
+- grants: keep-alive status re-check removed:
+  test_check_google_accounts::test_keep_alive_skips_an_account_that_needs_a_reconnect_since_it_was_read
+- lifetimes: a reconnect resets expiry_warned_at:
+  test_check_google_accounts::test_a_reconnect_without_a_new_refresh_token_is_not_warned_again
+- health: "ended" counts reconnect-required rows:
+  test_check_google_accounts::test_a_grant_that_ended_on_an_account_needing_a_reconnect_is_not_counted_as_ended
+- health: undecryptable rows read on default:
+  test_multiple_databases::test_the_health_summary_counts_undecryptable_rows_where_the_router_puts_them
+- tasks: chunk_size < 1 accepted:
+  test_tasks::test_a_chunk_size_of_zero_is_refused_not_a_run_that_queues_nothing
+- tasks: _revoked_and_kept filter dropped:
+  test_tasks::test_a_plain_revoke_after_keep_local_keeps_the_blanked_rows
+- decorators: another account preferred to the holder:
+  test_scope_gate::test_the_account_holding_the_sets_is_reconnected_rather_than_another_asked
+- mixins: redirect_field_name ignored:
+  test_scope_gate::test_the_mixin_login_redirect_field_can_be_renamed
+- mixins: only the first scope set checked:
+  test_scope_gate::test_the_mixin_requires_every_set_it_names
+- account_views: Cache-Control no-store removed:
+  test_accounts_page::test_the_page_is_not_cached
+- account_views: == wanted made in wanted:
+  test_accounts_page::test_the_confirm_step_takes_the_whole_id_not_a_part_of_it
+- pending_revocation: .using() dropped:
+  test_multiple_databases::test_a_deletion_in_another_database_keeps_its_pending_revocation_there
+- pending_revocation: an already-dead grant kept:
+  test_pending_revocation::test_a_grant_google_reports_already_dead_is_no_longer_pending
+  test_pending_revocation::test_a_grant_already_dead_at_the_deletion_leaves_nothing_pending
+- rotation: the re-check under the lock removed:
+  test_key_rotation::test_a_row_re_encrypted_meanwhile_is_not_rewritten
+- rotation: the chunk filter pk__in=ids dropped:
+  test_key_rotation::test_rotating_some_ids_leaves_the_other_rows_alone
+- disconnection: signal sent before commit:
+  test_disconnect::test_a_disconnect_rolled_back_sends_no_signal
+- used_state: pruning at half of STATE_MAX_AGE:
+  test_single_use_state::test_a_state_used_within_the_state_lifetime_is_kept_by_pruning
 """
 
 import time

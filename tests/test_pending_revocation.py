@@ -18,11 +18,12 @@ class RevokeEndpoint:
     def __init__(self, google):
         self.tokens: list[str] = []
         self.status = 200
+        self.body = "{}"
         google.mock.add_callback("POST", google.config.REVOKE_URL, callback=self)
 
     def __call__(self, request):
         self.tokens.append(parse_qs(request.body)["token"][0])
-        return self.status, {}, "{}"
+        return self.status, {}, self.body
 
 
 @pytest.fixture
@@ -163,3 +164,38 @@ def test_pending_revocations_show_in_the_admin_without_the_token(admin_client, u
 
     assert "gone@example.com" in page
     assert "ADMIN-SECRET" not in page
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+def test_a_grant_google_reports_already_dead_is_no_longer_pending(
+    revoke_endpoint, user, django_capture_on_commit_callbacks
+):
+    make_account(user)
+    revoke_endpoint.status = 503
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()
+    assert PendingRevocation.objects.count() == 1
+
+    revoke_endpoint.status = 400
+    revoke_endpoint.body = '{"error": "invalid_token"}'
+    out, _, error = pending_command()
+
+    assert error is None
+    assert out == "0 revoked, 1 already revoked, 0 failed"
+    assert not PendingRevocation.objects.exists()
+
+
+def test_a_grant_already_dead_at_the_deletion_leaves_nothing_pending(
+    revoke_endpoint, user, django_capture_on_commit_callbacks
+):
+    make_account(user)
+    revoke_endpoint.status = 400
+    revoke_endpoint.body = '{"error": "invalid_token"}'
+
+    with django_capture_on_commit_callbacks(execute=True):
+        user.delete()
+
+    assert len(revoke_endpoint.tokens) == 1
+    assert not PendingRevocation.objects.exists()

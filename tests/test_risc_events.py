@@ -1,13 +1,22 @@
 """What each security event does to the accounts, the audit trail and the signals."""
 
+import json
 import logging
+import threading
+import time
+from datetime import timedelta
 
 import pytest
+import responses
+from django.db import connection, connections
 from django.db.models import signals
+from django.utils import timezone
 
 from google_connect import risc_actions
+from google_connect.exceptions import ReconnectRequired
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
 from google_connect.reasons import ReconnectReason
+from google_connect.security_event_token import SecurityEventToken
 from google_connect.signals import google_account_reconnect_required, google_security_event
 from google_connect.token_digests import double_sha512
 from tests.factories import make_account
@@ -15,6 +24,7 @@ from tests.risc_support import (
     ACCOUNT_DISABLED,
     ACCOUNT_ENABLED,
     CREDENTIAL_CHANGE_REQUIRED,
+    ISSUER,
     SECEVENT,
     SESSIONS_REVOKED,
     TOKEN_REVOKED,
@@ -405,3 +415,86 @@ def test_token_revoked_with_no_receiver_ends_the_grant(client, risc):
 
     assert row_state(account.pk)[:4] == ("reconnect_required", "revoked", "", "")
     assert (event.subject_sub, event.accounts_affected) == ("sub-1", 1)
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+def test_a_sub_of_the_longest_stored_length_is_matched(client, risc):
+    sub = "1" * risc_actions.MAX_TEXT
+    account = make_account(sub=sub)
+
+    event = push(client, risc, TOKENS_REVOKED, {"subject": iss_sub(sub)})
+
+    account.refresh_from_db()
+    assert account.status == "reconnect_required"
+    assert (event.subject_sub, event.accounts_affected) == (sub, 1)
+
+
+def test_a_duplicate_that_would_change_an_account_sends_no_signal(client, risc):
+    push(client, risc, TOKENS_REVOKED, {"subject": iss_sub("sub-1")}, jti="dup")
+    # Connected after the first delivery: the second one, refused as a
+    # duplicate, would end it, but everything it did is rolled back.
+    account = make_account(sub="sub-1")
+
+    with recording(google_account_reconnect_required, google_security_event) as sent:
+        response = risc.post(
+            client, sign(claims(TOKENS_REVOKED, {"subject": iss_sub("sub-1")}, jti="dup"))
+        )
+
+    assert response.status_code == 202
+    account.refresh_from_db()
+    assert account.status == "active"
+    assert sent == []
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks need PostgreSQL")
+def test_an_event_waits_for_a_refresh_in_flight_and_sees_what_it_stored(google):
+    # A refresh holds the row lock while Google answers; the event, read
+    # under the same lock, sees what the refresh stored (the grant already
+    # ended, so not signalled again, its reason kept), not the row as it was.
+    account = make_account(sub="sub-1", expires_at=timezone.now() - timedelta(minutes=1))
+    at_google, answer = threading.Event(), threading.Event()
+
+    def slow_invalid_grant(request):
+        at_google.set()
+        answer.wait(10)
+        return 400, {}, json.dumps({"error": "invalid_grant"})
+
+    google.mock.add_callback(responses.POST, google.config.TOKEN_URL, callback=slow_invalid_grant)
+    token = SecurityEventToken(
+        jti="concurrent",
+        issuer=ISSUER,
+        issued_at=timezone.now(),
+        event_type=TOKENS_REVOKED,
+        event={"subject": iss_sub("sub-1")},
+    )
+
+    def refresh():
+        try:
+            with pytest.raises(ReconnectRequired):
+                GoogleAccount.objects.get(pk=account.pk).get_access_token()
+        finally:
+            connections.close_all()
+
+    def receive():
+        try:
+            risc_actions.receive(token)
+        finally:
+            connections.close_all()
+
+    with recording(google_account_reconnect_required) as sent:
+        refreshing = threading.Thread(target=refresh)
+        refreshing.start()
+        assert at_google.wait(10)
+        receiving = threading.Thread(target=receive)
+        receiving.start()
+        time.sleep(0.5)  # the event reads (or would read) the row meanwhile
+        answer.set()
+        refreshing.join(10)
+        receiving.join(10)
+
+    account.refresh_from_db()
+    assert (account.status, account.reconnect_reason) == ("reconnect_required", "invalid_grant")
+    assert (account.access_token, account.refresh_token) == ("", "")
+    assert [s["reason"] for s in sent] == [ReconnectReason.INVALID_GRANT]

@@ -1,10 +1,12 @@
 """The receiver's answers: every validation rule, each with a token signed by a test key."""
 
 import json
+import time
 
 import jwt
 import pytest
 
+from google_connect import security_event_token
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
 from tests.factories import make_account
 from tests.risc_support import (
@@ -251,3 +253,39 @@ def test_keys_unreachable_is_a_503_to_retry_later(client, google):
     assert response.status_code == 503
     assert response["Retry-After"] == "60"
     assert json.loads(response.content)["err"] == "temporarily_unavailable"
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+def test_a_token_issued_minutes_ahead_is_refused(client, risc):
+    ahead = int(time.time()) + 5 * 60
+
+    assert_refused(risc.post(client, sign(claims(iat=ahead))), "invalid_request")
+
+
+def test_an_empty_client_id_is_no_audience(client, risc, settings):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "CLIENT_ID": ""}
+
+    assert_refused(risc.post(client, sign(claims(aud=""))), "invalid_audience")
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_read(client, risc):
+    # A good token, announced as larger than any token: refused unread, so a
+    # sender cannot make the site read megabytes before saying no.
+    response = client.post(
+        "/google/risc/events",
+        sign(claims()),
+        content_type="application/secevent+jwt",
+        CONTENT_LENGTH=str(security_event_token.MAX_TOKEN_BYTES + 1),
+    )
+
+    assert_refused(response, "invalid_request")
+    assert json.loads(response.content)["description"] == "The body is too large."
+
+
+def test_a_refusal_is_not_cached(client, risc):
+    response = risc.post(client, b"hello")
+
+    assert response.status_code == 400
+    assert response["Cache-Control"] == "no-store"

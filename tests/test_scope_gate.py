@@ -180,3 +180,33 @@ def test_the_middleware_never_sends_anyone_to_another_users_account(rf, user, ot
 
     assert middleware.process_exception(request, ReconnectRequired(account=theirs)) is None
     assert middleware.process_exception(request, ReconnectRequired()) is None
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+def test_the_mixin_requires_every_set_it_names(alice, user):
+    account = make_account(user, scopes=f"{BASE} {CALENDAR}")
+
+    path, query = redirect_query(alice.get("/cbv-both/"))
+
+    assert (path, query) == (
+        "/google/accounts/authorize",
+        {"scopes": "drive", "account": str(account.pk), "next": "/cbv-both/"},
+    )
+
+
+def test_the_mixin_login_redirect_field_can_be_renamed(client):
+    assert redirect_query(client.get("/cbv-both/")) == ("/login/", {"back": "/cbv-both/"})
+
+
+def test_the_account_holding_the_sets_is_reconnected_rather_than_another_asked(alice, user):
+    holder = make_account(user, scopes=f"{BASE} {CALENDAR}", status=RECONNECT)
+    make_account(user, scopes=BASE)  # newer and active, but without the set
+
+    path, query = redirect_query(alice.get("/calendar/"))
+
+    assert (path, query) == (
+        "/google/accounts/authorize",
+        {"account": str(holder.pk), "next": "/calendar/"},
+    )

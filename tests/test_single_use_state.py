@@ -11,6 +11,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from google_connect import flow, used_state
+from google_connect.conf import get_settings
 from google_connect.exceptions import InvalidState
 from google_connect.models import GoogleAccount
 from google_connect.used_state import UsedState, claim
@@ -99,3 +100,20 @@ def test_a_state_used_twice_with_autocommit_off_leaves_the_transaction_usable():
     finally:
         transaction.rollback()
         transaction.set_autocommit(True)
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+def test_a_state_used_within_the_state_lifetime_is_kept_by_pruning(alice, monkeypatch):
+    # Its flow would still be accepted as not expired: the row is what
+    # refuses a replayed signed-cookie session.
+    monkeypatch.setattr(used_state, "_next_prune", 0.0)
+    max_age = timedelta(seconds=get_settings().STATE_MAX_AGE)
+    still_valid = UsedState.objects.create(
+        digest="a" * 64, used_at=timezone.now() - max_age * 3 / 4
+    )
+
+    start_flow(alice)
+
+    assert UsedState.objects.filter(pk=still_valid.pk).exists()

@@ -473,3 +473,35 @@ def test_chunks_act_on_the_database_accounts_are_written_to(endpoint, revoke_end
     revoked = tasks.revoke_accounts.delay([gone.pk]).get()
 
     assert (refreshed["refreshed"], revoked["revoked"]) == (1, 1)
+
+
+# -- found by mutation testing (issue 22) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "kwargs"),
+    [
+        ("refresh_expiring", {}),
+        ("revoke_matching", {"all": True}),
+        ("rotate_token_keys", {}),
+    ],
+)
+def test_a_chunk_size_of_zero_is_refused_not_a_run_that_queues_nothing(task, kwargs):
+    expiring()
+
+    with pytest.raises(ValueError, match="chunk_size must be at least 1"):
+        getattr(tasks, task).delay(chunk_size=0, **kwargs).get()
+    assert GoogleAccount.objects.count() == 1
+
+
+def test_a_plain_revoke_after_keep_local_keeps_the_blanked_rows(revoke_endpoint):
+    accounts = [make_account() for _ in range(2)]
+    ids = [a.pk for a in accounts]
+
+    first = tasks.revoke_accounts.delay(ids, keep_local=True).get()
+    second = tasks.revoke_accounts.delay(ids).get()
+
+    assert first == {"revoked": 2, "already_revoked": 0, "gone": 0, "failed": 0}
+    assert second == {"revoked": 0, "already_revoked": 2, "gone": 0, "failed": 0}
+    assert sorted(GoogleAccount.objects.values_list("pk", flat=True)) == sorted(ids)
+    assert len(revoke_endpoint.tokens) == 2
