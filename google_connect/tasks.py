@@ -44,7 +44,7 @@ from django.db import InterfaceError, OperationalError, router
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import revocation, rotation, tokens
+from . import pending_revocation, revocation, rotation, tokens
 from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount, GoogleAccountQuerySet
 
@@ -370,6 +370,17 @@ def _revoked_and_kept(account: GoogleAccount) -> bool:
         and account.__dict__.get("access_token") == ""
         and account.__dict__.get("refresh_token") == ""
     )
+
+
+@_shared_task(name="google_connect.retry_pending_revocations", acks_late=True)
+def retry_pending_revocations() -> Any:
+    """Try again the pending revocations whose ``next_attempt_at`` has passed.
+
+    Each failure pushes the row's next attempt back (5 minutes, doubling, at
+    most a day); after 20 attempts the row is left for an operator. Schedule
+    it every few minutes: a run with nothing due costs one query.
+    """
+    return pending_revocation.retry_pending_revocations().as_dict()
 
 
 @_shared_task(name="google_connect.rotate_token_keys", acks_late=True)

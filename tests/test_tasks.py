@@ -33,6 +33,7 @@ NAMES = {
     "google_connect.revoke_matching",
     "google_connect.rotate_token_keys",
     "google_connect.rotate_accounts",
+    "google_connect.retry_pending_revocations",
 }
 CHUNKS = ("google_connect.refresh_accounts", "google_connect.revoke_accounts")
 

@@ -11,7 +11,10 @@ from django.db.models import Q, QuerySet
 from tqdm import tqdm
 
 from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation, revoke_pending
+from google_connect.pending_revocation import (
+    PendingRevocation,
+    retry_pending_revocations,
+)
 from google_connect.revocation import MAX_WORKERS, Outcome, revoke_accounts
 
 
@@ -115,21 +118,20 @@ class Command(BaseCommand):
             count = pending.count()
             self.stdout.write(f"{count} pending revocation(s) would be retried (dry run).")
             return
-        revoked = already = failed = 0
-        for row in pending.iterator():
-            result = revoke_pending(row)
-            if result is None:
-                failed += 1
-                self.stderr.write(
-                    f"failed: pending revocation {row.pk} {row.email}: {row.last_error}"
-                )
-            elif result:
-                revoked += 1
-            else:
-                already += 1
-        self.stdout.write(f"{revoked} revoked, {already} already revoked, {failed} failed")
-        if failed:
-            raise CommandError(f"{failed} pending revocation(s) could not be completed.")
+
+        def on_failure(row: PendingRevocation) -> None:
+            self.stderr.write(f"failed: pending revocation {row.pk} {row.email}: {row.last_error}")
+
+        # Every row, those past the automatic retries' cap too: an operator asked.
+        report = retry_pending_revocations(
+            every=True, using=options["database"], on_failure=on_failure
+        )
+        self.stdout.write(
+            f"{report.revoked} revoked, {report.already_revoked} already revoked, "
+            f"{report.failed} failed"
+        )
+        if report.failed:
+            raise CommandError(f"{report.failed} pending revocation(s) could not be completed.")
 
     def selection(self, options: dict[str, Any]) -> QuerySet[GoogleAccount]:
         chosen = options["user"] or options["email"]
