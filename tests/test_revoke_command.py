@@ -241,3 +241,64 @@ def test_pages_cover_every_row(revoke_endpoint, monkeypatch):
     assert error is None
     assert "11 revoked" in out
     assert not GoogleAccount.objects.exists()
+
+
+# -- rows no key decrypts (issue 22, item 4) --------------------------------------------
+
+
+@pytest.fixture
+def undecryptable(settings):
+    """An account written under a key that is no longer configured."""
+    settings.FERNET_KEYS = ["a-key-since-removed"]
+    account = make_account(email="lost@example.com")
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+    return account
+
+
+def test_undecryptable_rows_are_kept_reported_once_and_do_not_fail_the_run(
+    revoke_endpoint, undecryptable
+):
+    fine = make_account()
+
+    out, err, error = run("--all")
+
+    assert error is None
+    assert out.splitlines() == [
+        "1 revoked, 0 already revoked, 0 failed",
+        "1 undecryptable: kept, not revoked; see --include-undecryptable",
+    ]
+    assert err == ""
+    assert revoke_endpoint.tokens == [fine.refresh_token]
+    assert list(GoogleAccount.objects.values_list("pk", "status")) == [(undecryptable.pk, "active")]
+
+
+def test_include_undecryptable_removes_them_without_calling_google(
+    revoke_endpoint, undecryptable, django_capture_on_commit_callbacks
+):
+    with (
+        recording(google_account_disconnected) as sent,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        out, err, error = run("--all", "--include-undecryptable")
+
+    assert error is None
+    assert out.splitlines() == [
+        "0 revoked, 0 already revoked, 0 failed",
+        "1 undecryptable: removed, nothing to revoke",
+    ]
+    assert revoke_endpoint.tokens == []
+    assert not GoogleAccount.objects.exists()
+    assert [kwargs["account"].pk for kwargs in sent] == [undecryptable.pk]
+
+
+def test_include_undecryptable_with_keep_local_marks_and_never_deletes(
+    revoke_endpoint, undecryptable
+):
+    out, _, error = run("--all", "--include-undecryptable", "--keep-local")
+
+    assert error is None
+    assert "1 undecryptable: marked reconnect_required, nothing to revoke" in out
+    assert revoke_endpoint.tokens == []
+    stored = GoogleAccount.objects.get()
+    assert stored.status == GoogleAccount.Status.RECONNECT_REQUIRED
+    assert not stored.tokens_decryptable

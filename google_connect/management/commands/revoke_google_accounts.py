@@ -70,6 +70,13 @@ class Command(BaseCommand):
             action="store_true",
             help="Keep the rows, with tokens blanked and status reconnect_required.",
         )
+        parser.add_argument(
+            "--include-undecryptable",
+            action="store_true",
+            help="Also remove the selected rows whose tokens no key in FERNET_KEYS decrypts, "
+            "without calling Google (with --keep-local: mark them reconnect_required). "
+            "Check FERNET_KEYS first: a wrong key makes every row undecryptable.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 1 <= options["workers"] <= MAX_WORKERS:
@@ -99,6 +106,7 @@ class Command(BaseCommand):
             accounts,
             workers=options["workers"],
             keep_local=options["keep_local"],
+            include_undecryptable=options["include_undecryptable"],
             on_outcome=on_outcome,
         )
         if progress:
@@ -107,6 +115,16 @@ class Command(BaseCommand):
             f"{report.revoked} revoked, {report.already_revoked} already revoked, "
             f"{report.failed} failed"
         )
+        if report.undecryptable_kept:
+            self.stdout.write(
+                f"{report.undecryptable_kept} undecryptable: kept, not revoked; "
+                "see --include-undecryptable"
+            )
+        if report.undecryptable_cleared:
+            done = "marked reconnect_required" if options["keep_local"] else "removed"
+            self.stdout.write(
+                f"{report.undecryptable_cleared} undecryptable: {done}, nothing to revoke"
+            )
         if report.failed:
             raise CommandError(f"{report.failed} account(s) could not be revoked.")
 
