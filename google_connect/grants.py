@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from tqdm import tqdm
 
 from . import tokens
 from .conf import get_settings
 from .exceptions import GoogleConnectError
 from .models import GoogleAccount
+from .progress import progress_bar
 from .revocation import pages
 from .signals import google_account_expiring
 
@@ -131,7 +131,7 @@ def keep_alive(
     counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
     lock = threading.Lock()
     total = accounts.count() if progress else None
-    with tqdm(total=total, disable=not progress, unit="account", desc="keep-alive") as bar:
+    with progress_bar(enabled=progress, total=total, unit="account", desc="keep-alive") as bar:
 
         def refresh(account: GoogleAccount) -> None:
             outcome = _keep_alive_one(account, cutoff)

@@ -177,7 +177,7 @@ def test_check_fails_when_a_pending_revocation_is_older_than_a_day():
     out, error = check("--json")
 
     assert json.loads(out)["pending_revocations"]["overdue"] == 1
-    assert "1 pending revocation(s) older than a day" in str(error)
+    assert "1 pending revocation older than a day" in str(error)
 
 
 def test_check_fails_when_a_pending_revocation_is_past_the_attempt_cap():

@@ -67,8 +67,12 @@ class Command(BaseCommand):
         if pending["overdue"] or pending["past_attempt_cap"]:
             # A grant still live at Google for an account we deleted.
             problems.append(
-                f"{pending['overdue']} pending revocation(s) older than a day, "
-                f"{pending['past_attempt_cap']} past {MAX_ATTEMPTS} attempts; "
+                _plural(
+                    pending["overdue"],
+                    "%(count)d pending revocation older than a day",
+                    "%(count)d pending revocations older than a day",
+                )
+                + f", {pending['past_attempt_cap']} past {MAX_ATTEMPTS} attempts; "
                 "see revoke_google_accounts --pending"
             )
         if problems:
