@@ -7,13 +7,14 @@ own and a page's rows are deleted (or updated) with one query.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from . import disconnection
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from .models import GoogleAccount
+
+logger = logging.getLogger("google_connect")
 
 MAX_WORKERS = 64
 PAGE_SIZE = 500
@@ -72,6 +75,27 @@ class Report:
         return len(self.failures)
 
 
+def effective_workers(workers: int, db: str) -> int:
+    """``workers``, or 1 on SQLite.
+
+    SQLite has one write lock for the whole database, and a refresh holds
+    its transaction across the call to Google: more workers only wait for
+    each other, and a deferred transaction that must turn into a write while
+    another connection writes fails with ``database is locked``.
+    """
+    return 1 if workers > 1 and connections[db].vendor == "sqlite" else workers
+
+
+def one_worker_on_sqlite(workers: int, db: str) -> str | None:
+    """What to say when SQLite cuts ``workers`` to one, or None."""
+    if effective_workers(workers, db) == workers:
+        return None
+    return (
+        f"SQLite has one write lock for the whole database ({db!r}): "
+        f"running 1 worker instead of {workers}."
+    )
+
+
 def pages(
     queryset: QuerySet[GoogleAccount], size: int | None = None
 ) -> Iterator[tuple[datetime, list[GoogleAccount]]]:
@@ -112,6 +136,10 @@ def revoke_accounts(
     with ``keep_local`` marked ``reconnect_required``, their ciphertext kept.
     """
     workers = max(1, min(workers, MAX_WORKERS))
+    db = router.db_for_write(queryset.model)
+    if message := one_worker_on_sqlite(workers, db):
+        logger.info(message)
+        workers = 1
     report = Report()
 
     def settle(read_at: datetime, page: list[GoogleAccount], calls: list[Future[Outcome]]) -> None:

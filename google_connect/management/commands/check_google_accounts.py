@@ -6,13 +6,15 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import router
 from django.utils.translation import ngettext
 
 from google_connect.grants import keep_alive, send_expiry_warnings
 from google_connect.health import UNKNOWN_REASON, summary
+from google_connect.models import GoogleAccount
 from google_connect.pending_revocation import MAX_ATTEMPTS, pending_summary
 from google_connect.reasons import ReconnectReason
-from google_connect.revocation import MAX_WORKERS
+from google_connect.revocation import MAX_WORKERS, one_worker_on_sqlite
 
 
 class Command(BaseCommand):
@@ -46,6 +48,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
+        if message := one_worker_on_sqlite(options["workers"], router.db_for_write(GoogleAccount)):
+            if options["keep_alive"]:
+                self.stderr.write(message)
+            options["workers"] = 1
         done: dict[str, dict[str, int]] = {}
         if options["send_warnings"]:
             done["warnings"] = send_expiry_warnings()

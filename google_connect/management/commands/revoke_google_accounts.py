@@ -17,7 +17,12 @@ from google_connect.pending_revocation import (
     retry_pending_revocations,
 )
 from google_connect.progress import progress_bar, write_above
-from google_connect.revocation import MAX_WORKERS, Outcome, revoke_accounts
+from google_connect.revocation import (
+    MAX_WORKERS,
+    Outcome,
+    one_worker_on_sqlite,
+    revoke_accounts,
+)
 
 
 class Command(BaseCommand):
@@ -107,6 +112,9 @@ class Command(BaseCommand):
         if options["all"] and options.get("interactive", True) and sys.stdin.isatty():
             self.confirm_all(total, keep_local=options["keep_local"])
 
+        if message := one_worker_on_sqlite(options["workers"], accounts.db):
+            self.stderr.write(message)
+            options["workers"] = 1
         on_terminal = self.stderr.isatty()
         with progress_bar(enabled=on_terminal, total=total, unit="account") as bar:
 
