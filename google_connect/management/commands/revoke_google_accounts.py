@@ -24,6 +24,8 @@ from google_connect.revocation import (
     revoke_accounts,
 )
 
+DEFAULT_WORKERS = 8
+
 
 class Command(BaseCommand):
     help = (
@@ -74,8 +76,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=8,
-            help=f"Concurrent calls to Google (1 to {MAX_WORKERS}, default 8).",
+            default=None,
+            help=f"Concurrent calls to Google (1 to {MAX_WORKERS}, default 8; 1 on SQLite).",
         )
         parser.add_argument(
             "--database",
@@ -97,6 +99,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        asked_for_workers = options["workers"] is not None
+        if not asked_for_workers:
+            options["workers"] = DEFAULT_WORKERS
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
         if options["pending"]:
@@ -113,7 +118,9 @@ class Command(BaseCommand):
             self.confirm_all(total, keep_local=options["keep_local"])
 
         if message := one_worker_on_sqlite(options["workers"], accounts.db):
-            self.stderr.write(message)
+            # Said only to someone who asked for more; the default just adapts.
+            if asked_for_workers:
+                self.stderr.write(message)
             options["workers"] = 1
         on_terminal = self.stderr.isatty()
         with progress_bar(enabled=on_terminal, total=total, unit="account") as bar:
