@@ -33,6 +33,11 @@ app.conf.update(
             "task": "google_connect.send_expiry_warnings",
             "schedule": crontab(hour=3, minute=45),
         },
+        # Retry the revocations Google could not be told of; one query when none is due.
+        "google-connect-retry-pending-revocations": {
+            "task": "google_connect.retry_pending_revocations",
+            "schedule": timedelta(minutes=5),
+        },
     },
 )
 if os.environ.get("PROACTIVE_REFRESH"):

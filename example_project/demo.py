@@ -40,6 +40,10 @@ REPO = Path(__file__).resolve().parent.parent
 STATE_DIR = REPO / ".demo"
 BASE_URL_FILE = STATE_DIR / "base-url"
 STAND_IN_DATABASE_FILE = STATE_DIR / "fake_google.sqlite3"
+# Writes begin IMMEDIATE and wait up to 20 s for the lock: a DEFERRED
+# transaction that must turn into a write while another connection writes
+# fails at once with "database is locked" (google_connect.W090).
+SQLITE_OPTIONS = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 
 
 def google_connect_settings(base_url: str) -> dict[str, Any]:
@@ -94,7 +98,7 @@ def stand_in_database(name: Path | str = STAND_IN_DATABASE_FILE) -> dict[str, An
     The stand-in plays a separate service, so it never shares the site's
     database or waits for the site's locks (see fake_google/routers.py).
     """
-    return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": dict(SQLITE_OPTIONS)}
 
 
 def base_url(environ_value: str = "") -> str:

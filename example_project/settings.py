@@ -59,6 +59,11 @@ USE_TZ = True
 TIME_ZONE = "UTC"
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        **demo.SQLITE_OPTIONS,
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 if DEMO_MODE:
     # The stand-in plays a separate service: its own database, never the site's.
     demo.STATE_DIR.mkdir(exist_ok=True)

@@ -7,7 +7,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
+from django.db import connections, router
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils.functional import Promise
@@ -337,3 +338,34 @@ def _check_fernet_key_values(keys: list[str]) -> Iterable[Error]:
                 "default (True), which derives a key from any string.",
                 id=ID.format("E060"),
             )
+
+
+@register(Tags.database)
+def check_sqlite_transaction_mode(
+    app_configs: Any = None, databases: Iterable[str] | None = None, **kwargs: Any
+) -> list[Warning]:
+    """SQLite databases google_connect writes to should begin writes IMMEDIATE.
+
+    A database check (``migrate`` and ``check --database`` run it), as
+    Django's own MySQL strict-mode warning is: it is about a connection.
+    """
+    from .models import GoogleAccount  # checks.py is imported before the models are ready
+
+    found = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "sqlite" or not router.allow_migrate_model(alias, GoogleAccount):
+            continue
+        if connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") == "IMMEDIATE":
+            continue
+        found.append(
+            Warning(
+                f"The SQLite database {alias!r} begins transactions DEFERRED: concurrent "
+                "token refreshes fail with 'database is locked'.",
+                hint='Add "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20} to '
+                f"DATABASES[{alias!r}]: a write then waits its turn for up to 20 s "
+                "instead of failing when another connection writes.",
+                id=ID.format("W090"),
+            )
+        )
+    return found

@@ -55,6 +55,9 @@ class GoogleAPIError(GoogleConnectError):
     reason = "google_api_error"
     # The endpoint that failed, when the subclass says (see ``endpoint``).
     default_endpoint: str | None = None
+    # (status, Google's error code) answers that are an outcome, not a fault:
+    # logged at INFO, not as a warning.
+    expected_answers: frozenset[tuple[int, str]] = frozenset()
 
     def __init__(
         self,
@@ -120,6 +123,8 @@ class UserInfoFailed(GoogleAPIError):
 class RevokeFailed(GoogleAPIError):
     reason = "revoke_failed"
     default_endpoint = "revoke"
+    # The grant was already revoked or expired: that counts as revoked.
+    expected_answers = frozenset({(400, "invalid_token")})
 
 
 class InvalidIdToken(GoogleAPIError):

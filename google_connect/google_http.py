@@ -54,7 +54,13 @@ def error_answer(
         retry_after=retry_after,
         host=host,
     )
-    logger.warning("Google %s: %s", error_class.reason, error.summary)
+    expected = (status, error.error_code) in error_class.expected_answers
+    logger.log(
+        logging.INFO if expected else logging.WARNING,
+        "Google %s: %s",
+        error_class.reason,
+        error.summary,
+    )
     return error
 
 

@@ -20,13 +20,13 @@ from datetime import datetime, timedelta
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from tqdm import tqdm
 
 from . import tokens
 from .conf import get_settings
 from .exceptions import GoogleConnectError
 from .models import GoogleAccount, GoogleAccountQuerySet
-from .revocation import pages
+from .progress import progress_bar
+from .revocation import one_worker_on_sqlite, pages
 from .signals import google_account_expiring
 
 logger = logging.getLogger("google_connect")
@@ -129,7 +129,8 @@ def keep_alive(
     Google ends a refresh token left unused for six months; a refresh uses
     it. With ``ids``, only those accounts (still only the idle active ones).
     ``workers`` threads refresh at once, each with its own database
-    connection. ``progress`` draws a progress bar on stderr.
+    connection (one on SQLite, whose single write lock they would only
+    fight over). ``progress`` draws a progress bar on stderr.
 
     Returns ``{"refreshed": n, "reconnect_required": n, "failed": n}``. An
     account another process refreshed meanwhile is counted in none of them.
@@ -139,10 +140,13 @@ def keep_alive(
     accounts = idle_accounts(now, using)
     if ids is not None:
         accounts = accounts.filter(pk__in=list(ids))
+    if message := one_worker_on_sqlite(workers, using or router.db_for_write(GoogleAccount)):
+        logger.warning(message)
+        workers = 1
     counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
     lock = threading.Lock()
     total = accounts.count() if progress else None
-    with tqdm(total=total, disable=not progress, unit="account", desc="keep-alive") as bar:
+    with progress_bar(enabled=progress, total=total, unit="account", desc="keep-alive") as bar:
 
         def refresh(account: GoogleAccount) -> None:
             outcome = _keep_alive_one(account, cutoff)

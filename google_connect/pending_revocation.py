@@ -6,28 +6,49 @@ queryset's ``delete()``) would forget the token while its grant stays live at
 Google. So, on ``pre_delete``, the token is kept in a pending revocation, in
 the same transaction as the deletion; once that transaction has committed,
 Google is asked to revoke it and the pending row goes away. A revocation that
-fails stays pending (token encrypted, like the account's) until
-``revoke_google_accounts --pending`` completes it; the admin lists them.
+fails stays pending (token encrypted, like the account's), and is tried
+again later: ``retry_pending_revocations()`` (the Celery task of that name)
+takes the rows whose ``next_attempt_at`` has passed, backing off from 5
+minutes, doubling up to a day, for 20 attempts; ``revoke_google_accounts
+--pending`` retries every row at once. A row past the cap is kept, never
+dropped: its grant may still be live, and ``check_google_accounts`` reports it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models, router, transaction
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from . import disconnection
 from .exceptions import GoogleAPIError, GoogleConnectError
-from .fields import EncryptedTextField
+from .fields import UNDECRYPTABLE, EncryptedTextField
 from .oauth import GoogleOAuthClient
 from .retry import with_retries
 
 logger = logging.getLogger("google_connect")
+
+# Retries after a failure: 5 minutes, doubling, never more than a day apart,
+# 20 attempts in all (about 2 weeks). Past that the row stays, for an operator.
+RETRY_BASE = timedelta(minutes=5)
+RETRY_MAX = timedelta(days=1)
+MAX_ATTEMPTS = 20
+# check_google_accounts fails when a pending revocation is older than this.
+OVERDUE_AFTER = timedelta(days=1)
+
+
+def next_attempt_after(attempts: int) -> timedelta:
+    """The wait before the next try, after ``attempts`` failed ones."""
+    return min(RETRY_BASE * 2 ** max(attempts - 1, 0), RETRY_MAX)
 
 
 class PendingRevocation(models.Model):
@@ -39,11 +60,14 @@ class PendingRevocation(models.Model):
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     # What the last failure was (GoogleAPIError.summary), never Google's body.
     last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    # When retry_pending_revocations tries again; empty: as soon as it runs.
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("pending revocation")
         verbose_name_plural = _("pending revocations")
         ordering = ["pk"]
+        indexes = [models.Index(fields=["next_attempt_at"], name="google_connect_pending_next")]
 
     def __str__(self) -> str:
         return self.email or f"Google account {self.sub}"
@@ -99,14 +123,23 @@ def revoke_pending(pending: PendingRevocation, *, retry: bool = True) -> bool | 
         revoked = with_retries(call, what="revoke a grant") if retry else call()
     except GoogleConnectError as exc:
         summary = exc.summary if isinstance(exc, GoogleAPIError) else exc.reason
+        pending.attempts += 1
+        pending.last_error = summary[:255]
+        pending.next_attempt_at = timezone.now() + next_attempt_after(pending.attempts)
         logger.warning(
-            "Pending revocation %s failed (%s); revoke_google_accounts --pending retries it",
+            "Pending revocation %s failed (%s), attempt %d of %d%s",
             pending.pk,
             summary,
+            pending.attempts,
+            MAX_ATTEMPTS,
+            "; retried from " + pending.next_attempt_at.isoformat()
+            if pending.attempts < MAX_ATTEMPTS
+            else "; no more automatic retries (revoke_google_accounts --pending)",
         )
-        pending.last_error = summary[:255]
         PendingRevocation.objects.using(db).filter(pk=pending.pk).update(
-            attempts=models.F("attempts") + 1, last_error=pending.last_error
+            attempts=models.F("attempts") + 1,
+            last_error=pending.last_error,
+            next_attempt_at=pending.next_attempt_at,
         )
         return None
     PendingRevocation.objects.using(db).filter(pk=pending.pk).delete()
@@ -116,3 +149,84 @@ def revoke_pending(pending: PendingRevocation, *, retry: bool = True) -> bool | 
         "revoked" if revoked else "was already revoked",
     )
     return revoked
+
+
+@dataclass
+class PendingReport:
+    revoked: int = 0
+    already_revoked: int = 0
+    failures: list[PendingRevocation] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "revoked": self.revoked,
+            "already_revoked": self.already_revoked,
+            "failed": self.failed,
+        }
+
+
+def due(*, now: datetime | None = None, using: str | None = None) -> models.QuerySet[Any]:
+    """The pending revocations whose next attempt has come, under the attempt cap."""
+    now = now or timezone.now()
+    db = using or router.db_for_write(PendingRevocation)
+    return PendingRevocation.objects.using(db).filter(
+        models.Q(next_attempt_at__isnull=True) | models.Q(next_attempt_at__lte=now),
+        attempts__lt=MAX_ATTEMPTS,
+    )
+
+
+def retry_pending_revocations(
+    *,
+    every: bool = False,
+    using: str | None = None,
+    on_failure: Callable[[PendingRevocation], None] | None = None,
+) -> PendingReport:
+    """Try the pending revocations again: the due ones, or with ``every`` all of them.
+
+    The scheduled job takes only the due rows, so a grant Google keeps
+    refusing to revoke costs one call per backoff step; an operator's
+    ``revoke_google_accounts --pending`` takes ``every`` row, past the cap too.
+    Reads and writes go to ``using``, or where the router writes them.
+    """
+    db = using or router.db_for_write(PendingRevocation)
+    rows = PendingRevocation.objects.using(db) if every else due(using=db)
+    report = PendingReport()
+    for pending in rows.order_by("pk").iterator():
+        result = revoke_pending(pending)
+        if result is None:
+            report.failures.append(pending)
+            if on_failure is not None:
+                on_failure(pending)
+        elif result:
+            report.revoked += 1
+        else:
+            report.already_revoked += 1
+    return report
+
+
+def pending_summary(*, now: datetime | None = None, using: str | None = None) -> dict[str, Any]:
+    """For check_google_accounts: how many are pending, the oldest's age, the
+    overdue and capped ones, and the ones no key in FERNET_KEYS decrypts (by pk)."""
+    now = now or timezone.now()
+    db = using or router.db_for_write(PendingRevocation)
+    rows = PendingRevocation.objects.using(db).order_by("pk")
+    oldest = rows.aggregate(oldest=models.Min("created_at"))["oldest"]
+    return {
+        "count": rows.count(),
+        "oldest_age_seconds": None if oldest is None else int((now - oldest).total_seconds()),
+        "overdue": rows.filter(created_at__lte=now - OVERDUE_AFTER).count(),
+        "past_attempt_cap": rows.filter(attempts__gte=MAX_ATTEMPTS).count(),
+        "undecryptable_ids": undecryptable_pending_ids(using=db),
+    }
+
+
+def undecryptable_pending_ids(*, using: str | None = None) -> list[int]:
+    """Pending revocations whose token no key in ``FERNET_KEYS`` decrypts."""
+    db = using or router.db_for_write(PendingRevocation)
+    rows = PendingRevocation.objects.using(db).order_by("pk").only("pk", "token")
+    # Through __dict__: what was loaded, without raising for the marker.
+    return [row.pk for row in rows.iterator() if row.__dict__.get("token") is UNDECRYPTABLE]

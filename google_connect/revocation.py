@@ -7,13 +7,14 @@ own and a page's rows are deleted (or updated) with one query.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from . import disconnection
@@ -26,9 +27,13 @@ if TYPE_CHECKING:
 
     from .models import GoogleAccount
 
+logger = logging.getLogger("google_connect")
+
 MAX_WORKERS = 64
 PAGE_SIZE = 500
 REVOKED, ALREADY_REVOKED, FAILED = "revoked", "already_revoked", "failed"
+# No key in FERNET_KEYS decrypts the row's tokens: nothing Google would accept.
+UNDECRYPTABLE = "undecryptable"
 
 
 @dataclass(frozen=True)
@@ -47,18 +52,48 @@ class Report:
     revoked: int = 0
     already_revoked: int = 0
     failures: list[Outcome] = field(default_factory=list)
+    # Undecryptable rows left as they were, and those deleted (or with
+    # keep_local marked) under include_undecryptable, without calling Google.
+    undecryptable_kept: int = 0
+    undecryptable_cleared: int = 0
 
-    def add(self, outcome: Outcome) -> None:
+    def add(self, outcome: Outcome, *, cleared: bool = False) -> None:
         if outcome.result == REVOKED:
             self.revoked += 1
         elif outcome.result == ALREADY_REVOKED:
             self.already_revoked += 1
+        elif outcome.result == UNDECRYPTABLE:
+            if cleared:
+                self.undecryptable_cleared += 1
+            else:
+                self.undecryptable_kept += 1
         else:
             self.failures.append(outcome)
 
     @property
     def failed(self) -> int:
         return len(self.failures)
+
+
+def effective_workers(workers: int, db: str) -> int:
+    """``workers``, or 1 on SQLite.
+
+    SQLite has one write lock for the whole database, and a refresh holds
+    its transaction across the call to Google: more workers only wait for
+    each other, and a deferred transaction that must turn into a write while
+    another connection writes fails with ``database is locked``.
+    """
+    return 1 if workers > 1 and connections[db].vendor == "sqlite" else workers
+
+
+def one_worker_on_sqlite(workers: int, db: str) -> str | None:
+    """What to say when SQLite cuts ``workers`` to one, or None."""
+    if effective_workers(workers, db) == workers:
+        return None
+    return (
+        f"SQLite has one write lock for the whole database ({db!r}): "
+        f"running 1 worker instead of {workers}."
+    )
 
 
 def pages(
@@ -85,6 +120,7 @@ def revoke_accounts(
     *,
     workers: int = 8,
     keep_local: bool = False,
+    include_undecryptable: bool = False,
     on_outcome: Callable[[Outcome], None] | None = None,
 ) -> Report:
     """Revoke every account of ``queryset`` at Google.
@@ -92,14 +128,24 @@ def revoke_accounts(
     Revoked accounts are deleted, or with ``keep_local`` kept with their
     tokens blanked and status ``reconnect_required``. An account whose
     revocation failed is left untouched.
+
+    Accounts whose tokens no configured key decrypts cannot be revoked. They
+    are kept and counted (a wrong ``FERNET_KEYS`` makes every row look like
+    that, so deleting them is never the default); with
+    ``include_undecryptable`` they are deleted without calling Google, or
+    with ``keep_local`` marked ``reconnect_required``, their ciphertext kept.
     """
     workers = max(1, min(workers, MAX_WORKERS))
+    db = router.db_for_write(queryset.model)
+    if message := one_worker_on_sqlite(workers, db):
+        logger.info(message)
+        workers = 1
     report = Report()
 
     def settle(read_at: datetime, page: list[GoogleAccount], calls: list[Future[Outcome]]) -> None:
         outcomes = [call.result() for call in calls]
-        for outcome in _apply(page, outcomes, read_at, keep_local):
-            report.add(outcome)
+        for outcome in _apply(page, outcomes, read_at, keep_local, include_undecryptable):
+            report.add(outcome, cleared=include_undecryptable)
             if on_outcome is not None:
                 on_outcome(outcome)
 
@@ -119,6 +165,8 @@ def revoke_accounts(
 
 
 def _revoke_one(account: GoogleAccount) -> Outcome:
+    if disconnection.revocable_token(account) is None and not account.tokens_decryptable:
+        return Outcome(account.pk, account.email, UNDECRYPTABLE)
     try:
         revoked = disconnection.revoke(account)
     except GoogleConnectError as exc:
@@ -134,11 +182,16 @@ def _revoke_one(account: GoogleAccount) -> Outcome:
 
 
 def _apply(
-    page: list[GoogleAccount], outcomes: list[Outcome], read_at: datetime, keep_local: bool
+    page: list[GoogleAccount],
+    outcomes: list[Outcome],
+    read_at: datetime,
+    keep_local: bool,
+    include_undecryptable: bool,
 ) -> list[Outcome]:
     """Delete (or mark) the revoked rows; report rows that changed meanwhile as failed."""
     model = type(page[0])
-    ids = [o.account_id for o in outcomes if o.result != FAILED]
+    acted_on = {REVOKED, ALREADY_REVOKED} | ({UNDECRYPTABLE} if include_undecryptable else set())
+    ids = [o.account_id for o in outcomes if o.result in acted_on]
     if not ids:
         return outcomes
     # The page was read from the selection's database; its rows are locked
@@ -154,9 +207,15 @@ def _apply(
             .filter(pk__in=ids, updated_at__lte=read_at)
             .values_list("pk", flat=True)
         )
+        undecryptable = {o.account_id for o in outcomes if o.result == UNDECRYPTABLE} & kept
         rows = model.objects.using(db).filter(pk__in=kept)
         if keep_local:
-            rows.update(
+            # Marked, ciphertext kept: if the key was only missing, putting it
+            # back and reconnecting loses nothing.
+            model.objects.using(db).filter(pk__in=undecryptable).update(
+                status=model.Status.RECONNECT_REQUIRED, updated_at=timezone.now()
+            )
+            rows.exclude(pk__in=undecryptable).update(
                 status=model.Status.RECONNECT_REQUIRED,
                 reconnect_reason=ReconnectReason.REVOKED,
                 access_token="",
@@ -174,7 +233,7 @@ def _apply(
                     _signal_disconnected(account, db)
     return [
         o
-        if o.result == FAILED or o.account_id in kept
+        if o.result not in acted_on or o.account_id in kept
         else Outcome(
             o.account_id, o.email, FAILED, "changed while being revoked; run again", temporary=True
         )

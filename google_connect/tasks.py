@@ -44,7 +44,7 @@ from django.db import InterfaceError, OperationalError, router
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import revocation, rotation, tokens
+from . import pending_revocation, revocation, rotation, tokens
 from .exceptions import GoogleConnectError, ReconnectRequired
 from .models import GoogleAccount, GoogleAccountQuerySet
 from .pending_revocation import PendingRevocation
@@ -276,7 +276,11 @@ def _grants() -> ModuleType:
 
 @_shared_task(name="google_connect.revoke_matching", acks_late=True)
 def revoke_matching(
-    *, keep_local: bool = False, chunk_size: int = CHUNK_SIZE, **selection: Any
+    *,
+    keep_local: bool = False,
+    include_undecryptable: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+    **selection: Any,
 ) -> Any:
     """Queue ``revoke_accounts`` for the accounts ``revoke_google_accounts`` would select.
 
@@ -285,7 +289,11 @@ def revoke_matching(
     """
     accounts = _selection(selection)
     return _fan_out(
-        accounts, chunk_size, lambda ids: revoke_accounts.delay(ids, keep_local=keep_local)
+        accounts,
+        chunk_size,
+        lambda ids: revoke_accounts.delay(
+            ids, keep_local=keep_local, include_undecryptable=include_undecryptable
+        ),
     )
 
 
@@ -325,14 +333,29 @@ def _selection(selection: dict[str, Any]) -> QuerySet[GoogleAccount]:
 
 @_shared_task(name="google_connect.revoke_accounts", bind=True, base=ChunkTask)
 def revoke_accounts(
-    self: Task, ids: list[int], keep_local: bool = False, counted: dict[str, int] | None = None
+    self: Task,
+    ids: list[int],
+    keep_local: bool = False,
+    include_undecryptable: bool = False,
+    counted: dict[str, int] | None = None,
 ) -> dict[str, int]:
     """Revoke these accounts at Google; delete them, or with ``keep_local`` blank them.
 
     Accounts already gone count as ``gone``; accounts kept blanked by an
     earlier run as ``already_revoked``: neither is sent to Google again.
+    Accounts whose tokens no key decrypts are kept (``undecryptable_kept``),
+    or with ``include_undecryptable`` deleted (with ``keep_local`` marked
+    ``reconnect_required``) without calling Google (``undecryptable_cleared``).
     """
-    counts = _start(counted, "revoked", "already_revoked", "gone", "failed")
+    counts = _start(
+        counted,
+        "revoked",
+        "already_revoked",
+        "gone",
+        "failed",
+        "undecryptable_kept",
+        "undecryptable_cleared",
+    )
     rows = list(_written_accounts().filter(pk__in=list(ids)).order_by("pk"))
     counts["gone"] += len(set(ids) - {row.pk for row in rows})
     to_revoke = [row.pk for row in rows if not _revoked_and_kept(row)]
@@ -344,9 +367,12 @@ def revoke_accounts(
             _written_accounts().filter(pk__in=to_revoke),
             workers=REVOKE_WORKERS,
             keep_local=keep_local,
+            include_undecryptable=include_undecryptable,
         )
         counts["revoked"] += report.revoked
         counts["already_revoked"] += report.already_revoked
+        counts["undecryptable_kept"] += report.undecryptable_kept
+        counts["undecryptable_cleared"] += report.undecryptable_cleared
         for failure in report.failures:
             logger.warning(
                 "Google revoke failed%s: account_id=%s: %s",
@@ -371,6 +397,17 @@ def _revoked_and_kept(account: GoogleAccount) -> bool:
         and account.__dict__.get("access_token") == ""
         and account.__dict__.get("refresh_token") == ""
     )
+
+
+@_shared_task(name="google_connect.retry_pending_revocations", acks_late=True)
+def retry_pending_revocations() -> Any:
+    """Try again the pending revocations whose ``next_attempt_at`` has passed.
+
+    Each failure pushes the row's next attempt back (5 minutes, doubling, at
+    most a day); after 20 attempts the row is left for an operator. Schedule
+    it every few minutes: a run with nothing due costs one query.
+    """
+    return pending_revocation.retry_pending_revocations().as_dict()
 
 
 @_shared_task(name="google_connect.rotate_token_keys", acks_late=True)

@@ -68,10 +68,11 @@ def test_summary_counts_by_status_reason_expiry_and_idleness(mixed):
         "  1 refresh_token_expired (Time-limited access ended)",
         "  1 reauth_required (Google asks the user to sign in again)",
         "  1 unknown (reason not recorded)",
-        "1 time-limited grants end within 7 days",
-        "1 time-limited grants have ended (marked at the next refresh)",
-        "1 active accounts unused for more than 150 days",
+        "1 time-limited grant ends within 7 days",
+        "1 time-limited grant has ended (marked at the next refresh)",
+        "1 active account unused for more than 150 days",
         "0 accounts with tokens no key in FERNET_KEYS decrypts",
+        "0 pending revocations",
     ]
 
 
@@ -96,6 +97,13 @@ def test_json_prints_the_same_summary(mixed, settings):
         "ended": 1,
         "idle": {"days": 150, "count": 1},
         "undecryptable": {"count": 0, "ids": []},
+        "pending_revocations": {
+            "count": 0,
+            "oldest_age_seconds": None,
+            "overdue": 0,
+            "past_attempt_cap": 0,
+            "undecryptable_ids": [],
+        },
     }
 
 
@@ -123,7 +131,7 @@ def test_warnings_are_sent_once_across_two_runs(mixed):
     [kwargs] = sent
     assert kwargs["account"].pk == mixed["ending"].pk
     assert kwargs["expires_at"] == mixed["ending"].refresh_token_expires_at
-    assert "1 expiry warnings sent, 0 failed" in first
+    assert "1 expiry warning sent, 0 failed" in first
     assert "0 expiry warnings sent, 0 failed" in second
 
 

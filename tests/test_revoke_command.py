@@ -1,5 +1,7 @@
 """The revoke_google_accounts management command."""
 
+import logging
+import sys
 from datetime import timedelta
 from io import StringIO
 from urllib.parse import parse_qs
@@ -241,3 +243,168 @@ def test_pages_cover_every_row(revoke_endpoint, monkeypatch):
     assert error is None
     assert "11 revoked" in out
     assert not GoogleAccount.objects.exists()
+
+
+# -- rows no key decrypts (issue 22, item 4) --------------------------------------------
+
+
+@pytest.fixture
+def undecryptable(settings):
+    """An account written under a key that is no longer configured."""
+    settings.FERNET_KEYS = ["a-key-since-removed"]
+    account = make_account(email="lost@example.com")
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+    return account
+
+
+def test_undecryptable_rows_are_kept_reported_once_and_do_not_fail_the_run(
+    revoke_endpoint, undecryptable
+):
+    fine = make_account()
+
+    out, err, error = run("--all")
+
+    assert error is None
+    assert out.splitlines() == [
+        "1 revoked, 0 already revoked, 0 failed",
+        "1 undecryptable: kept, not revoked; see --include-undecryptable",
+    ]
+    assert err == ""
+    assert revoke_endpoint.tokens == [fine.refresh_token]
+    assert list(GoogleAccount.objects.values_list("pk", "status")) == [(undecryptable.pk, "active")]
+
+
+def test_include_undecryptable_removes_them_without_calling_google(
+    revoke_endpoint, undecryptable, django_capture_on_commit_callbacks
+):
+    with (
+        recording(google_account_disconnected) as sent,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        out, err, error = run("--all", "--include-undecryptable")
+
+    assert error is None
+    assert out.splitlines() == [
+        "0 revoked, 0 already revoked, 0 failed",
+        "1 undecryptable: removed, nothing to revoke",
+    ]
+    assert revoke_endpoint.tokens == []
+    assert not GoogleAccount.objects.exists()
+    assert [kwargs["account"].pk for kwargs in sent] == [undecryptable.pk]
+
+
+def test_include_undecryptable_with_keep_local_marks_and_never_deletes(
+    revoke_endpoint, undecryptable
+):
+    out, _, error = run("--all", "--include-undecryptable", "--keep-local")
+
+    assert error is None
+    assert "1 undecryptable: marked reconnect_required, nothing to revoke" in out
+    assert revoke_endpoint.tokens == []
+    stored = GoogleAccount.objects.get()
+    assert stored.status == GoogleAccount.Status.RECONNECT_REQUIRED
+    assert not stored.tokens_decryptable
+
+
+# -- what the command says (issue 22, item 14) ------------------------------------------
+
+
+def test_already_revoked_grants_are_logged_at_info_not_as_warnings(revoke_endpoint, caplog):
+    for _ in range(3):
+        revoke_endpoint.already_revoked.add(make_account().refresh_token)
+
+    with caplog.at_level("INFO", logger="google_connect"):
+        out, _, error = run("--all")
+
+    assert error is None
+    assert "0 revoked, 3 already revoked, 0 failed" in out
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert sum("invalid_token" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_a_user_that_does_not_exist_is_an_error(revoke_endpoint, user):
+    make_account(user)
+
+    _, _, error = run("--user", "nobody")
+
+    assert str(error) == "No user 'nobody' exists (--user takes a username or an id)."
+    assert GoogleAccount.objects.count() == 1
+
+
+class Terminal(StringIO):
+    def __init__(self, text=""):
+        super().__init__(text)
+
+    def isatty(self):
+        return True
+
+
+def test_all_asks_for_confirmation_on_a_terminal(revoke_endpoint, monkeypatch, capsys):
+    make_account()
+    monkeypatch.setattr("sys.stdin", Terminal("no\n"))
+
+    _, _, error = run("--all")
+
+    assert str(error) == "Revocation cancelled."
+    assert "This revokes 1 Google account at Google and deletes it." in capsys.readouterr().out
+    assert revoke_endpoint.tokens == []
+    assert GoogleAccount.objects.count() == 1
+
+
+def test_all_goes_ahead_when_confirmed(revoke_endpoint, monkeypatch, capsys):
+    make_account(), make_account()
+    monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
+
+    out, _, error = run("--all")
+
+    assert error is None
+    assert "This revokes 2 Google accounts at Google and deletes them." in capsys.readouterr().out
+    assert out.endswith("2 revoked, 0 already revoked, 0 failed\n")
+    assert not GoogleAccount.objects.exists()
+
+
+@pytest.mark.parametrize("flag", ["--noinput", "--no-input"])
+def test_noinput_skips_the_confirmation(revoke_endpoint, monkeypatch, flag):
+    make_account()
+    monkeypatch.setattr("sys.stdin", Terminal(""))
+
+    _, _, error = run("--all", flag)
+
+    assert error is None
+    assert not GoogleAccount.objects.exists()
+
+
+def test_one_failure_is_one_google_account_in_the_error(revoke_endpoint):
+    revoke_endpoint.failing.add(make_account().refresh_token)
+
+    _, _, error = run("--all")
+
+    assert str(error) == "1 Google account could not be revoked."
+
+
+class TerminalOnStderr:
+    """A terminal that is the process's stderr, where tqdm draws its bar."""
+
+    def write(self, text):
+        sys.stderr.write(text)
+
+    def flush(self):
+        sys.stderr.flush()
+
+    def isatty(self):
+        return True
+
+
+def test_failures_are_written_above_the_progress_bar_never_glued_to_it(revoke_endpoint, capsys):
+    for _ in range(3):
+        revoke_endpoint.failing.add(make_account().refresh_token)
+
+    with pytest.raises(CommandError):
+        call_command(
+            "revoke_google_accounts", "--all", stdout=StringIO(), stderr=TerminalOnStderr()
+        )
+
+    err = capsys.readouterr().err
+    assert err.count("failed: account") == 3
+    for before in err.split("failed: account")[:-1]:
+        assert before.endswith(("\r", "\n")), repr(before[-40:])

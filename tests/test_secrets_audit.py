@@ -421,7 +421,7 @@ def test_management_commands(audit, caplog, google, settings):
     )
     report = run("check_google_accounts", "--send-warnings", "--keep-alive")
     assert "0 refreshed, 0 reconnect required, 1 failed" in report
-    assert f"1 accounts with tokens no key in FERNET_KEYS decrypts: {lost.pk}" in report
+    assert f"1 account with tokens no key in FERNET_KEYS decrypts: {lost.pk}" in report
     run("check_google_accounts", "--json")
 
     assert GoogleAccount.objects.get(pk=accounts[2].pk).refresh_token == refresh_token("rotated")

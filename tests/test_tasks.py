@@ -34,7 +34,10 @@ NAMES = {
     "google_connect.rotate_token_keys",
     "google_connect.rotate_accounts",
     "google_connect.rotate_pending_revocations",
+    "google_connect.retry_pending_revocations",
 }
+# The revoke chunk's counts of rows no key decrypts, when there are none.
+NO_UNDECRYPTABLE = {"undecryptable_kept": 0, "undecryptable_cleared": 0}
 CHUNKS = ("google_connect.refresh_accounts", "google_connect.revoke_accounts")
 
 
@@ -350,11 +353,23 @@ def test_revoke_accounts_run_twice_revokes_once(revoke_endpoint, keep_local):
     first = tasks.revoke_accounts.delay(ids, keep_local=keep_local).get()
     second = tasks.revoke_accounts.delay(ids, keep_local=keep_local).get()
 
-    assert first == {"revoked": 3, "already_revoked": 0, "gone": 0, "failed": 0}
+    assert first == {"revoked": 3, "already_revoked": 0, "gone": 0, "failed": 0, **NO_UNDECRYPTABLE}
     if keep_local:
-        assert second == {"revoked": 0, "already_revoked": 3, "gone": 0, "failed": 0}
+        assert second == {
+            "revoked": 0,
+            "already_revoked": 3,
+            "gone": 0,
+            "failed": 0,
+            **NO_UNDECRYPTABLE,
+        }
     else:
-        assert second == {"revoked": 0, "already_revoked": 0, "gone": 3, "failed": 0}
+        assert second == {
+            "revoked": 0,
+            "already_revoked": 0,
+            "gone": 3,
+            "failed": 0,
+            **NO_UNDECRYPTABLE,
+        }
     assert len(revoke_endpoint.tokens) == 3
 
 
@@ -364,7 +379,13 @@ def test_a_revocation_that_failed_temporarily_is_retried_alone(revoke_endpoint, 
 
     counts = tasks.revoke_accounts.delay([ok.pk, flaky.pk]).get()
 
-    assert counts == {"revoked": 2, "already_revoked": 0, "gone": 0, "failed": 0}
+    assert counts == {
+        "revoked": 2,
+        "already_revoked": 0,
+        "gone": 0,
+        "failed": 0,
+        **NO_UNDECRYPTABLE,
+    }
     assert revoke_endpoint.tokens.count(ok.refresh_token) == 1
     assert [r["kwargs"]["ids"] for r in retries] == [[flaky.pk]]
     assert not GoogleAccount.objects.exists()
@@ -451,8 +472,13 @@ def test_the_example_project_schedules_keep_alive_and_warnings_daily(monkeypatch
     assert {entry["task"] for entry in schedule.values()} == {
         "google_connect.keep_alive",
         "google_connect.send_expiry_warnings",
+        "google_connect.retry_pending_revocations",
     }
-    assert all(entry["schedule"].hour == {3} for entry in schedule.values())
+    daily = [
+        e for e in schedule.values() if e["task"] != "google_connect.retry_pending_revocations"
+    ]
+    assert all(entry["schedule"].hour == {3} for entry in daily)
+    assert schedule["google-connect-retry-pending-revocations"]["schedule"] == timedelta(minutes=5)
     app.loader.import_default_modules()
     assert NAMES <= set(app.tasks)
 
@@ -501,7 +527,51 @@ def test_a_plain_revoke_after_keep_local_keeps_the_blanked_rows(revoke_endpoint)
     first = tasks.revoke_accounts.delay(ids, keep_local=True).get()
     second = tasks.revoke_accounts.delay(ids).get()
 
-    assert first == {"revoked": 2, "already_revoked": 0, "gone": 0, "failed": 0}
-    assert second == {"revoked": 0, "already_revoked": 2, "gone": 0, "failed": 0}
+    undecryptable = {"undecryptable_kept": 0, "undecryptable_cleared": 0}
+    assert first == {"revoked": 2, "already_revoked": 0, "gone": 0, "failed": 0, **undecryptable}
+    assert second == {"revoked": 0, "already_revoked": 2, "gone": 0, "failed": 0, **undecryptable}
     assert sorted(GoogleAccount.objects.values_list("pk", flat=True)) == sorted(ids)
     assert len(revoke_endpoint.tokens) == 2
+
+
+# -- rows no key decrypts (issue 22, item 4) --------------------------------------------
+
+
+@pytest.fixture
+def undecryptable(settings):
+    settings.FERNET_KEYS = ["a-key-since-removed"]
+    account = make_account()
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+    return account
+
+
+def test_revoke_accounts_keeps_undecryptable_rows_without_failing(revoke_endpoint, undecryptable):
+    counts = tasks.revoke_accounts.delay([undecryptable.pk]).get()
+
+    assert counts == {
+        "revoked": 0,
+        "already_revoked": 0,
+        "gone": 0,
+        "failed": 0,
+        "undecryptable_kept": 1,
+        "undecryptable_cleared": 0,
+    }
+    assert GoogleAccount.objects.filter(pk=undecryptable.pk, status="active").exists()
+
+
+def test_revoke_matching_with_include_undecryptable_removes_them(revoke_endpoint, undecryptable):
+    tasks.revoke_matching.delay(all=True, include_undecryptable=True).get()
+
+    assert revoke_endpoint.tokens == []
+    assert not GoogleAccount.objects.exists()
+
+
+def test_revoke_accounts_with_include_undecryptable_and_keep_local_marks_them(
+    revoke_endpoint, undecryptable
+):
+    counts = tasks.revoke_accounts.delay(
+        [undecryptable.pk], keep_local=True, include_undecryptable=True
+    ).get()
+
+    assert counts["undecryptable_cleared"] == 1
+    assert GoogleAccount.objects.get().status == GoogleAccount.Status.RECONNECT_REQUIRED

@@ -6,12 +6,14 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import ngettext
 
 from google_connect.grants import keep_alive, send_expiry_warnings
 from google_connect.health import UNKNOWN_REASON, summary
 from google_connect.management.databases import add_database_argument, resolve_database
+from google_connect.pending_revocation import MAX_ATTEMPTS, pending_summary
 from google_connect.reasons import ReconnectReason
-from google_connect.revocation import MAX_WORKERS
+from google_connect.revocation import MAX_WORKERS, one_worker_on_sqlite
 
 
 class Command(BaseCommand):
@@ -47,6 +49,10 @@ class Command(BaseCommand):
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
         database = resolve_database(options["database"])
+        if message := one_worker_on_sqlite(options["workers"], database):
+            if options["keep_alive"]:
+                self.stderr.write(message)
+            options["workers"] = 1
         done: dict[str, dict[str, int]] = {}
         if options["send_warnings"]:
             done["warnings"] = send_expiry_warnings(using=database)
@@ -56,21 +62,41 @@ class Command(BaseCommand):
                 workers=options["workers"],
                 progress=not options["json"] and self.stderr.isatty(),
             )
-        report = {**summary(using=database), **done}
+        report = {
+            **summary(using=database),
+            "pending_revocations": pending_summary(using=database),
+            **done,
+        }
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2, sort_keys=True))
         else:
             self.write_text(report)
+        problems = []
         failed = sum(counts.get("failed", 0) for counts in done.values())
         if failed:
-            raise CommandError(f"{failed} warning(s) or keep-alive refresh(es) failed.")
+            problems.append(f"{failed} warning(s) or keep-alive refresh(es) failed")
+        pending = report["pending_revocations"]
+        if pending["overdue"] or pending["past_attempt_cap"]:
+            # A grant still live at Google for an account we deleted.
+            problems.append(
+                _plural(
+                    pending["overdue"],
+                    "%(count)d pending revocation older than a day",
+                    "%(count)d pending revocations older than a day",
+                )
+                + f", {pending['past_attempt_cap']} past {MAX_ATTEMPTS} attempts; "
+                "see revoke_google_accounts --pending"
+            )
+        if problems:
+            raise CommandError("; ".join(problems) + ".")
 
     def write_text(self, report: dict[str, Any]) -> None:
         write = self.stdout.write
         by_status = report["by_status"]
         write(
-            f"{report['accounts']} Google accounts: {by_status['active']} active, "
-            f"{by_status['reconnect_required']} reconnect required"
+            _plural(report["accounts"], "%(count)d Google account", "%(count)d Google accounts")
+            + f": {by_status['active']} active, {by_status['reconnect_required']} reconnect "
+            "required"
         )
         labels = dict(ReconnectReason.choices)
         for reason, count in report["by_reason"].items():
@@ -78,20 +104,77 @@ class Command(BaseCommand):
                 label = labels.get(reason, "reason not recorded")
                 write(f"  {count} {reason if reason != UNKNOWN_REASON else 'unknown'} ({label})")
         expiring, idle = report["expiring"], report["idle"]
-        write(f"{expiring['count']} time-limited grants end within {expiring['within_days']} days")
-        write(f"{report['ended']} time-limited grants have ended (marked at the next refresh)")
-        write(f"{idle['count']} active accounts unused for more than {idle['days']} days")
+        write(
+            _plural(
+                expiring["count"],
+                "%(count)d time-limited grant ends",
+                "%(count)d time-limited grants end",
+            )
+            + " within "
+            + _plural(expiring["within_days"], "%(count)d day", "%(count)d days")
+        )
+        write(
+            _plural(
+                report["ended"],
+                "%(count)d time-limited grant has ended",
+                "%(count)d time-limited grants have ended",
+            )
+            + " (marked at the next refresh)"
+        )
+        write(
+            _plural(idle["count"], "%(count)d active account", "%(count)d active accounts")
+            + " unused for more than "
+            + _plural(idle["days"], "%(count)d day", "%(count)d days")
+        )
         undecryptable = report["undecryptable"]
-        line = f"{undecryptable['count']} accounts with tokens no key in FERNET_KEYS decrypts"
+        line = (
+            _plural(undecryptable["count"], "%(count)d account", "%(count)d accounts")
+            + " with tokens no key in FERNET_KEYS decrypts"
+        )
         if undecryptable["ids"]:
             line += ": " + ", ".join(map(str, undecryptable["ids"]))
         write(line)
+        pending = report["pending_revocations"]
+        line = _plural(
+            pending["count"], "%(count)d pending revocation", "%(count)d pending revocations"
+        )
+        if pending["count"]:
+            line += (
+                f", the oldest {_age(pending['oldest_age_seconds'])} old: "
+                f"{pending['overdue']} older than a day, "
+                f"{pending['past_attempt_cap']} past {MAX_ATTEMPTS} attempts"
+            )
+        write(line)
+        if pending["undecryptable_ids"]:
+            write(
+                "  undecryptable (no key in FERNET_KEYS): "
+                + ", ".join(map(str, pending["undecryptable_ids"]))
+            )
         if "warnings" in report:
             warnings = report["warnings"]
-            write(f"{warnings['warned']} expiry warnings sent, {warnings['failed']} failed")
+            write(
+                _plural(
+                    warnings["warned"],
+                    "%(count)d expiry warning sent",
+                    "%(count)d expiry warnings sent",
+                )
+                + f", {warnings['failed']} failed"
+            )
         if "keep_alive" in report:
             counts = report["keep_alive"]
             write(
                 f"{counts['refreshed']} refreshed, {counts['reconnect_required']} reconnect "
                 f"required, {counts['failed']} failed"
             )
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    return ngettext(singular, plural, count) % {"count": count}
+
+
+def _age(seconds: int) -> str:
+    if seconds >= 86400:
+        return f"{seconds // 86400}d {seconds % 86400 // 3600}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    return f"{seconds // 60}m"

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q, QuerySet
-from tqdm import tqdm
+from django.utils.translation import ngettext
 
 from google_connect.management.databases import add_database_argument, resolve_database
 from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation, revoke_pending
-from google_connect.revocation import MAX_WORKERS, Outcome, revoke_accounts
+from google_connect.pending_revocation import (
+    PendingRevocation,
+    retry_pending_revocations,
+)
+from google_connect.progress import progress_bar, write_above
+from google_connect.revocation import (
+    MAX_WORKERS,
+    Outcome,
+    one_worker_on_sqlite,
+    revoke_accounts,
+)
+
+DEFAULT_WORKERS = 8
 
 
 class Command(BaseCommand):
@@ -40,7 +52,18 @@ class Command(BaseCommand):
             action="store_true",
             help="Only accounts whose grant is already broken (narrows the other selections).",
         )
-        parser.add_argument("--all", action="store_true", help="Every account.")
+        parser.add_argument(
+            "--all",
+            action="store_true",
+            help="Every account (asks for confirmation on a terminal; see --noinput).",
+        )
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            action="store_false",
+            dest="interactive",
+            help="Do not ask for confirmation of --all.",
+        )
         parser.add_argument(
             "--pending",
             action="store_true",
@@ -53,8 +76,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workers",
             type=int,
-            default=8,
-            help=f"Concurrent calls to Google (1 to {MAX_WORKERS}, default 8).",
+            default=None,
+            help=f"Concurrent calls to Google (1 to {MAX_WORKERS}, default 8; 1 on SQLite).",
         )
         add_database_argument(parser, "accounts (or pending revocations) are revoked")
         parser.add_argument(
@@ -62,8 +85,18 @@ class Command(BaseCommand):
             action="store_true",
             help="Keep the rows, with tokens blanked and status reconnect_required.",
         )
+        parser.add_argument(
+            "--include-undecryptable",
+            action="store_true",
+            help="Also remove the selected rows whose tokens no key in FERNET_KEYS decrypts, "
+            "without calling Google (with --keep-local: mark them reconnect_required). "
+            "Check FERNET_KEYS first: a wrong key makes every row undecryptable.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        asked_for_workers = options["workers"] is not None
+        if not asked_for_workers:
+            options["workers"] = DEFAULT_WORKERS
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
         options["database"] = resolve_database(options["database"])
@@ -77,31 +110,75 @@ class Command(BaseCommand):
                 self.stdout.write(f"would revoke: {account.pk} {account.email} ({account.user})")
             self.stdout.write(f"{total} would be revoked (dry run, nothing called).")
             return
+        if options["all"] and options.get("interactive", True) and sys.stdin.isatty():
+            self.confirm_all(total, keep_local=options["keep_local"])
 
-        progress = tqdm(total=total, unit="account") if self.stderr.isatty() else None
+        if message := one_worker_on_sqlite(options["workers"], accounts.db):
+            # Said only to someone who asked for more; the default just adapts.
+            if asked_for_workers:
+                self.stderr.write(message)
+            options["workers"] = 1
+        on_terminal = self.stderr.isatty()
+        with progress_bar(enabled=on_terminal, total=total, unit="account") as bar:
 
-        def on_outcome(outcome: Outcome) -> None:
-            if outcome.reason:
-                self.stderr.write(
-                    f"failed: account {outcome.account_id} {outcome.email}: {outcome.reason}"
-                )
-            if progress:
-                progress.update()
+            def on_outcome(outcome: Outcome) -> None:
+                if outcome.reason:
+                    write_above(
+                        bar,
+                        self.stderr.write,
+                        f"failed: account {outcome.account_id} {outcome.email}: {outcome.reason}",
+                    )
+                bar.update()
 
-        report = revoke_accounts(
-            accounts,
-            workers=options["workers"],
-            keep_local=options["keep_local"],
-            on_outcome=on_outcome,
-        )
-        if progress:
-            progress.close()
+            report = revoke_accounts(
+                accounts,
+                workers=options["workers"],
+                keep_local=options["keep_local"],
+                include_undecryptable=options["include_undecryptable"],
+                on_outcome=on_outcome,
+            )
         self.stdout.write(
             f"{report.revoked} revoked, {report.already_revoked} already revoked, "
             f"{report.failed} failed"
         )
+        if report.undecryptable_kept:
+            self.stdout.write(
+                f"{report.undecryptable_kept} undecryptable: kept, not revoked; "
+                "see --include-undecryptable"
+            )
+        if report.undecryptable_cleared:
+            done = "marked reconnect_required" if options["keep_local"] else "removed"
+            self.stdout.write(
+                f"{report.undecryptable_cleared} undecryptable: {done}, nothing to revoke"
+            )
         if report.failed:
-            raise CommandError(f"{report.failed} account(s) could not be revoked.")
+            raise CommandError(
+                ngettext(
+                    "%(count)d Google account could not be revoked.",
+                    "%(count)d Google accounts could not be revoked.",
+                    report.failed,
+                )
+                % {"count": report.failed}
+            )
+
+    def confirm_all(self, total: int, *, keep_local: bool) -> None:
+        # As Django's flush: a terminal is asked, a script (or --noinput) is not.
+        if keep_local:
+            question = ngettext(
+                "This revokes %(count)d Google account at Google and blanks its tokens.",
+                "This revokes %(count)d Google accounts at Google and blanks their tokens.",
+                total,
+            )
+        else:
+            question = ngettext(
+                "This revokes %(count)d Google account at Google and deletes it.",
+                "This revokes %(count)d Google accounts at Google and deletes them.",
+                total,
+            )
+        question %= {"count": total}
+        answer = input(f"{question}\nType 'yes' to continue, or 'no' to cancel: ")
+        if answer.strip().lower() != "yes":
+            raise CommandError("Revocation cancelled.")
 
     def revoke_pending(self, options: dict[str, Any]) -> None:
         if options["all"] or options["user"] or options["email"] or options["reconnect_required"]:
@@ -109,23 +186,36 @@ class Command(BaseCommand):
         pending = PendingRevocation.objects.using(options["database"]).order_by("pk")
         if options["dry_run"]:
             count = pending.count()
-            self.stdout.write(f"{count} pending revocation(s) would be retried (dry run).")
-            return
-        revoked = already = failed = 0
-        for row in pending.iterator():
-            result = revoke_pending(row)
-            if result is None:
-                failed += 1
-                self.stderr.write(
-                    f"failed: pending revocation {row.pk} {row.email}: {row.last_error}"
+            self.stdout.write(
+                ngettext(
+                    "%(count)d pending revocation would be retried (dry run).",
+                    "%(count)d pending revocations would be retried (dry run).",
+                    count,
                 )
-            elif result:
-                revoked += 1
-            else:
-                already += 1
-        self.stdout.write(f"{revoked} revoked, {already} already revoked, {failed} failed")
-        if failed:
-            raise CommandError(f"{failed} pending revocation(s) could not be completed.")
+                % {"count": count}
+            )
+            return
+
+        def on_failure(row: PendingRevocation) -> None:
+            self.stderr.write(f"failed: pending revocation {row.pk} {row.email}: {row.last_error}")
+
+        # Every row, those past the automatic retries' cap too: an operator asked.
+        report = retry_pending_revocations(
+            every=True, using=options["database"], on_failure=on_failure
+        )
+        self.stdout.write(
+            f"{report.revoked} revoked, {report.already_revoked} already revoked, "
+            f"{report.failed} failed"
+        )
+        if report.failed:
+            raise CommandError(
+                ngettext(
+                    "%(count)d pending revocation could not be completed.",
+                    "%(count)d pending revocations could not be completed.",
+                    report.failed,
+                )
+                % {"count": report.failed}
+            )
 
     def selection(self, options: dict[str, Any]) -> QuerySet[GoogleAccount]:
         chosen = options["user"] or options["email"]
@@ -136,12 +226,23 @@ class Command(BaseCommand):
             )
         if options["all"] and chosen:
             raise CommandError("--all cannot be combined with --user or --email.")
+        self.check_users_exist(options["user"])
         accounts = GoogleAccount.objects.using(options["database"])
         if chosen:
             accounts = accounts.filter(self.user_filter(options["user"], options["email"]))
         if options["reconnect_required"]:
             accounts = accounts.reconnect_required()
         return accounts
+
+    def check_users_exist(self, users: list[str]) -> None:
+        """A --user that matches nobody is a typo, not an empty selection."""
+        model = get_user_model()
+        for value in users:
+            query = Q(**{model.USERNAME_FIELD: value})
+            if value.isdigit():
+                query |= Q(pk=int(value))
+            if not model._default_manager.filter(query).exists():
+                raise CommandError(f"No user {value!r} exists (--user takes a username or an id).")
 
     def user_filter(self, users: list[str], emails: list[str]) -> Q:
         username_field = get_user_model().USERNAME_FIELD
