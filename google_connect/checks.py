@@ -66,6 +66,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_days(raw))
     errors.extend(_check_risc(raw))
     errors.extend(_check_issuer(raw))
+    errors.extend(_check_require_issuer(raw))
     errors.extend(_check_urls(raw))
     errors.extend(_check_base_template(raw))
     if not isinstance(raw.get("USE_ID_TOKEN", False), bool):
@@ -267,6 +268,16 @@ def _check_issuer(raw: dict[str, Any]) -> Iterable[Error]:
             f"{SETTING_NAME}['ISSUER'] must be an https URL string.",
             hint=f"Leave it unset for Google ({DEFAULTS['ISSUER']}).",
             id=ID.format("E011"),
+        )
+
+
+def _check_require_issuer(raw: dict[str, Any]) -> Iterable[Error]:
+    if not isinstance(raw.get("REQUIRE_ISSUER", False), bool):
+        yield Error(
+            f"{SETTING_NAME}['REQUIRE_ISSUER'] must be True or False.",
+            hint="True refuses a redirect callback without iss (RFC 9207); the default, "
+            "False, accepts one.",
+            id=ID.format("E014"),
         )
 
 
