@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .answers import TokenResponse, UserInfo, code_of, parse_token_response, parse_userinfo
 from .conf import GoogleConnectSettings, get_settings
+from .deadline import call_deadline
 from .exceptions import (
     GoogleAPIError,
     RefreshFailed,
@@ -163,25 +164,28 @@ class GoogleOAuthClient:
         **kwargs: Any,
     ) -> Any:
         what = error_class.reason
-        response = send(
-            self.session, method, url, error_class, timeout=self.config.TIMEOUT, **kwargs
-        )
-        with response:
-            if response.ok and status_only:
-                # Only the status matters (revocation, RFC 7009 §2.2): a body
-                # too large or cut short must not turn a success into a failure.
-                # It is still read (up to the cap), so that the connection goes
-                # back to the pool instead of being closed mid-answer.
-                read_quietly(response)
-                return None
-            try:
-                raw = read_capped(response, error_class, url)
-            except GoogleAPIError:
-                if response.ok:
-                    raise
-                # An error answer is classified by its status: a 5xx too
-                # large or cut short is as temporary as any other 5xx.
-                raw = b""
+        timeout = self.config.TIMEOUT
+        # TIMEOUT bounds the whole call, not each read: a refresh holds its
+        # account's row lock throughout.
+        with call_deadline(timeout):
+            response = send(self.session, method, url, error_class, timeout=timeout, **kwargs)
+            with response:
+                if response.ok and status_only:
+                    # Only the status matters (revocation, RFC 7009 §2.2): a body
+                    # too large or cut short must not turn a success into a
+                    # failure. It is still read (up to the cap), so that the
+                    # connection goes back to the pool instead of being closed
+                    # mid-answer.
+                    read_quietly(response)
+                    return None
+                try:
+                    raw = read_capped(response, error_class, url)
+                except GoogleAPIError:
+                    if response.ok:
+                        raise
+                    # An error answer is classified by its status: a 5xx too
+                    # large or cut short is as temporary as any other 5xx.
+                    raw = b""
         body = decode_json(raw)
         if not response.ok:
             raise error_answer(response, body, error_class, host_of(url))
