@@ -90,7 +90,7 @@ class GoogleOAuthClient:
         separator = "&" if "?" in self.config.AUTHORIZE_URL else "?"
         return self.config.AUTHORIZE_URL + separator + urlencode(params)
 
-    @sensitive_variables("code", "code_verifier", "data", "body")
+    @sensitive_variables()
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
         data = {
             "code": code,
@@ -103,7 +103,7 @@ class GoogleOAuthClient:
         body = self._call("POST", self.config.TOKEN_URL, TokenExchangeFailed, data=data)
         return parse_token_response(body, TokenExchangeFailed)
 
-    @sensitive_variables("access_token")
+    @sensitive_variables()
     def fetch_userinfo(self, access_token: str) -> UserInfo:
         body = self._call(
             "GET",
@@ -113,7 +113,7 @@ class GoogleOAuthClient:
         )
         return parse_userinfo(body)
 
-    @sensitive_variables("refresh_token", "data", "body")
+    @sensitive_variables()
     def refresh(self, refresh_token: str) -> TokenResponse:
         """Trade a refresh token for a new access token (RFC 6749 §6)."""
         data = {
@@ -125,7 +125,7 @@ class GoogleOAuthClient:
         body = self._call("POST", self.config.TOKEN_URL, RefreshFailed, data=data)
         return parse_token_response(body, RefreshFailed)
 
-    @sensitive_variables("token")
+    @sensitive_variables()
     def revoke(self, token: str) -> bool:
         """Revoke a grant at Google (RFC 7009).
 

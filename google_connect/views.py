@@ -110,7 +110,7 @@ class ConnectView(View):
         response["Referrer-Policy"] = "no-referrer"
         return no_store(response)
 
-    @sensitive_variables("code", "tokens")
+    @sensitive_variables()
     def connect(self, request: HttpRequest) -> HttpResponse:
         config = get_settings()
         code = self._take_code(request)
@@ -183,7 +183,7 @@ class ConnectView(View):
         context = error_context(error, next_url=safe_next_url(request, self.next_url))
         return render_page(request, self.error_template_name, context, status=400)
 
-    @sensitive_variables("code")
+    @sensitive_variables()
     def _take_code(self, request: HttpRequest) -> str | None:
         """Read the authorization code, then blank it out of the request.
 
@@ -219,7 +219,7 @@ class ConnectView(View):
             return None
         return codes[0]
 
-    @sensitive_variables("token")
+    @sensitive_variables()
     def _revoke_quietly(self, client: GoogleOAuthClient, token: str) -> None:
         try:
             client.revoke(token)
