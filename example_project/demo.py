@@ -26,6 +26,9 @@ CLIENT_ID = "demo-client-id.apps.googleusercontent.com"
 CLIENT_SECRET = "demo-client-secret"
 CLIENT_NAME = "google_connect example"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+# The stand-in plays Google: it names itself as Google does in every redirect
+# back (RFC 9207's ``iss``), and the demo site requires it.
+ISSUER = "https://accounts.google.com"
 # Where example_project/urls.py mounts the stand-in and google_connect.
 STAND_IN_PREFIX = "/fake-google"
 CONNECT_PATH = "/google/accounts/connect"
@@ -62,6 +65,8 @@ def google_connect_settings(base_url: str) -> dict[str, Any]:
         "TOKEN_URL": f"{google}/token",
         "USERINFO_URL": f"{google}/oauth2/v3/userinfo",
         "REVOKE_URL": f"{google}/revoke",
+        "ISSUER": ISSUER,
+        "REQUIRE_ISSUER": True,
         "SCOPE_SETS": SCOPE_SETS,
         # Cross-Account Protection: the stand-in's discovery document and keys.
         "RISC_CONFIG_URL": f"{google}/.well-known/risc-configuration",
@@ -85,6 +90,7 @@ def fake_google_settings(base_url: str) -> dict[str, Any]:
         "CLIENT_SECRET": CLIENT_SECRET,
         "CLIENT_NAME": CLIENT_NAME,
         "REDIRECT_URIS": [base_url.rstrip("/") + CONNECT_PATH],
+        "ISSUER": ISSUER,
         # Cross-Account Protection: who signs the security events, and where
         # "Remove access" pushes them (the site's receiver).
         "RISC_ISSUER": base_url.rstrip("/") + STAND_IN_PREFIX + "/",

@@ -87,7 +87,7 @@ def code_of(response_body: Any, key: str = "error") -> str | None:
     return None
 
 
-@sensitive_variables("body", "access_token", "refresh_token", "id_token")
+@sensitive_variables()
 def parse_token_response(
     body: dict[str, Any], error_class: type[GoogleAPIError] = TokenExchangeFailed
 ) -> TokenResponse:

@@ -30,7 +30,7 @@ class AuthorizedSession(requests.Session):
         self.account = account
         self.headers["User-Agent"] = f"google-connect/{__version__}"
 
-    @sensitive_variables("token")
+    @sensitive_variables()
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("timeout", get_settings().TIMEOUT)
         token = self.account.get_access_token()

@@ -68,6 +68,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_days(raw))
     errors.extend(_check_risc(raw))
     errors.extend(_check_issuer(raw))
+    errors.extend(_check_require_issuer(raw))
+    errors.extend(_check_tls(raw))
     errors.extend(_check_urls(raw))
     errors.extend(_check_base_template(raw))
     if not isinstance(raw.get("USE_ID_TOKEN", False), bool):
@@ -138,13 +140,65 @@ def _check_redirect_uri(raw: dict[str, Any]) -> Iterable[Error]:
     parts = urlsplit(str(uri))
     if parts.scheme == "https" or settings.DEBUG:
         return
-    if parts.scheme == "http" and parts.hostname in LOCAL_HOSTS:
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
         return
     yield Error(
         f"{SETTING_NAME}['REDIRECT_URI'] must use https outside DEBUG.",
         hint="Google accepts plain http redirect URIs only for localhost.",
         id=ID.format("E010"),
     )
+
+
+def _is_loopback(hostname: str | None) -> bool:
+    return hostname in LOCAL_HOSTS
+
+
+# Google's endpoints: outside DEBUG each must use TLS
+# unless it is a local stand-in (the loopback rule of E010).
+TLS_URL_KEYS = (
+    "AUTHORIZE_URL",
+    "TOKEN_URL",
+    "USERINFO_URL",
+    "REVOKE_URL",
+    "RISC_CONFIG_URL",
+    "RISC_API_URL",
+)
+
+
+def _check_tls(raw: dict[str, Any]) -> Iterable[Error | Warning]:
+    if settings.DEBUG:
+        return
+    use_id_token = raw.get("USE_ID_TOKEN", False) is True
+    for key in TLS_URL_KEYS:
+        value = raw.get(key, DEFAULTS[key])
+        if not isinstance(value, str):
+            continue  # E012, E050 or E052 says what is wrong with it.
+        parts = urlsplit(value)
+        if parts.scheme != "http" or _is_loopback(parts.hostname):
+            continue
+        if key in ("RISC_CONFIG_URL", "RISC_API_URL"):
+            yield Error(
+                f"{SETTING_NAME}[{key!r}] must use https outside DEBUG.",
+                hint="Security events are trusted because their signing keys come from "
+                "Google over TLS; plain http is accepted only for localhost.",
+                id=ID.format("E053"),
+            )
+        elif key == "TOKEN_URL" and use_id_token:
+            yield Error(
+                f"{SETTING_NAME}['TOKEN_URL'] must use https outside DEBUG when "
+                "USE_ID_TOKEN is True.",
+                hint="The id_token is trusted without checking its signature because it "
+                "comes straight from the token endpoint over TLS; plain http is accepted "
+                "only for localhost.",
+                id=ID.format("E031"),
+            )
+        else:
+            yield Warning(
+                f"{SETTING_NAME}[{key!r}] does not use https outside DEBUG.",
+                hint="Codes, tokens and the client secret would cross the network in the "
+                "clear; plain http is meant for a local stand-in on localhost.",
+                id=ID.format("W010"),
+            )
 
 
 def _check_scope_sets(raw: dict[str, Any]) -> Iterable[Error]:
@@ -269,6 +323,16 @@ def _check_issuer(raw: dict[str, Any]) -> Iterable[Error]:
             f"{SETTING_NAME}['ISSUER'] must be an https URL string.",
             hint=f"Leave it unset for Google ({DEFAULTS['ISSUER']}).",
             id=ID.format("E011"),
+        )
+
+
+def _check_require_issuer(raw: dict[str, Any]) -> Iterable[Error]:
+    if not isinstance(raw.get("REQUIRE_ISSUER", False), bool):
+        yield Error(
+            f"{SETTING_NAME}['REQUIRE_ISSUER'] must be True or False.",
+            hint="True refuses a redirect callback without iss (RFC 9207); the default, "
+            "False, accepts one.",
+            id=ID.format("E014"),
         )
 
 

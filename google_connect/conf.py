@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     # The authorization server's issuer identifier (RFC 9207): the callback's
     # ``iss``, when present, must equal it.
     "ISSUER": "https://accounts.google.com",
+    # True: a redirect callback without ``iss`` is refused like a wrong one.
+    "REQUIRE_ISSUER": False,
     "BASE_TEMPLATE": None,
     "USE_ID_TOKEN": False,
 }
@@ -76,6 +78,7 @@ class GoogleConnectSettings:
     RISC_AUDIENCES: tuple[str, ...] | None
     RISC_API_URL: str
     ISSUER: str
+    REQUIRE_ISSUER: bool
     BASE_TEMPLATE: str | None
     USE_ID_TOKEN: bool
 
@@ -126,6 +129,7 @@ def get_settings() -> GoogleConnectSettings:
         RISC_AUDIENCES=None if audiences is None else tuple(audiences),
         RISC_API_URL=merged["RISC_API_URL"],
         ISSUER=merged["ISSUER"],
+        REQUIRE_ISSUER=merged["REQUIRE_ISSUER"] is True,
         BASE_TEMPLATE=merged["BASE_TEMPLATE"] or None,
         USE_ID_TOKEN=merged["USE_ID_TOKEN"] is True,
     )

@@ -49,7 +49,7 @@ def deleting_revoked() -> bool:
     return _revoked_before_delete.get()
 
 
-@sensitive_variables("value")
+@sensitive_variables()
 def revocable_token(account: GoogleAccount) -> str | None:
     """The token to revoke the grant with: the refresh token, else the access
     token; None when neither is stored or decryptable.
@@ -64,7 +64,7 @@ def revocable_token(account: GoogleAccount) -> str | None:
     return None
 
 
-@sensitive_variables("token")
+@sensitive_variables()
 def revoke(account: GoogleAccount) -> bool:
     """Revoke the account's grant at Google, retrying temporary failures.
 

@@ -133,10 +133,31 @@ class EncryptedAttribute(DeferredAttribute):
         return value
 
 
+class Concealed(str):
+    """A plaintext value on its way to the database, whose repr hides it.
+
+    Django's error reports (``ExceptionReporter``, what ``AdminEmailHandler``
+    mails) print the locals of every frame, Django's own included: when a
+    write fails, ``Model._save_table`` and ``QuerySet._update`` hold the
+    values being saved, and ``@sensitive_variables`` can only hide the frames
+    of the functions it decorates. Values are otherwise plain strings.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'********************'"
+
+
 class EncryptedTextField(_EncryptedTextBase):
     """A text column stored as Fernet ciphertext (a binary column in the database)."""
 
     descriptor_class = EncryptedAttribute
+
+    def pre_save(self, model_instance: Any, add: bool) -> Any:
+        # What Django's save() passes down to the query it builds.
+        value = super().pre_save(model_instance, add)
+        return Concealed(value) if type(value) is str else value
 
     @property
     def keys(self) -> tuple[str, ...]:

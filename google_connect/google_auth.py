@@ -26,7 +26,7 @@ def credentials_for(account: GoogleAccount) -> Any:
             "GoogleAccount.credentials() needs google-auth: pip install 'google_connect[google]'"
         ) from exc
 
-    @sensitive_variables("current", "token")
+    @sensitive_variables()
     def refresh_handler(request: Any, scopes: Any) -> tuple[str, Any]:
         current = credentials.token
         if current and not credentials.expired:

@@ -30,7 +30,7 @@ ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"})
 LEEWAY_SECONDS = 5 * 60
 
 
-@sensitive_variables("id_token", "claims")
+@sensitive_variables()
 def userinfo_from_id_token(id_token: str, *, client_id: str, now: float | None = None) -> UserInfo:
     """The identity claims of ``id_token``, checked as issued to ``client_id`` and current."""
     claims = _claims(id_token)
@@ -53,7 +53,7 @@ def userinfo_from_id_token(id_token: str, *, client_id: str, now: float | None =
     return parse_userinfo(claims, InvalidIdToken, what="id_token")
 
 
-@sensitive_variables("id_token", "payload")
+@sensitive_variables()
 def _claims(id_token: str) -> dict[str, Any]:
     parts = id_token.split(".")
     if len(parts) != 3:

@@ -15,11 +15,15 @@ from .exceptions import InvalidIssuer
 def check_issuer(values: list[str]) -> None:
     """Accept the callback's ``iss`` values, or raise ``InvalidIssuer``.
 
-    A missing ``iss`` is accepted: Google does not send it for every user
-    yet. When present, it must appear once and equal ``ISSUER`` exactly
-    (RFC 9207 §2.4: simple string comparison).
+    A missing ``iss`` is accepted unless ``REQUIRE_ISSUER`` is set: RFC 9207
+    lets a client accept it when the server may not send it. When present,
+    it must appear once and equal ``ISSUER`` exactly (RFC 9207 §2.4: simple
+    string comparison).
     """
+    config = get_settings()
     if not values:
+        if config.REQUIRE_ISSUER:
+            raise InvalidIssuer()
         return
-    if len(values) != 1 or values[0] != get_settings().ISSUER:
+    if len(values) != 1 or values[0] != config.ISSUER:
         raise InvalidIssuer()

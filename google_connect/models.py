@@ -56,7 +56,7 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
             | models.Q(last_refreshed_at__isnull=True, created_at__lt=cutoff)
         )
 
-    @sensitive_variables("tokens", "refresh_token")
+    @sensitive_variables()
     def connect(
         self,
         *,
@@ -100,6 +100,7 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         with transaction.atomic(using=db):
             return self._connect_locked(db, user, tokens, userinfo, requested_scopes)
 
+    @sensitive_variables()
     def _connect_locked(
         self,
         db: str,
@@ -135,7 +136,7 @@ def _stored_refresh_token(account: GoogleAccount | None) -> str:
     return account.refresh_token
 
 
-@sensitive_variables("tokens", "refresh_token")
+@sensitive_variables()
 def _fill(
     account: GoogleAccount,
     tokens: TokenResponse,
@@ -246,6 +247,8 @@ class GoogleAccount(models.Model):
     # (``account.name = ...; account.save()``), would otherwise write the old
     # token back over the new one. It also spares re-encrypting on every save.
 
+    # ``loaded`` holds the tokens as read: hidden from error reports.
+    @sensitive_variables()
     def save(self, *args: Any, **kwargs: Any) -> None:
         loaded = getattr(self, "_loaded_token_state", None)
         if loaded and not self._state.adding and kwargs.get("update_fields") is None:

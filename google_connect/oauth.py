@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from .answers import TokenResponse, UserInfo, code_of, parse_token_response, parse_userinfo
 from .conf import GoogleConnectSettings, get_settings
+from .deadline import call_deadline
 from .exceptions import (
     GoogleAPIError,
     RefreshFailed,
@@ -89,7 +90,7 @@ class GoogleOAuthClient:
         separator = "&" if "?" in self.config.AUTHORIZE_URL else "?"
         return self.config.AUTHORIZE_URL + separator + urlencode(params)
 
-    @sensitive_variables("code", "code_verifier", "data", "body")
+    @sensitive_variables()
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
         data = {
             "code": code,
@@ -102,7 +103,7 @@ class GoogleOAuthClient:
         body = self._call("POST", self.config.TOKEN_URL, TokenExchangeFailed, data=data)
         return parse_token_response(body, TokenExchangeFailed)
 
-    @sensitive_variables("access_token")
+    @sensitive_variables()
     def fetch_userinfo(self, access_token: str) -> UserInfo:
         body = self._call(
             "GET",
@@ -112,7 +113,7 @@ class GoogleOAuthClient:
         )
         return parse_userinfo(body)
 
-    @sensitive_variables("refresh_token", "data", "body")
+    @sensitive_variables()
     def refresh(self, refresh_token: str) -> TokenResponse:
         """Trade a refresh token for a new access token (RFC 6749 §6)."""
         data = {
@@ -124,7 +125,7 @@ class GoogleOAuthClient:
         body = self._call("POST", self.config.TOKEN_URL, RefreshFailed, data=data)
         return parse_token_response(body, RefreshFailed)
 
-    @sensitive_variables("token")
+    @sensitive_variables()
     def revoke(self, token: str) -> bool:
         """Revoke a grant at Google (RFC 7009).
 
@@ -163,25 +164,28 @@ class GoogleOAuthClient:
         **kwargs: Any,
     ) -> Any:
         what = error_class.reason
-        response = send(
-            self.session, method, url, error_class, timeout=self.config.TIMEOUT, **kwargs
-        )
-        with response:
-            if response.ok and status_only:
-                # Only the status matters (revocation, RFC 7009 §2.2): a body
-                # too large or cut short must not turn a success into a failure.
-                # It is still read (up to the cap), so that the connection goes
-                # back to the pool instead of being closed mid-answer.
-                read_quietly(response)
-                return None
-            try:
-                raw = read_capped(response, error_class, url)
-            except GoogleAPIError:
-                if response.ok:
-                    raise
-                # An error answer is classified by its status: a 5xx too
-                # large or cut short is as temporary as any other 5xx.
-                raw = b""
+        timeout = self.config.TIMEOUT
+        # TIMEOUT bounds the whole call, not each read: a refresh holds its
+        # account's row lock throughout.
+        with call_deadline(timeout):
+            response = send(self.session, method, url, error_class, timeout=timeout, **kwargs)
+            with response:
+                if response.ok and status_only:
+                    # Only the status matters (revocation, RFC 7009 §2.2): a body
+                    # too large or cut short must not turn a success into a
+                    # failure. It is still read (up to the cap), so that the
+                    # connection goes back to the pool instead of being closed
+                    # mid-answer.
+                    read_quietly(response)
+                    return None
+                try:
+                    raw = read_capped(response, error_class, url)
+                except GoogleAPIError:
+                    if response.ok:
+                        raise
+                    # An error answer is classified by its status: a 5xx too
+                    # large or cut short is as temporary as any other 5xx.
+                    raw = b""
         body = decode_json(raw)
         if not response.ok:
             raise error_answer(response, body, error_class, host_of(url))

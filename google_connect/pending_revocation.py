@@ -77,7 +77,7 @@ class PendingRevocation(models.Model):
 
 
 @receiver(pre_delete, sender="google_connect.GoogleAccount")
-@sensitive_variables("token")
+@sensitive_variables()
 def keep_grant_for_revocation(sender: Any, instance: Any, using: str, **kwargs: Any) -> None:
     if disconnection.deleting_revoked():
         return
@@ -91,9 +91,10 @@ def keep_grant_for_revocation(sender: Any, instance: Any, using: str, **kwargs: 
         return
     # On the deletion's own database and in its transaction: a rolled-back
     # deletion leaves nothing pending, a committed one cannot lose the token.
-    pending = PendingRevocation.objects.using(using).create(
-        token=token, sub=instance.sub, email=instance.email
-    )
+    # Built then saved, not create(token=...): the token would be a plain
+    # keyword of QuerySet.create's frame, which error reports print.
+    pending = PendingRevocation(token=token, sub=instance.sub, email=instance.email)
+    pending.save(using=using, force_insert=True)
     logger.info(
         "Google account deleted without a revoke; revoking after commit: "
         "account_id=%s sub=%s pending_revocation_id=%s",
@@ -104,7 +105,7 @@ def keep_grant_for_revocation(sender: Any, instance: Any, using: str, **kwargs: 
     transaction.on_commit(lambda: revoke_pending(pending, retry=False), using=using)
 
 
-@sensitive_variables("call")
+@sensitive_variables()
 def revoke_pending(pending: PendingRevocation, *, retry: bool = True) -> bool | None:
     """Revoke a pending revocation's token; delete the row when Google confirmed.
 

@@ -61,7 +61,10 @@ def parse_retry_after(value: str | None) -> float | None:
 def with_retries(call: Callable[[], T], *, what: str) -> T:
     """Run ``call``; on a temporary failure retry it up to MAX_RETRIES times.
 
-    Each attempt is one ``TIMEOUT``-bounded HTTP call. When every attempt
+    Each attempt is one HTTP call that ``TIMEOUT`` bounds as a whole (see
+    ``deadline``), so one operation lasts at most (MAX_RETRIES + 1) × TIMEOUT
+    plus the waits between attempts: each at most ``MAX_DELAY``, whether a
+    backoff or Google's ``Retry-After``. When every attempt
     failed temporarily, raises ``GoogleUnavailable``; any other error is
     raised at once. When Google says how long to wait (``Retry-After`` on a
     429 or 503), the retry waits that long; when that is longer than

@@ -27,6 +27,7 @@ import jwt
 import requests
 
 from .conf import GoogleConnectSettings
+from .deadline import call_deadline
 from .exceptions import GoogleAPIError
 from .google_http import decode_json, read_capped, send
 from .transport import shared_session
@@ -125,13 +126,16 @@ class RiscKeys:
 def fetch_json(
     method: str, url: str, error_class: type[GoogleAPIError], *, timeout: float, **kwargs: Any
 ) -> tuple[requests.Response, Any]:
-    """One call through the shared session: the answer, and its body as JSON
-    (None when it is not JSON). Raises ``error_class`` when Google cannot be
-    reached, answers with a redirect (never followed, its body never read) or
-    its answer is too large to read."""
-    response = send(shared_session(), method, url, error_class, timeout=timeout, **kwargs)
-    with response:
-        raw = read_capped(response, error_class, url)
+    """One call through the shared session, within ``timeout`` in all: the
+    answer, and its body as JSON (None when it is not JSON). Raises
+    ``error_class`` when Google cannot be reached in time, answers with a
+    redirect (never followed, its body never read) or its answer is too large
+    to read."""
+    # ``timeout`` bounds the whole call: the key cache's lock is held throughout.
+    with call_deadline(timeout):
+        response = send(shared_session(), method, url, error_class, timeout=timeout, **kwargs)
+        with response:
+            raw = read_capped(response, error_class, url)
     return response, decode_json(raw)
 
 

@@ -82,7 +82,7 @@ class RiscStreamClient:
         return self._call("POST", "stream:verify", {"state": state})
 
     # The Authorization header holds the service account's signed JWT.
-    @sensitive_variables("headers")
+    @sensitive_variables()
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         url = f"{self.config.RISC_API_URL.rstrip('/')}/{path}"
         headers = {"Authorization": f"Bearer {self.token}"}

@@ -68,7 +68,7 @@ def get_access_token(account: GoogleAccount, *, min_validity: timedelta = MIN_VA
     return account.access_token
 
 
-@sensitive_variables("stale_token")
+@sensitive_variables()
 def refresh(
     account: GoogleAccount,
     *,
@@ -191,6 +191,7 @@ class _GrantIsDead(Exception):
     pass
 
 
+@sensitive_variables()
 def _refresh_locked(locked: GoogleAccount) -> None:
     now = timezone.now()
     if grant_has_ended(locked, now):
@@ -214,6 +215,7 @@ def _refresh_locked(locked: GoogleAccount) -> None:
     )
 
 
+@sensitive_variables()
 def _store_refreshed(locked: GoogleAccount, tokens: TokenResponse) -> None:
     locked.access_token = tokens.access_token
     # RFC 6749 §6: a new refresh token replaces the old one, which the server

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import requests
 
 from . import __version__
+from .deadline import DeadlineAdapter
 
 
 class RefuseAllCookies(DefaultCookiePolicy):
@@ -41,6 +42,9 @@ class GoogleSession(requests.Session):
       answer: proxies and a custom CA bundle still apply. ``~/.netrc`` is not
       consulted: Google's OAuth endpoints authenticate the client in the
       request body.
+
+    Its connections respect ``deadline.call_deadline()``: one bound for a
+    whole call, however slowly the server answers.
     """
 
     def __init__(self) -> None:
@@ -49,6 +53,8 @@ class GoogleSession(requests.Session):
         self.trust_env = False  # no per-request look-ups; see merge_environment_settings
         self.cookies.set_policy(RefuseAllCookies())
         self._environment: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self.mount("https://", DeadlineAdapter())
+        self.mount("http://", DeadlineAdapter())
 
     def get_redirect_target(self, resp: requests.Response) -> str | None:
         # requests' resolve_redirects() follows (or, with allow_redirects=False,

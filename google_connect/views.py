@@ -111,7 +111,7 @@ class ConnectView(View):
         response["Referrer-Policy"] = "no-referrer"
         return no_store(response)
 
-    @sensitive_variables("code", "tokens")
+    @sensitive_variables()
     def connect(self, request: HttpRequest) -> HttpResponse:
         config = get_settings()
         code = self._take_code(request)
@@ -185,7 +185,7 @@ class ConnectView(View):
         context = error_context(error, next_url=safe_next_url(request, self.next_url))
         return render_page(request, self.error_template_name, context, status=400)
 
-    @sensitive_variables("code")
+    @sensitive_variables()
     def _take_code(self, request: HttpRequest) -> str | None:
         """Read the authorization code, then blank it out of the request.
 
@@ -221,7 +221,7 @@ class ConnectView(View):
             return None
         return codes[0]
 
-    @sensitive_variables("token")
+    @sensitive_variables()
     def _revoke_quietly(
         self, client: GoogleOAuthClient, token: str, what: str = "without a refresh token"
     ) -> None:
@@ -230,7 +230,7 @@ class ConnectView(View):
         except GoogleConnectError as exc:
             logger.warning("Revoking the grant %s failed: %s", what, exc)
 
-    @sensitive_variables("tokens")
+    @sensitive_variables()
     def _end_refused_grant(
         self, client: GoogleOAuthClient, config: GoogleConnectSettings, tokens: TokenResponse
     ) -> None:
@@ -261,7 +261,7 @@ class ConnectView(View):
             client, tokens.refresh_token or tokens.access_token, what="of a refused connect"
         )
 
-    @sensitive_variables("tokens")
+    @sensitive_variables()
     def _sub_of(
         self, client: GoogleOAuthClient, config: GoogleConnectSettings, tokens: TokenResponse
     ) -> str:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from example_project import demo
 from example_project.fake_google.models import AuthorizationCode, Grant
 from tests.stand_in import (
     EMAIL_SCOPE,
@@ -85,7 +86,7 @@ def test_allow_redirects_with_a_code_the_state_and_the_granted_scopes(client):
 
     params = redirect_params(answer(client, auth, identity="grace"))
 
-    assert set(params) == {"code", "state", "scope"}
+    assert set(params) == {"code", "state", "scope", "iss"}
     assert params["state"] == "STATE-123"
     assert params["scope"] == " ".join(SCOPES)
     assert params["code"].startswith("4/demo-")
@@ -110,7 +111,7 @@ def test_unticked_scope_is_left_out_of_the_grant(client):
 def test_cancel_redirects_with_access_denied_and_the_state(client):
     params = redirect_params(answer(client, authorization(), decision="cancel"))
 
-    assert params == {"error": "access_denied", "state": "STATE-123"}
+    assert params == {"error": "access_denied", "state": "STATE-123", "iss": demo.ISSUER}
     assert not Grant.objects.exists()
 
 
@@ -140,3 +141,17 @@ def test_demo_avatars_are_served_locally(client):
     assert response["Content-Type"] == "image/svg+xml"
     assert b">AL</text>" in response.content
     assert client.get("/fake-google/avatars/nobody.svg").status_code == 404
+
+
+def test_every_redirect_back_names_the_issuer(client):
+    allowed = redirect_params(answer(client, authorization()))
+    cancelled = redirect_params(answer(client, authorization(), decision="cancel"))
+
+    assert allowed["iss"] == cancelled["iss"] == demo.ISSUER == "https://accounts.google.com"
+
+
+def test_the_demo_site_requires_the_issuer_the_stand_in_sends():
+    site = demo.google_connect_settings("http://127.0.0.1:8000")
+
+    assert site["REQUIRE_ISSUER"] is True
+    assert site["ISSUER"] == demo.fake_google_settings("http://127.0.0.1:8000")["ISSUER"]

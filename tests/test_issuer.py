@@ -81,3 +81,53 @@ def test_check_refuses_an_issuer_that_is_not_an_https_url(settings, value):
             id="google_connect.E011",
         )
     ]
+
+
+@pytest.fixture
+def issuer_required(settings):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "REQUIRE_ISSUER": True}
+
+
+def test_a_missing_iss_is_refused_before_any_call_to_google_when_required(
+    alice, google, issuer_required
+):
+    response = callback(alice, google)
+
+    assert response.status_code == 400
+    assert response.context["reason"] == "invalid_issuer"
+    assert len(google.mock.calls) == 0
+    assert not GoogleAccount.objects.exists()
+
+
+def test_an_error_answer_without_iss_is_invalid_issuer_when_required(
+    alice, google, issuer_required
+):
+    params = start_flow(alice)
+
+    response = alice.get(
+        "/google/accounts/connect", {"state": params["state"], "error": "access_denied"}
+    )
+
+    assert response.status_code == 400
+    assert response.context["reason"] == "invalid_issuer"
+
+
+def test_googles_iss_is_accepted_when_required(alice, google, issuer_required):
+    assert callback(alice, google, iss=GOOGLE).status_code == 200
+    assert GoogleAccount.objects.count() == 1
+
+
+@pytest.mark.parametrize("value", [None, 1, "yes"])
+def test_check_refuses_a_require_issuer_that_is_not_a_bool(settings, value):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "REQUIRE_ISSUER": value}
+
+    errors = [e for e in run_checks() if e.id == "google_connect.E014"]
+
+    assert errors == [
+        Error(
+            "GOOGLE_CONNECT['REQUIRE_ISSUER'] must be True or False.",
+            hint="True refuses a redirect callback without iss (RFC 9207); the default, "
+            "False, accepts one.",
+            id="google_connect.E014",
+        )
+    ]

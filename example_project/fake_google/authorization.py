@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.http import QueryDict
 
-from .conf import RegisteredClient
+from .conf import RegisteredClient, oauth_issuer
 
 # An S256 challenge is BASE64URL(SHA256(verifier)) without padding: 43 characters.
 S256_CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -41,9 +41,14 @@ class AuthorizationRequest:
     include_granted_scopes: bool = False
 
     def redirect(self, **params: str) -> str:
-        """``redirect_uri`` with ``params`` and the state added to its query."""
+        """``redirect_uri`` with ``params``, the state and ``iss`` added to its query.
+
+        Google names itself in every redirect back, errors included (RFC 9207),
+        so a site with ``REQUIRE_ISSUER`` works against the stand-in too.
+        """
         if self.state is not None:
             params["state"] = self.state
+        params["iss"] = oauth_issuer()
         parts = urlsplit(self.redirect_uri)
         query = "&".join(filter(None, [parts.query, urlencode(params)]))
         return urlunsplit(parts._replace(query=query))

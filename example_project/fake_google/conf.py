@@ -19,6 +19,16 @@ class RegisteredClient:
         return f"<RegisteredClient client_id={self.client_id!r}>"
 
 
+# What Google names itself in every redirect back (RFC 9207's ``iss``).
+GOOGLE_ISSUER = "https://accounts.google.com"
+
+
+def oauth_issuer() -> str:
+    """The ``iss`` the consent page adds to every redirect (``FAKE_GOOGLE["ISSUER"]``)."""
+    raw = getattr(settings, "FAKE_GOOGLE", None)
+    return raw.get("ISSUER", GOOGLE_ISSUER) if isinstance(raw, dict) else GOOGLE_ISSUER
+
+
 def registered_client() -> RegisteredClient:
     # Read per request rather than cached: the end-to-end test points it at
     # the live server's port with override_settings.

@@ -158,7 +158,12 @@ def start_flow(client: Client, next_url: str | None = None) -> dict[str, str]:
 
 
 def finish_flow(client: Client, state: str, code: str = AUTH_CODE, **extra: str) -> Any:
-    """Come back from Google to the callback with ``state`` and an authorization code."""
+    """Come back from Google to the callback with ``state`` and an authorization code.
+
+    Google's ``iss`` (the ``ISSUER`` setting) comes along, as Google sends it,
+    unless ``extra`` gives another.
+    """
+    extra.setdefault("iss", get_settings().ISSUER)
     return client.get("/google/accounts/connect", {"state": state, "code": code, **extra})
 
 
