@@ -12,8 +12,9 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils.functional import Promise
 
-from . import scope_sets, scopes
-from .conf import DEFAULTS, SETTING_NAME
+from google_connect import scopes
+from google_connect.conf import DEFAULTS, SETTING_NAME
+from google_connect.scopes import sets as scope_sets
 
 ID = "google_connect.{}"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}

@@ -15,19 +15,19 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from tqdm import tqdm
 
-from . import tokens
-from .conf import get_settings
-from .exceptions import GoogleConnectError
-from .models import GoogleAccount
-from .revocation import pages
-from .signals import google_account_expiring
+from google_connect.exceptions import GoogleConnectError
+from google_connect.signals import google_account_expiring
+from google_connect.store import tokens
+from google_connect.store.health import idle_cutoff, expiring_accounts, idle_accounts
+from google_connect.store.models import GoogleAccount
+from google_connect.store.revocation import pages
 
 logger = logging.getLogger("google_connect")
 
@@ -40,12 +40,6 @@ REFRESHED, RECONNECT_REQUIRED, FAILED, SKIPPED = (
 
 
 # -- expiry warnings -------------------------------------------------------------
-
-
-def expiring_accounts(now: datetime) -> QuerySet[GoogleAccount]:
-    """Active accounts whose time-limited grant ends within ``EXPIRY_WARNING_DAYS``."""
-    days = get_settings().EXPIRY_WARNING_DAYS
-    return GoogleAccount.objects.active().grant_ending_between(now, now + timedelta(days=days))
 
 
 def send_expiry_warnings(*, now: datetime | None = None, chunk_size: int = 500) -> dict[str, int]:
@@ -97,15 +91,6 @@ def _warn(account: GoogleAccount, unwarned: QuerySet[GoogleAccount], now: dateti
 # -- keep-alive ------------------------------------------------------------------
 
 
-def idle_accounts(now: datetime) -> QuerySet[GoogleAccount]:
-    """Active accounts whose grant was last used more than ``KEEP_ALIVE_DAYS`` ago."""
-    return GoogleAccount.objects.active().idle_since(_idle_cutoff(now))
-
-
-def _idle_cutoff(now: datetime) -> datetime:
-    return now - timedelta(days=get_settings().KEEP_ALIVE_DAYS)
-
-
 def keep_alive(
     *,
     chunk_size: int = 500,
@@ -124,7 +109,7 @@ def keep_alive(
     account another process refreshed meanwhile is counted in none of them.
     """
     now = timezone.now()
-    cutoff = _idle_cutoff(now)
+    cutoff = idle_cutoff(now)
     accounts = idle_accounts(now)
     if ids is not None:
         accounts = accounts.filter(pk__in=list(ids))

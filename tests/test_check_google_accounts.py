@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from google_connect import grants, retry
+from google_connect import grants
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_expiring
 from tests.factories import make_account

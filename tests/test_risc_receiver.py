@@ -242,7 +242,7 @@ def test_no_call_to_the_token_or_revoke_endpoints(client, risc, google):
 
 
 def test_keys_unreachable_is_a_503_to_retry_later(client, google):
-    from google_connect.risc_keys import KEYS
+    from google_connect.google.risc_keys import KEYS
 
     KEYS.clear()
     # Nothing registered on the mock: the discovery fetch fails.

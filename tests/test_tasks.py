@@ -16,7 +16,8 @@ from celery.exceptions import Retry
 from django.db import connection
 from django.utils import timezone
 
-from google_connect import retry, tasks
+from google_connect import tasks
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_expiring
 from tests.factories import make_account
@@ -373,7 +374,7 @@ def test_a_revocation_that_failed_temporarily_is_retried_alone(revoke_endpoint, 
 
 
 def test_rotate_token_keys_re_encrypts_every_account_in_chunks(settings):
-    from google_connect.rotation import CURRENT, _ciphertexts, classify
+    from google_connect.store.rotation import CURRENT, _ciphertexts, classify
 
     settings.FERNET_KEYS = ["old-key"]
     accounts = [make_account() for _ in range(5)]

@@ -8,9 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from google_connect.grants import keep_alive, send_expiry_warnings
-from google_connect.health import UNKNOWN_REASON, summary
-from google_connect.reasons import ReconnectReason
-from google_connect.revocation import MAX_WORKERS
+from google_connect.store.health import UNKNOWN_REASON, summary
+from google_connect.store.reasons import ReconnectReason
+from google_connect.store.revocation import MAX_WORKERS
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Q, QuerySet
 from tqdm import tqdm
 
-from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation, revoke_pending
-from google_connect.revocation import MAX_WORKERS, Outcome, revoke_accounts
+from google_connect.store.models import GoogleAccount
+from google_connect.store.pending_revocation import PendingRevocation, revoke_pending
+from google_connect.store.revocation import MAX_WORKERS, Outcome, revoke_accounts
 
 
 class Command(BaseCommand):

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from tqdm import tqdm
 
-from google_connect.models import GoogleAccount
-from google_connect.rotation import UNDECRYPTABLE, rotate_keys
+from google_connect.store.models import GoogleAccount
+from google_connect.store.rotation import UNDECRYPTABLE, rotate_keys
 
 
 class Command(BaseCommand):

@@ -1,0 +1,78 @@
+"""The state of every connected grant, in numbers: what ``check_google_accounts`` prints."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import router
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from google_connect.conf import get_settings
+from google_connect.store.models import GoogleAccount
+from google_connect.store.reasons import ReconnectReason
+from google_connect.store.rotation import UNDECRYPTABLE, _ciphertexts, classify
+
+UNKNOWN_REASON = "unknown"
+
+
+def expiring_accounts(now: datetime) -> QuerySet[GoogleAccount]:
+    """Active accounts whose time-limited grant ends within ``EXPIRY_WARNING_DAYS``."""
+    days = get_settings().EXPIRY_WARNING_DAYS
+    return GoogleAccount.objects.active().grant_ending_between(now, now + timedelta(days=days))
+
+
+def idle_accounts(now: datetime) -> QuerySet[GoogleAccount]:
+    """Active accounts whose grant was last used more than ``KEEP_ALIVE_DAYS`` ago."""
+    return GoogleAccount.objects.active().idle_since(idle_cutoff(now))
+
+
+def idle_cutoff(now: datetime) -> datetime:
+    return now - timedelta(days=get_settings().KEEP_ALIVE_DAYS)
+
+
+def summary(*, now: datetime | None = None) -> dict[str, Any]:
+    """Counts by status and reason, grants ending soon or already ended, idle
+    accounts, and the accounts whose tokens no configured key decrypts."""
+    now = now or timezone.now()
+    config = get_settings()
+    accounts = GoogleAccount.objects.order_by()
+    by_status = dict.fromkeys(GoogleAccount.Status.values, 0)
+    by_status.update(accounts.values_list("status").annotate(Count("pk")))
+    found = dict(
+        accounts.reconnect_required().values_list("reconnect_reason").annotate(Count("pk"))
+    )
+    by_reason = {reason: found.get(reason, 0) for reason in ReconnectReason.values}
+    # Rows marked before reasons were stored.
+    by_reason[UNKNOWN_REASON] = found.get("", 0)
+    ended = Q(refresh_token_expires_at__lte=now) | Q(authorization_expires_at__lte=now)
+    undecryptable = undecryptable_ids()
+    return {
+        "accounts": sum(by_status.values()),
+        "by_status": by_status,
+        "by_reason": by_reason,
+        "expiring": {
+            "within_days": config.EXPIRY_WARNING_DAYS,
+            "count": expiring_accounts(now).count(),
+        },
+        # Time-limited grants that ran out while nobody asked for a token:
+        # still active, marked at the next refresh without calling Google.
+        "ended": accounts.active().filter(ended).count(),
+        "idle": {"days": config.KEEP_ALIVE_DAYS, "count": idle_accounts(now).count()},
+        "undecryptable": {"count": len(undecryptable), "ids": undecryptable},
+    }
+
+
+def undecryptable_ids() -> list[int]:
+    """Accounts whose tokens no key in ``FERNET_KEYS`` decrypts: a key fault, not a reason.
+
+    The ciphertexts are only tried, never kept decrypted (see rotation.py).
+    """
+    return [
+        pk
+        for pk, _email, *ciphertexts in _ciphertexts(router.db_for_read(GoogleAccount)).iterator(
+            chunk_size=500
+        )
+        if classify(tuple(ciphertexts)) == UNDECRYPTABLE
+    ]
