@@ -25,7 +25,7 @@ from tqdm import tqdm
 from google_connect.exceptions import GoogleConnectError
 from google_connect.signals import google_account_expiring
 from google_connect.store import tokens
-from google_connect.store.health import idle_cutoff, expiring_accounts, idle_accounts
+from google_connect.store.health import expiring_accounts, idle_accounts, idle_cutoff
 from google_connect.store.models import GoogleAccount
 from google_connect.store.revocation import pages
 
