@@ -54,7 +54,7 @@ def count_connections(kind: str, calls: int, directory: Path) -> dict[str, Any]:
     from django.conf import settings
     from django.test.utils import override_settings
 
-    from google_connect.oauth import GoogleOAuthClient
+    from google_connect.google.oauth import GoogleOAuthClient
     from tests.stub_google import StubGoogle
 
     with StubGoogle(token_delay=0, tls=trustme.CA()) as stub:

@@ -9,4 +9,4 @@ class GoogleConnectConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks and the settings-cache receiver.
-        from . import checks, conf  # noqa: F401
+        from google_connect import checks, conf  # noqa: F401

@@ -13,9 +13,10 @@ from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils.functional import Promise
 
-from . import scope_sets, scopes
-from .conf import DEFAULTS, SETTING_NAME
-from .fields import build_fernet, use_hkdf
+from google_connect import scopes
+from google_connect.conf import DEFAULTS, SETTING_NAME
+from google_connect.fields import build_fernet, use_hkdf
+from google_connect.scopes import sets as scope_sets
 
 ID = "google_connect.{}"
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
@@ -413,7 +414,9 @@ def check_sqlite_transaction_mode(
     A database check (``migrate`` and ``check --database`` run it), as
     Django's own MySQL strict-mode warning is: it is about a connection.
     """
-    from .models import GoogleAccount  # checks.py is imported before the models are ready
+    from google_connect.store.models import (
+        GoogleAccount,  # checks.py is imported before the models are ready
+    )
 
     found = []
     for alias in databases or ():

@@ -10,8 +10,8 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from . import scope_sets
-from .models import GoogleAccount
+from google_connect.store.models import GoogleAccount
+from google_connect.web import consent
 
 
 def google_scopes_required(
@@ -66,11 +66,11 @@ def guard(
     active = [a for a in accounts if a.status == GoogleAccount.Status.ACTIVE]
     target = next(iter(holders or active or accounts), None)
     wanted = list(set_names) if target is None else missing[target.pk]
-    if scope_sets.partial_flag(request):
+    if consent.partial_flag(request):
         request.google_account = None  # type: ignore[attr-defined]
         request.google_missing_scope_sets = wanted  # type: ignore[attr-defined]
         return None
-    url = scope_sets.authorize_url(
-        sets=wanted, account=target, next_url=scope_sets.without_partial_flag(here)
+    url = consent.authorize_url(
+        sets=wanted, account=target, next_url=consent.without_partial_flag(here)
     )
     return HttpResponseRedirect(url)

@@ -28,7 +28,7 @@ from django.db.models.query_utils import DeferredAttribute
 from django.utils.encoding import force_str
 from fernet_fields import hkdf
 
-from .exceptions import UndecryptableToken
+from google_connect.exceptions import UndecryptableToken
 
 if TYPE_CHECKING:
     # fernet_fields is untyped; to a type checker these columns are text.

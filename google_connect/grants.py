@@ -15,19 +15,19 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import tokens
-from .conf import get_settings
-from .exceptions import GoogleConnectError
-from .models import GoogleAccount, GoogleAccountQuerySet
-from .progress import progress_bar
-from .revocation import one_worker_on_sqlite, pages
-from .signals import google_account_expiring
+from google_connect.exceptions import GoogleConnectError
+from google_connect.management.progress import progress_bar
+from google_connect.signals import google_account_expiring
+from google_connect.store import tokens
+from google_connect.store.health import expiring_accounts, idle_accounts, idle_cutoff
+from google_connect.store.models import GoogleAccount
+from google_connect.store.revocation import one_worker_on_sqlite, pages
 
 logger = logging.getLogger("google_connect")
 
@@ -40,18 +40,6 @@ REFRESHED, RECONNECT_REQUIRED, FAILED, SKIPPED = (
 
 
 # -- expiry warnings -------------------------------------------------------------
-
-
-def written_accounts(using: str | None = None) -> GoogleAccountQuerySet:
-    """Accounts on ``using``, or where the routers write them: the rows a job
-    claims and refreshes there, never a replica's lagging copy."""
-    return GoogleAccount.objects.using(using or router.db_for_write(GoogleAccount))
-
-
-def expiring_accounts(now: datetime, using: str | None = None) -> QuerySet[GoogleAccount]:
-    """Active accounts whose time-limited grant ends within ``EXPIRY_WARNING_DAYS``."""
-    days = get_settings().EXPIRY_WARNING_DAYS
-    return written_accounts(using).active().grant_ending_between(now, now + timedelta(days=days))
 
 
 def send_expiry_warnings(
@@ -106,15 +94,6 @@ def _warn(account: GoogleAccount, unwarned: QuerySet[GoogleAccount], now: dateti
 # -- keep-alive ------------------------------------------------------------------
 
 
-def idle_accounts(now: datetime, using: str | None = None) -> QuerySet[GoogleAccount]:
-    """Active accounts whose grant was last used more than ``KEEP_ALIVE_DAYS`` ago."""
-    return written_accounts(using).active().idle_since(_idle_cutoff(now))
-
-
-def _idle_cutoff(now: datetime) -> datetime:
-    return now - timedelta(days=get_settings().KEEP_ALIVE_DAYS)
-
-
 def keep_alive(
     *,
     chunk_size: int = 500,
@@ -136,7 +115,7 @@ def keep_alive(
     account another process refreshed meanwhile is counted in none of them.
     """
     now = timezone.now()
-    cutoff = _idle_cutoff(now)
+    cutoff = idle_cutoff(now)
     accounts = idle_accounts(now, using)
     if ids is not None:
         accounts = accounts.filter(pk__in=list(ids))

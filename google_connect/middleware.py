@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from . import scope_sets
-from .exceptions import ReconnectRequired
-from .views import safe_next_url
+from google_connect.exceptions import ReconnectRequired
+from google_connect.web import consent
+from google_connect.web.views import safe_next_url
 
 
 class ReconnectRequiredMiddleware:
@@ -41,7 +41,7 @@ class ReconnectRequiredMiddleware:
         else:
             back = safe_next_url(request, request.headers.get("Referer")) or ""
         return HttpResponseRedirect(
-            scope_sets.authorize_url(
-                account=account, next_url=scope_sets.without_partial_flag(back) or None
+            consent.authorize_url(
+                account=account, next_url=consent.without_partial_flag(back) or None
             )
         )

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
 
-from .decorators import guard
+from google_connect.decorators import guard
 
 
 class GoogleScopesRequiredMixin:

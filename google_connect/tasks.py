@@ -44,10 +44,10 @@ from django.db import InterfaceError, OperationalError, router
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from . import pending_revocation, revocation, rotation, tokens
-from .exceptions import GoogleConnectError, ReconnectRequired
-from .models import GoogleAccount, GoogleAccountQuerySet
-from .pending_revocation import PendingRevocation
+from google_connect.exceptions import GoogleConnectError, ReconnectRequired
+from google_connect.store import pending_revocation, revocation, rotation, tokens
+from google_connect.store.models import GoogleAccount, GoogleAccountQuerySet
+from google_connect.store.pending_revocation import PendingRevocation
 
 logger = logging.getLogger("google_connect")
 
@@ -306,7 +306,7 @@ def _written_accounts() -> GoogleAccountQuerySet:
 def _selection(selection: dict[str, Any]) -> QuerySet[GoogleAccount]:
     from django.core.management import CommandError
 
-    from .management.commands.revoke_google_accounts import Command
+    from google_connect.management.commands.revoke_google_accounts import Command
 
     unknown = sorted(set(selection) - SELECTIONS)
     if unknown:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import models
 
-from .fields import UNDECRYPTABLE
+from google_connect.fields import UNDECRYPTABLE
 
 # Google: "the first 16 characters of the token".
 PREFIX_LENGTH = 16

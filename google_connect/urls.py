@@ -1,6 +1,8 @@
 from django.urls import path
 
-from . import account_views, receiver, views
+from google_connect.risc import receiver
+from google_connect.web import accounts as account_views
+from google_connect.web import views
 
 app_name = "google_connect"
 

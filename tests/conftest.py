@@ -17,7 +17,7 @@ pytest_plugins = ["google_connect.testing.fixtures"]
 @pytest.fixture
 def risc(google):
     """Google's RISC discovery document and signing keys on the ``google`` mock."""
-    from google_connect.risc_keys import KEYS
+    from google_connect.google.risc_keys import KEYS
     from tests.risc_support import FakeRisc
 
     KEYS.clear()
@@ -100,7 +100,7 @@ def pytest_terminal_summary(terminalreporter):
 @pytest.fixture
 def sleeps(monkeypatch):
     """The waits between retries, recorded instead of slept."""
-    from google_connect import retry
+    from google_connect.google import retry
 
     waits = []
     monkeypatch.setattr(retry, "sleep", waits.append)

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from google_connect.conf import get_settings
-from google_connect.risc_actions import (  # noqa: F401  (the tests import them from here)
+from google_connect.risc.actions import (  # noqa: F401  (the tests import them from here)
     ACCOUNT_DISABLED,
     ACCOUNT_ENABLED,
     CREDENTIAL_CHANGE_REQUIRED,
@@ -24,7 +24,7 @@ from google_connect.risc_actions import (  # noqa: F401  (the tests import them 
     TOKENS_REVOKED,
     VERIFICATION,
 )
-from google_connect.security_event import SECEVENT  # noqa: F401
+from google_connect.risc.models import SECEVENT  # noqa: F401
 
 ISSUER = "https://accounts.google.com/"
 JWKS_URI = "https://www.googleapis.com/oauth2/v3/certs"

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 
 from example_project import demo
-from google_connect.flow import code_challenge_for
+from google_connect.web.flow import code_challenge_for
 
 AUTHORIZE = "/fake-google/o/oauth2/v2/auth"
 TOKEN = "/fake-google/token"

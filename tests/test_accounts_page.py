@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from google_connect.account_views import initials_of
 from google_connect.models import GoogleAccount
-from google_connect.reasons import ReconnectReason
+from google_connect.store.reasons import ReconnectReason
+from google_connect.web.accounts import initials_of
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs
 import pytest
 from django.utils import timezone
 
-from google_connect import retry
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
 

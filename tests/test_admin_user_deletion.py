@@ -9,8 +9,8 @@ from django.utils import timezone
 from responses import matchers
 
 from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation
-from google_connect.security_event import GoogleSecurityEvent
+from google_connect.risc.models import GoogleSecurityEvent
+from google_connect.store.pending_revocation import PendingRevocation
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import zlib
 import pytest
 
 from google_connect.exceptions import RevokeFailed, TokenExchangeFailed
-from google_connect.google_http import MAX_RESPONSE_BYTES
-from google_connect.oauth import GoogleOAuthClient
+from google_connect.google.http import MAX_RESPONSE_BYTES
+from google_connect.google.oauth import GoogleOAuthClient
 
 EXCHANGE = {"code": "4/CODE", "redirect_uri": "https://example.com/cb", "code_verifier": "v" * 43}
 HUGE = 20 * 1024 * 1024

@@ -3,7 +3,7 @@ import hashlib
 
 import pytest
 
-from google_connect.flow import SESSION_KEY
+from google_connect.web.flow import SESSION_KEY
 from tests.support import start_flow
 
 pytestmark = pytest.mark.django_db

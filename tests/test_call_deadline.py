@@ -12,9 +12,9 @@ import pytest
 
 from google_connect.conf import get_settings
 from google_connect.exceptions import RefreshFailed
-from google_connect.oauth import GoogleOAuthClient
-from google_connect.risc_keys import RiscKeys, RiscKeysUnavailable
-from google_connect.transport import GoogleSession
+from google_connect.google.oauth import GoogleOAuthClient
+from google_connect.google.risc_keys import RiscKeys, RiscKeysUnavailable
+from google_connect.google.transport import GoogleSession
 
 TIMEOUT = 1
 # TIMEOUT, the 0.5 s the deadline may overrun, and a margin for a loaded machine.

@@ -8,9 +8,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from google_connect import grants, health, retry
+from google_connect import grants
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_expiring
+from google_connect.store import health
 from tests.factories import make_account
 from tests.support import recording
 

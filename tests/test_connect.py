@@ -15,7 +15,7 @@ from responses import matchers
 
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_connected
-from google_connect.views import REDACTED
+from google_connect.web.views import REDACTED
 from tests.factories import make_account
 from tests.support import (
     ACCESS_TOKEN,

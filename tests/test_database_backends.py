@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from fernet_fields import hkdf
 
-from google_connect.answers import TokenResponse, UserInfo
+from google_connect.google.answers import TokenResponse, UserInfo
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
 

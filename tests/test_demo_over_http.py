@@ -13,8 +13,8 @@ from django.db import connections
 
 from example_project import demo
 from example_project.fake_google.models import Grant, Token
+from google_connect.google.transport import shared_session
 from google_connect.models import GoogleAccount
-from google_connect.transport import shared_session
 from tests.stand_in import SCOPES, stand_in_db_over_http
 from tests.support import example_google_connect
 

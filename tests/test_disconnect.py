@@ -5,8 +5,8 @@ from django.db import transaction
 from django.test import Client
 from responses import matchers
 
-from google_connect import retry
 from google_connect.exceptions import GoogleConnectError
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_disconnected
 from tests.factories import make_account

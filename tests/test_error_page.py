@@ -7,9 +7,9 @@ from django.utils import translation
 from django.utils.html import escape
 
 from google_connect import exceptions
-from google_connect.error_page import error_context
-from google_connect.error_texts import ERROR_TEXTS
-from google_connect.pages import render_page
+from google_connect.web.error_page import error_context
+from google_connect.web.error_texts import ERROR_TEXTS
+from google_connect.web.pages import render_page
 from tests.support import connect, finish_flow, start_flow, token_body
 
 pytestmark = pytest.mark.django_db

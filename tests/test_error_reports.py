@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
 from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation
+from google_connect.store.pending_revocation import PendingRevocation
 from google_connect.testing import SUB, finish_flow, make_account, start_flow, token_body
 
 pytestmark = pytest.mark.django_db

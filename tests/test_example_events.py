@@ -5,8 +5,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from example_project import demo
+from google_connect.google.transport import shared_session
 from google_connect.models import GoogleAccount
-from google_connect.transport import shared_session
 from tests import stand_in
 from tests.stand_in import SCOPES, stand_in_db, stand_in_db_over_http
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from example_project import demo
 from example_project.fake_google.models import AuthorizationCode, Token
-from google_connect.answers import parse_token_response, parse_userinfo
+from google_connect.google.answers import parse_token_response, parse_userinfo
 from tests.stand_in import (
     PROFILE_SCOPE,
     REVOKE,

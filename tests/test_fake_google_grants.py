@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from example_project.fake_google.models import Grant
-from google_connect.answers import parse_token_response
+from google_connect.google.answers import parse_token_response
 from tests.stand_in import (
     authorization,
     connected_tokens,
@@ -114,8 +114,8 @@ def test_home_page_shows_the_reason_and_a_reconnect_button(alice, user):
 def connected_over_http(example_site, live_server, alice):
     """Connect through the stand-in, choosing 7 days of access on its consent page."""
     from example_project import demo
+    from google_connect.google.transport import shared_session
     from google_connect.models import GoogleAccount
-    from google_connect.transport import shared_session
     from tests.stand_in import SCOPES
 
     example_site.GOOGLE_CONNECT = demo.google_connect_settings(live_server.url)

@@ -9,9 +9,9 @@ from example_project import demo
 from example_project.fake_google import risc
 from example_project.fake_google.identities import IDENTITIES
 from example_project.fake_google.models import Grant
+from google_connect.google.risc_keys import KEYS
+from google_connect.google.transport import shared_session
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
-from google_connect.risc_keys import KEYS
-from google_connect.transport import shared_session
 from tests.factories import make_account
 from tests.stand_in import stand_in_db, stand_in_db_over_http
 

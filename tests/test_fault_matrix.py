@@ -30,7 +30,6 @@ import pytest
 import requests
 from django.utils import timezone
 
-from google_connect import retry
 from google_connect.conf import get_settings
 from google_connect.exceptions import (
     GoogleConnectError,
@@ -39,6 +38,7 @@ from google_connect.exceptions import (
     RefreshFailed,
     RevokeFailed,
 )
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
 from tests.figures import report

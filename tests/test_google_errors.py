@@ -6,11 +6,11 @@ from email.utils import format_datetime
 import pytest
 from django.utils import timezone
 
-from google_connect import retry
 from google_connect.exceptions import GoogleUnavailable, RefreshFailed
-from google_connect.google_http import MAX_RESPONSE_BYTES
+from google_connect.google import retry
+from google_connect.google.http import MAX_RESPONSE_BYTES
+from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.models import GoogleAccount
-from google_connect.oauth import GoogleOAuthClient
 from tests.factories import make_account
 from tests.support import finish_flow, start_flow
 

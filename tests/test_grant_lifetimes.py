@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from google_connect.answers import parse_token_response
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired, RefreshFailed
 from google_connect.fields import UNDECRYPTABLE
+from google_connect.google.answers import parse_token_response
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_reconnect_required
 from tests.factories import make_account
@@ -199,7 +199,7 @@ def test_invalid_grant_is_classified(
 
 
 def test_error_subtype_is_kept_on_the_error(google):
-    from google_connect.oauth import GoogleOAuthClient
+    from google_connect.google.oauth import GoogleOAuthClient
 
     refused(google, error_subtype="invalid_rapt")
 

@@ -6,7 +6,7 @@ import threading
 import pytest
 import trustme
 
-from google_connect.oauth import GoogleOAuthClient
+from google_connect.google.oauth import GoogleOAuthClient
 from tests.stub_google import StubGoogle
 
 CALLS = 200

@@ -10,11 +10,11 @@ from django.db import connection
 from django.utils import timezone
 from fernet_fields import hkdf
 
-from google_connect import rotation
 from google_connect.exceptions import GoogleConnectError, UndecryptableToken
 from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation
-from google_connect.rotation import rotate_keys
+from google_connect.store import rotation
+from google_connect.store.pending_revocation import PendingRevocation
+from google_connect.store.rotation import rotate_keys
 from tests.factories import make_account
 from tests.support import connect, token_body, userinfo_body
 

@@ -12,8 +12,8 @@ from django.test import RequestFactory
 from django.utils.functional import SimpleLazyObject
 from django.views.debug import ExceptionReporter
 
-from google_connect import flow
 from google_connect.models import GoogleAccount
+from google_connect.web import flow
 from tests.factories import make_account
 from tests.support import AUTH_CODE, start_flow
 

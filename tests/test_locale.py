@@ -30,7 +30,7 @@ def test_model_names_are_translated():
 
 
 def test_reconnect_reasons_and_grant_dates_are_translated():
-    from google_connect.reasons import ReconnectReason
+    from google_connect.store.reasons import ReconnectReason
 
     with translation.override("fr"):
         assert str(ReconnectReason.REFRESH_TOKEN_EXPIRED.label) == (

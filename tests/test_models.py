@@ -7,7 +7,7 @@ from django.db.models import signals
 from django.utils import timezone
 from fernet_fields import hkdf
 
-from google_connect.answers import TokenResponse, UserInfo
+from google_connect.google.answers import TokenResponse, UserInfo
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
 from tests.support import recording

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from google_connect.fields import UNDECRYPTABLE
 from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation
+from google_connect.store.pending_revocation import PendingRevocation
 from tests.support import finish_flow, start_flow
 
 BOTH = ["default", "other"]
@@ -449,7 +449,7 @@ def test_the_expiry_warning_task_warns_where_the_router_writes(replica_router):
 
 
 def test_the_health_summary_counts_undecryptable_rows_where_the_router_puts_them(settings):
-    from google_connect import health
+    from google_connect.store import health
 
     settings.DATABASE_ROUTERS = [OtherDatabaseRouter()]
     bob = make_user("other", "bob-db", pk=1)
@@ -465,7 +465,7 @@ def test_the_health_summary_counts_undecryptable_rows_where_the_router_puts_them
 
 
 def test_a_deletion_in_another_database_keeps_its_pending_revocation_there():
-    from google_connect.pending_revocation import PendingRevocation
+    from google_connect.store.pending_revocation import PendingRevocation
 
     bob = make_user("other", "bob-db", pk=1)
     make_account("other", bob, 1, "bob")

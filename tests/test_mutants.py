@@ -69,10 +69,10 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.test import RequestFactory
 from django.utils import timezone
 
-from google_connect import flow
-from google_connect.answers import parse_userinfo
+from google_connect.google.answers import parse_userinfo
 from google_connect.models import GoogleAccount
-from google_connect.views import safe_next_url
+from google_connect.web import flow
+from google_connect.web.views import safe_next_url
 from tests.factories import make_account
 from tests.support import finish_flow, start_flow, userinfo_body
 

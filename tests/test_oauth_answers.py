@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from google_connect.exceptions import RevokeFailed, TokenExchangeFailed
-from google_connect.oauth import GoogleOAuthClient
+from google_connect.google.oauth import GoogleOAuthClient
 from tests.support import ACCESS_TOKEN, token_body
 
 

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from google_connect import pending_revocation
-from google_connect.pending_revocation import (
+from google_connect.store import pending_revocation
+from google_connect.store.pending_revocation import (
     MAX_ATTEMPTS,
     PendingRevocation,
     next_attempt_after,

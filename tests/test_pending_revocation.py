@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation
+from google_connect.store.pending_revocation import PendingRevocation
 from tests.factories import make_account
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_backoff")]

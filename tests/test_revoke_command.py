@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from google_connect import retry
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_disconnected
 from tests.factories import make_account
@@ -234,7 +234,7 @@ def test_an_account_reconnected_during_revocation_is_kept(revoke_endpoint):
 
 
 def test_pages_cover_every_row(revoke_endpoint, monkeypatch):
-    monkeypatch.setattr("google_connect.revocation.PAGE_SIZE", 4)
+    monkeypatch.setattr("google_connect.store.revocation.PAGE_SIZE", 4)
     for _ in range(11):
         make_account()
 

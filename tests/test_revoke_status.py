@@ -4,11 +4,11 @@ import io
 
 import pytest
 
-from google_connect import retry
 from google_connect.exceptions import RevokeFailed
-from google_connect.google_http import MAX_RESPONSE_BYTES
+from google_connect.google import retry
+from google_connect.google.http import MAX_RESPONSE_BYTES
+from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.models import GoogleAccount
-from google_connect.oauth import GoogleOAuthClient
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from cryptography.hazmat.primitives import serialization
 from django.core.management import CommandError, call_command
 from responses import matchers
 
-from google_connect.risc_actions import EVENT_TYPES
-from google_connect.risc_stream import AUDIENCE, PUSH
+from google_connect.risc.actions import EVENT_TYPES
+from google_connect.risc.stream import AUDIENCE, PUSH
 from tests.risc_support import SECEVENT, rsa_key
 
 API = "https://risc.googleapis.com/v1beta"

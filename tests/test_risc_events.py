@@ -12,12 +12,12 @@ from django.db import connection, connections
 from django.db.models import signals
 from django.utils import timezone
 
-from google_connect import risc_actions
 from google_connect.exceptions import ReconnectRequired
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
-from google_connect.reasons import ReconnectReason
-from google_connect.security_event_token import SecurityEventToken
+from google_connect.risc import actions as risc_actions
+from google_connect.risc.token import SecurityEventToken
 from google_connect.signals import google_account_reconnect_required, google_security_event
+from google_connect.store.reasons import ReconnectReason
 from google_connect.token_digests import double_sha512
 from tests.factories import make_account
 from tests.risc_support import (

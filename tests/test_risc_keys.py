@@ -4,7 +4,7 @@ import pytest
 import requests
 
 from google_connect.conf import get_settings
-from google_connect.risc_keys import KEYS, RiscKeysUnavailable, cache_seconds
+from google_connect.google.risc_keys import KEYS, RiscKeysUnavailable, cache_seconds
 from tests.risc_support import ISSUER, KID, claims, rsa_key, sign
 
 pytestmark = pytest.mark.django_db

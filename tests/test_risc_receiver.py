@@ -6,8 +6,8 @@ import time
 import jwt
 import pytest
 
-from google_connect import security_event_token
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
+from google_connect.risc import token as security_event_token
 from tests.factories import make_account
 from tests.risc_support import (
     KID,
@@ -244,7 +244,7 @@ def test_no_call_to_the_token_or_revoke_endpoints(client, risc, google):
 
 
 def test_keys_unreachable_is_a_503_to_retry_later(client, google):
-    from google_connect.risc_keys import KEYS
+    from google_connect.google.risc_keys import KEYS
 
     KEYS.clear()
     # Nothing registered on the mock: the discovery fetch fails.

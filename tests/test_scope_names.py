@@ -3,7 +3,7 @@
 import pytest
 from django.utils import translation
 
-from google_connect.scope_names import describe, short_name
+from google_connect.scopes.names import describe, short_name
 
 
 @pytest.mark.parametrize(

@@ -8,9 +8,9 @@ from django.contrib.messages import get_messages
 from django.core.checks import run_checks
 from django.utils import timezone
 
-from google_connect.flow import SESSION_KEY
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_scopes_changed
+from google_connect.web.flow import SESSION_KEY
 from tests.factories import make_account
 from tests.support import finish_flow, recording, token_body
 

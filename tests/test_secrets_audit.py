@@ -24,16 +24,17 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from google_connect import flow, retry
-from google_connect.answers import parse_token_response
 from google_connect.conf import get_settings
 from google_connect.exceptions import (
     GoogleUnavailable,
     ReconnectRequired,
     RefreshFailed,
 )
+from google_connect.google import retry
+from google_connect.google.answers import parse_token_response
 from google_connect.models import GoogleAccount, GoogleSecurityEvent
-from google_connect.views import REDACTED, ConnectView
+from google_connect.web import flow
+from google_connect.web.views import REDACTED, ConnectView
 from tests.audit import (
     CLIENT_SECRET,
     CODE,
@@ -487,7 +488,7 @@ def test_security_events_and_their_audit_trail(audit, caplog, google, admin_user
     # Google names a revoked refresh token by its first 16 characters
     # ("1//AUDIT-REFRESH") or its double hash: neither the token nor that
     # prefix may be stored, logged or shown.
-    from google_connect.risc_keys import KEYS
+    from google_connect.google.risc_keys import KEYS
     from google_connect.token_digests import double_sha512
     from tests.risc_support import (
         TOKEN_REVOKED,

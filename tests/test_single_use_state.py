@@ -10,11 +10,11 @@ from django.db import transaction
 from django.test import RequestFactory
 from django.utils import timezone
 
-from google_connect import flow, used_state
 from google_connect.conf import get_settings
 from google_connect.exceptions import InvalidState
 from google_connect.models import GoogleAccount
-from google_connect.used_state import UsedState, claim
+from google_connect.web import flow, used_state
+from google_connect.web.used_state import UsedState, claim
 from tests.support import finish_flow, start_flow
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.utils import timezone
 
-from google_connect import grants, retry
+from google_connect import grants
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from tests.factories import make_account
 

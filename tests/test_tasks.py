@@ -16,7 +16,8 @@ from celery.exceptions import Retry
 from django.db import connection
 from django.utils import timezone
 
-from google_connect import retry, tasks
+from google_connect import tasks
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_expiring
 from tests.factories import make_account
@@ -395,7 +396,7 @@ def test_a_revocation_that_failed_temporarily_is_retried_alone(revoke_endpoint, 
 
 
 def test_rotate_token_keys_re_encrypts_every_account_in_chunks(settings):
-    from google_connect.rotation import CURRENT, _ciphertexts, classify
+    from google_connect.store.rotation import CURRENT, _ciphertexts, classify
 
     settings.FERNET_KEYS = ["old-key"]
     accounts = [make_account() for _ in range(5)]
@@ -414,8 +415,8 @@ def test_rotate_token_keys_re_encrypts_every_account_in_chunks(settings):
 
 
 def test_rotate_token_keys_re_encrypts_pending_revocations_in_chunks_too(settings):
-    from google_connect.pending_revocation import PendingRevocation
-    from google_connect.rotation import CURRENT, _ciphertexts, classify
+    from google_connect.store.pending_revocation import PendingRevocation
+    from google_connect.store.rotation import CURRENT, _ciphertexts, classify
 
     settings.FERNET_KEYS = ["old-key"]
     make_account()
@@ -440,7 +441,7 @@ def test_rotate_token_keys_re_encrypts_pending_revocations_in_chunks_too(setting
 
 
 def test_rotate_pending_revocations_counts_an_undecryptable_one(settings, caplog):
-    from google_connect.pending_revocation import PendingRevocation
+    from google_connect.store.pending_revocation import PendingRevocation
 
     settings.FERNET_KEYS = ["a-key-nobody-kept"]
     lost = PendingRevocation.objects.create(token="1//LOST", sub="gone")

@@ -7,13 +7,13 @@ import requests
 from django.utils import timezone
 from responses import matchers
 
-from google_connect import retry
 from google_connect.exceptions import (
     GoogleConnectError,
     GoogleUnavailable,
     ReconnectRequired,
     RefreshFailed,
 )
+from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_reconnect_required, google_token_refreshed
 from tests.factories import make_account

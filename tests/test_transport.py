@@ -4,7 +4,7 @@ import pytest
 import requests
 import responses
 
-from google_connect.transport import GoogleSession
+from google_connect.google.transport import GoogleSession
 
 TOKEN_URL = "https://oauth2.googleapis.com/token"
 

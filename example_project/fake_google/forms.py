@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from google_connect.scope_names import describe
+from google_connect.scopes.names import describe
 
 from .identities import IDENTITIES
 

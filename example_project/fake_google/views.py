@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views import View
 
-from google_connect.scope_names import describe
+from google_connect.scopes.names import describe
 
 from . import authorization, risc
 from .authorization import AuthorizationError, AuthorizationRequest

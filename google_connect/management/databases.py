@@ -12,8 +12,8 @@ from __future__ import annotations
 from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError, connections, router
 
-from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation
+from google_connect.store.models import GoogleAccount
+from google_connect.store.pending_revocation import PendingRevocation
 
 MODELS = (GoogleAccount, PendingRevocation)
 

@@ -31,13 +31,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.utils import timezone
 
-from ..conf import GoogleConnectSettings, get_settings
+from google_connect.conf import GoogleConnectSettings, get_settings
 
 if TYPE_CHECKING:
     import responses
     from django.test import Client
 
-    from ..models import GoogleAccount
+    from google_connect.store.models import GoogleAccount
 
 __all__ = [
     "ACCESS_TOKEN",
@@ -171,7 +171,7 @@ def make_account(user: Any = None, **fields: Any) -> GoogleAccount:
     """A stored account, without the OAuth flow; a new user when none is given."""
     from django.contrib.auth import get_user_model
 
-    from ..models import GoogleAccount
+    from google_connect.store.models import GoogleAccount
 
     n = next(_sequence)
     if user is None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import responses
 
-from . import FakeGoogle
+from google_connect.testing import FakeGoogle
 
 
 @pytest.fixture

@@ -238,7 +238,7 @@ def grant_access_for_7_days_until_it_ends(browser):
 def remove_access_in_the_google_account(browser):
     # Cross-Account Protection: the stand-in tells the site at once, through
     # a signed security event, without any API call failing first.
-    from google_connect.risc_keys import KEYS
+    from google_connect.google.risc_keys import KEYS
 
     KEYS.clear()  # a fresh database means a fresh stand-in key
     browser.press("Connect Google")

@@ -9,11 +9,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import ngettext
 
 from google_connect.grants import keep_alive, send_expiry_warnings
-from google_connect.health import UNKNOWN_REASON, summary
 from google_connect.management.databases import add_database_argument, resolve_database
-from google_connect.pending_revocation import MAX_ATTEMPTS, pending_summary
-from google_connect.reasons import ReconnectReason
-from google_connect.revocation import MAX_WORKERS, one_worker_on_sqlite
+from google_connect.store.health import UNKNOWN_REASON, summary
+from google_connect.store.pending_revocation import MAX_ATTEMPTS, pending_summary
+from google_connect.store.reasons import ReconnectReason
+from google_connect.store.revocation import MAX_WORKERS, one_worker_on_sqlite
 
 
 class Command(BaseCommand):

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from google_connect.risc_actions import EVENT_TYPES
-from google_connect.risc_stream import RiscApiError, RiscStreamClient, service_account_token
+from google_connect.risc.actions import EVENT_TYPES
+from google_connect.risc.stream import RiscApiError, RiscStreamClient, service_account_token
 
 
 class Command(BaseCommand):

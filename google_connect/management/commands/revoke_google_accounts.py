@@ -11,13 +11,13 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import ngettext
 
 from google_connect.management.databases import add_database_argument, resolve_database
-from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import (
+from google_connect.management.progress import progress_bar, write_above
+from google_connect.store.models import GoogleAccount
+from google_connect.store.pending_revocation import (
     PendingRevocation,
     retry_pending_revocations,
 )
-from google_connect.progress import progress_bar, write_above
-from google_connect.revocation import (
+from google_connect.store.revocation import (
     MAX_WORKERS,
     Outcome,
     one_worker_on_sqlite,

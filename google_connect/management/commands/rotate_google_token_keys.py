@@ -9,9 +9,9 @@ from django.utils.translation import ngettext
 from tqdm import tqdm
 
 from google_connect.management.databases import add_database_argument, resolve_database
-from google_connect.models import GoogleAccount
-from google_connect.pending_revocation import PendingRevocation
-from google_connect.rotation import UNDECRYPTABLE, rotate_keys
+from google_connect.store.models import GoogleAccount
+from google_connect.store.pending_revocation import PendingRevocation
+from google_connect.store.rotation import UNDECRYPTABLE, rotate_keys
 
 
 def accounts_and_pending(accounts: int, pending: int) -> tuple[str, str]:

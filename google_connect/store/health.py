@@ -1,0 +1,92 @@
+"""The state of every connected grant, in numbers: what ``check_google_accounts`` prints."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import router
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from google_connect.conf import get_settings
+from google_connect.store.models import GoogleAccount, GoogleAccountQuerySet
+from google_connect.store.reasons import ReconnectReason
+from google_connect.store.rotation import UNDECRYPTABLE, _ciphertexts, classify
+
+UNKNOWN_REASON = "unknown"
+
+
+# -- the accounts the jobs and the figures select --------------------------------
+
+
+def written_accounts(using: str | None = None) -> GoogleAccountQuerySet:
+    """Accounts on ``using``, or where the routers write them: the rows a job
+    claims and refreshes there, never a replica's lagging copy."""
+    return GoogleAccount.objects.using(using or router.db_for_write(GoogleAccount))
+
+
+def expiring_accounts(now: datetime, using: str | None = None) -> QuerySet[GoogleAccount]:
+    """Active accounts whose time-limited grant ends within ``EXPIRY_WARNING_DAYS``."""
+    days = get_settings().EXPIRY_WARNING_DAYS
+    return written_accounts(using).active().grant_ending_between(now, now + timedelta(days=days))
+
+
+def idle_accounts(now: datetime, using: str | None = None) -> QuerySet[GoogleAccount]:
+    """Active accounts whose grant was last used more than ``KEEP_ALIVE_DAYS`` ago."""
+    return written_accounts(using).active().idle_since(idle_cutoff(now))
+
+
+def idle_cutoff(now: datetime) -> datetime:
+    return now - timedelta(days=get_settings().KEEP_ALIVE_DAYS)
+
+
+# -- the figures ------------------------------------------------------------------
+
+
+def summary(*, now: datetime | None = None, using: str | None = None) -> dict[str, Any]:
+    """Counts by status and reason, grants ending soon or already ended, idle
+    accounts, and the accounts whose tokens no configured key decrypts, on the
+    database ``using`` (by default the one the routers write accounts to)."""
+    now = now or timezone.now()
+    config = get_settings()
+    db = using or router.db_for_write(GoogleAccount)
+    accounts = GoogleAccount.objects.using(db).order_by()
+    by_status = dict.fromkeys(GoogleAccount.Status.values, 0)
+    by_status.update(accounts.values_list("status").annotate(Count("pk")))
+    found = dict(
+        accounts.reconnect_required().values_list("reconnect_reason").annotate(Count("pk"))
+    )
+    by_reason = {reason: found.get(reason, 0) for reason in ReconnectReason.values}
+    # Rows marked before reasons were stored.
+    by_reason[UNKNOWN_REASON] = found.get("", 0)
+    ended = Q(refresh_token_expires_at__lte=now) | Q(authorization_expires_at__lte=now)
+    undecryptable = undecryptable_ids(db)
+    return {
+        "accounts": sum(by_status.values()),
+        "by_status": by_status,
+        "by_reason": by_reason,
+        "expiring": {
+            "within_days": config.EXPIRY_WARNING_DAYS,
+            "count": expiring_accounts(now, db).count(),
+        },
+        # Time-limited grants that ran out while nobody asked for a token:
+        # still active, marked at the next refresh without calling Google.
+        "ended": accounts.active().filter(ended).count(),
+        "idle": {"days": config.KEEP_ALIVE_DAYS, "count": idle_accounts(now, db).count()},
+        "undecryptable": {"count": len(undecryptable), "ids": undecryptable},
+    }
+
+
+def undecryptable_ids(using: str | None = None) -> list[int]:
+    """Accounts whose tokens no key in ``FERNET_KEYS`` decrypts: a key fault, not a reason.
+
+    The ciphertexts are only tried, never kept decrypted (see rotation.py).
+    """
+    return [
+        pk
+        for pk, _email, *ciphertexts in _ciphertexts(
+            using or router.db_for_write(GoogleAccount)
+        ).iterator(chunk_size=500)
+        if classify(tuple(ciphertexts)) == UNDECRYPTABLE
+    ]

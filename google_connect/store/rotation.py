@@ -1,0 +1,168 @@
+"""Re-encrypting stored tokens with the first key of ``FERNET_KEYS``.
+
+The procedure: put a new key first in ``FERNET_KEYS`` and keep the old ones
+after it, deploy, run ``rotate_google_token_keys``, then remove the old keys.
+Every encrypted column is rotated: the accounts' tokens and the tokens kept
+in pending revocations (an account deleted while Google could not be told),
+which would otherwise become unrevocable once the old key is gone. Each row
+is rotated in its own short transaction under its row lock, so the command is
+safe on a live site and safe to run again after an interruption: rows already
+under the first key are left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.fernet import InvalidToken
+from django.db import models, router, transaction
+from django.db.models import BinaryField, ExpressionWrapper, F
+from django.utils.encoding import force_str
+
+from google_connect.fields import current_fernet, primary_fernet
+from google_connect.store.models import GoogleAccount
+from google_connect.store.pending_revocation import PendingRevocation
+
+CURRENT, STALE, UNDECRYPTABLE, GONE = "current", "stale", "undecryptable", "gone"
+TOKEN_COLUMNS = ("access_token", "refresh_token")
+# Every model with encrypted columns, and those columns.
+ENCRYPTED: dict[type[models.Model], tuple[str, ...]] = {
+    GoogleAccount: TOKEN_COLUMNS,
+    PendingRevocation: ("token",),
+}
+CHUNK_SIZE = 500
+
+
+@dataclass
+class RotationReport:
+    """Rows found, by state. ``rotated``, ``current`` and ``undecryptable`` are the
+    accounts'; the ``pending_`` ones the pending revocations'."""
+
+    rotated: int = 0
+    current: int = 0
+    undecryptable: list[tuple[int, str]] = field(default_factory=list)
+    pending_rotated: int = 0
+    pending_current: int = 0
+    pending_undecryptable: list[int] = field(default_factory=list)
+
+    def add(self, account_id: int, email: str, state: str) -> None:
+        if state == STALE:
+            self.rotated += 1
+        elif state == CURRENT:
+            self.current += 1
+        elif state == UNDECRYPTABLE:
+            self.undecryptable.append((account_id, email))
+
+    def add_pending(self, pending_id: int, state: str) -> None:
+        if state == STALE:
+            self.pending_rotated += 1
+        elif state == CURRENT:
+            self.pending_current += 1
+        elif state == UNDECRYPTABLE:
+            self.pending_undecryptable.append(pending_id)
+
+
+def _ciphertexts(db: str, model: type[models.Model] = GoogleAccount) -> Any:
+    """Rows as (pk, email, ciphertext, ...), never decrypted.
+
+    The columns are read through a BinaryField expression, so the encrypted
+    field's decryption (and the plaintext) never enters this process unless a
+    row needs rotating.
+    """
+    raw = {
+        f"raw_{name}": ExpressionWrapper(F(name), output_field=BinaryField())
+        for name in ENCRYPTED[model]
+    }
+    return (
+        model._default_manager.using(db)
+        .annotate(**raw)
+        .order_by("pk")
+        .values_list("pk", "email", *raw)
+    )
+
+
+def classify(ciphertexts: tuple[Any, ...]) -> str:
+    primary, every_key = primary_fernet(), current_fernet()
+    state = CURRENT
+    for value in ciphertexts:
+        if value is None:
+            continue
+        token = bytes(value)
+        try:
+            primary.decrypt(token)
+        except InvalidToken:
+            try:
+                every_key.decrypt(token)
+            except InvalidToken:
+                return UNDECRYPTABLE
+            state = STALE
+    return state
+
+
+def rotate_keys(
+    *,
+    dry_run: bool = False,
+    on_row: Callable[[int, str, str], None] | None = None,
+    on_pending: Callable[[int, str, str], None] | None = None,
+    using: str | None = None,
+    ids: Collection[int] | None = None,
+    pending_ids: Collection[int] | None = None,
+) -> RotationReport:
+    """Re-encrypt every account's tokens and every pending revocation's token
+    with the first key; report what was found.
+
+    With ``ids`` or ``pending_ids``, only those accounts or pending
+    revocations (a chunk of a task). ``on_row`` and ``on_pending`` are called
+    with (pk, email, state) for each row. Works on one database: ``using``,
+    or where the router writes each model. Reads, locks and writes all go
+    there, so a replica is never read for a row about to be locked on the
+    primary.
+    """
+    report = RotationReport()
+    everything = ids is None and pending_ids is None
+    for model, selected, record, callback in (
+        (GoogleAccount, ids, report.add, on_row),
+        (PendingRevocation, pending_ids, _pending_recorder(report), on_pending),
+    ):
+        if selected is None and not everything:
+            continue
+        db = using or router.db_for_write(model)
+        rows = _ciphertexts(db, model)
+        if selected is not None:
+            rows = rows.filter(pk__in=list(selected))
+        for pk, email, *ciphertexts in rows.iterator(chunk_size=CHUNK_SIZE):
+            state = classify(tuple(ciphertexts))
+            if state == STALE and not dry_run:
+                state = _rotate_row(model, pk, db)
+            record(pk, email, state)
+            if callback is not None:
+                callback(pk, email, state)
+    return report
+
+
+def _pending_recorder(report: RotationReport) -> Callable[[int, str, str], None]:
+    return lambda pk, _email, state: report.add_pending(pk, state)
+
+
+def _rotate_row(model: type[models.Model], pk: int, db: str) -> str:
+    columns = ENCRYPTED[model]
+    with transaction.atomic(using=db):
+        row = _ciphertexts(db, model).select_for_update().filter(pk=pk).first()
+        if row is None:
+            return GONE
+        ciphertexts = tuple(row[2:])
+        # Read again under the lock: a refresh may have re-encrypted it meanwhile.
+        state = classify(ciphertexts)
+        if state != STALE:
+            return state
+        every_key = current_fernet()
+        plaintexts = {
+            name: None if value is None else force_str(every_key.decrypt(bytes(value)))
+            for name, value in zip(columns, ciphertexts, strict=True)
+        }
+        # update(), not save(): the field encrypts with the first key, and
+        # updated_at stays as it was, since the row itself did not change.
+        model._default_manager.using(db).filter(pk=pk).update(**plaintexts)
+    return STALE
