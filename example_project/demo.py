@@ -25,6 +25,14 @@ from typing import Any
 CLIENT_ID = "demo-client-id.apps.googleusercontent.com"
 CLIENT_SECRET = "demo-client-secret"
 CLIENT_NAME = "google_connect example"
+# A second web client, in a Cloud project of its own, used when the demo is
+# opened on the other loopback name (localhost for 127.0.0.1 and back): the
+# tour can show one Google account with two grants.
+SECOND_CLIENT = "second"
+SECOND_CLIENT_ID = "demo-second-client-id.apps.googleusercontent.com"
+SECOND_CLIENT_SECRET = "demo-second-client-secret"
+SECOND_CLIENT_NAME = "google_connect example, second project"
+LOOPBACK_TWINS = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 # The stand-in plays Google: it names itself as Google does in every redirect
 # back (RFC 9207's ``iss``), and the demo site requires it.
@@ -58,9 +66,25 @@ def google_connect_settings(base_url: str) -> dict[str, Any]:
     """
     base_url = base_url.rstrip("/")
     google = base_url + STAND_IN_PREFIX
+    twin = twin_base_url(base_url)
+    several = (
+        {
+            "CLIENTS": {
+                SECOND_CLIENT: {
+                    "CLIENT_ID": SECOND_CLIENT_ID,
+                    "CLIENT_SECRET": SECOND_CLIENT_SECRET,
+                    "REDIRECT_URI": twin + CONNECT_PATH,
+                }
+            },
+            "CLIENT_FOR_REQUEST": "example_project.tenancy.google_client",
+        }
+        if twin
+        else {}
+    )
     return {
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
+        **several,
         "AUTHORIZE_URL": f"{google}/o/oauth2/v2/auth",
         "TOKEN_URL": f"{google}/token",
         "USERINFO_URL": f"{google}/oauth2/v3/userinfo",
@@ -76,6 +100,14 @@ def google_connect_settings(base_url: str) -> dict[str, Any]:
     }
 
 
+def twin_base_url(base_url: str) -> str:
+    """``base_url`` on the other loopback name (localhost for 127.0.0.1 and back), or ""."""
+    scheme, _, rest = base_url.rstrip("/").partition("://")
+    host, colon, port = rest.partition(":")
+    twin = LOOPBACK_TWINS.get(host)
+    return f"{scheme}://{twin}{colon}{port}" if twin else ""
+
+
 def calendar_api_url(token_url: str) -> str:
     """The Calendar API's base URL: the stand-in serves it beside its token endpoint."""
     if STAND_IN_PREFIX + "/" in token_url:
@@ -84,13 +116,24 @@ def calendar_api_url(token_url: str) -> str:
 
 
 def fake_google_settings(base_url: str) -> dict[str, Any]:
-    """``FAKE_GOOGLE``: the one OAuth client the stand-in knows, as registered at Google."""
+    """``FAKE_GOOGLE``: the OAuth clients the stand-in knows, as registered at Google."""
+    twin = twin_base_url(base_url)
     return {
         "CLIENT_ID": CLIENT_ID,
         "CLIENT_SECRET": CLIENT_SECRET,
         "CLIENT_NAME": CLIENT_NAME,
         "REDIRECT_URIS": [base_url.rstrip("/") + CONNECT_PATH],
         "ISSUER": ISSUER,
+        "OTHER_CLIENTS": [
+            {
+                "CLIENT_ID": SECOND_CLIENT_ID,
+                "CLIENT_SECRET": SECOND_CLIENT_SECRET,
+                "CLIENT_NAME": SECOND_CLIENT_NAME,
+                "REDIRECT_URIS": [twin + CONNECT_PATH],
+            }
+        ]
+        if twin
+        else [],
         # Cross-Account Protection: who signs the security events, and where
         # "Remove access" pushes them (the site's receiver).
         "RISC_ISSUER": base_url.rstrip("/") + STAND_IN_PREFIX + "/",

@@ -12,6 +12,7 @@ from django.db import connections, router
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils.functional import Promise
+from django.utils.module_loading import import_string
 
 from google_connect import scopes
 from google_connect.conf import DEFAULTS, SETTING_NAME
@@ -36,7 +37,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
             )
         ]
     errors: list[Error | Warning] = []
-    if not raw.get("CLIENT_ID"):
+    named = raw.get("CLIENTS") if isinstance(raw.get("CLIENTS"), dict) else {}
+    # CLIENTS["default"] stands for the top-level pair; named clients with
+    # CLIENT_FOR_REQUEST need no default at all (see _check_clients).
+    top_level = "default" not in named and (not named or raw.get("CLIENT_ID"))
+    if top_level and not raw.get("CLIENT_ID"):
         errors.append(
             Error(
                 f"{SETTING_NAME}['CLIENT_ID'] is not set.",
@@ -45,7 +50,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 id=ID.format("E001"),
             )
         )
-    if not raw.get("CLIENT_SECRET"):
+    if top_level and not raw.get("CLIENT_SECRET"):
         errors.append(
             Error(
                 f"{SETTING_NAME}['CLIENT_SECRET'] is not set.",
@@ -62,6 +67,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
                 id=ID.format("E003"),
             )
         )
+    errors.extend(_check_clients(raw))
     errors.extend(_check_scopes(raw))
     errors.extend(_check_numbers(raw))
     errors.extend(_check_redirect_uri(raw))
@@ -83,6 +89,120 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
             )
         )
     return errors
+
+
+CLIENT_KEYS = ("CLIENT_ID", "CLIENT_SECRET", "TYPE", "REDIRECT_URI", "SCOPES", "REPLACES")
+CLIENT_TYPES = ("web", "ios", "android")
+
+
+def _check_clients(raw: dict[str, Any]) -> Iterable[Error]:
+    named = raw.get("CLIENTS", {})
+    if not isinstance(named, dict) or not all(
+        isinstance(name, str) and name and isinstance(entry, dict) for name, entry in named.items()
+    ):
+        yield Error(
+            f"{SETTING_NAME}['CLIENTS'] must be a dict of client names to dicts.",
+            hint='For example {"default": {"CLIENT_ID": "...", "CLIENT_SECRET": "..."}, '
+            '"ios": {"CLIENT_ID": "...", "TYPE": "ios"}}.',
+            id=ID.format("E080"),
+        )
+        return
+    if "default" in named and (raw.get("CLIENT_ID") or raw.get("CLIENT_SECRET")):
+        yield Error(
+            f"{SETTING_NAME} sets the default client twice: CLIENT_ID/CLIENT_SECRET and "
+            "CLIENTS['default'].",
+            hint="Keep one: the top-level pair, or CLIENTS['default'].",
+            id=ID.format("E081"),
+        )
+    if (
+        named
+        and "default" not in named
+        and not raw.get("CLIENT_ID")
+        and not raw.get("CLIENT_FOR_REQUEST")
+    ):
+        yield Error(
+            f"{SETTING_NAME}['CLIENTS'] has no client named 'default', and "
+            "CLIENT_FOR_REQUEST is not set to choose another.",
+            hint="Name one web client 'default', or set CLIENT_FOR_REQUEST to a function "
+            "of the request returning the name of the web client to use.",
+            id=ID.format("E082"),
+        )
+    seen: dict[str, str] = {}
+    if raw.get("CLIENT_ID") and "default" not in named:
+        seen[str(raw["CLIENT_ID"])] = "default"
+    for name, entry in named.items():
+        where = f"{SETTING_NAME}['CLIENTS'][{name!r}]"
+        for key in sorted(set(entry) - set(CLIENT_KEYS)):
+            yield Error(
+                f"{where} has an unknown key {key!r}.",
+                hint="Known keys: " + ", ".join(CLIENT_KEYS) + "; every other setting is "
+                "site-wide.",
+                id=ID.format("E080"),
+            )
+        client_id = entry.get("CLIENT_ID")
+        if not isinstance(client_id, str) or not client_id:
+            yield Error(
+                f"{where}['CLIENT_ID'] is not set.",
+                hint="The id of an OAuth client of this site, from the Google Cloud console.",
+                id=ID.format("E080"),
+            )
+        elif client_id in seen:
+            yield Error(
+                f"{where} has the client id of {seen[client_id]!r}.",
+                hint="Each client id once: a grant is recorded with its client's id.",
+                id=ID.format("E083"),
+            )
+        else:
+            seen[client_id] = name
+        kind = entry.get("TYPE", "web")
+        if kind not in CLIENT_TYPES:
+            yield Error(
+                f"{where}['TYPE'] is {kind!r}, which is no client type.",
+                hint="'web' (the default), 'ios' or 'android'.",
+                id=ID.format("E085"),
+            )
+        elif kind == "web" and not entry.get("CLIENT_SECRET"):
+            yield Error(
+                f"{where} is a web client without a CLIENT_SECRET.",
+                hint="Put the client's secret here, read from the environment; a client of "
+                "an iOS or Android app has none: give it its TYPE.",
+                id=ID.format("E084"),
+            )
+        replaces = entry.get("REPLACES")
+        if replaces is not None and (replaces == name or replaces not in _client_names(raw)):
+            yield Error(
+                f"{where}['REPLACES'] names {replaces!r}, which is no other configured client.",
+                hint="Name the client this one replaces, and keep it configured while its "
+                "accounts move: its grants are refreshed and revoked with it.",
+                id=ID.format("E087"),
+            )
+        if "SCOPES" in entry and not _is_list_of_strings(entry["SCOPES"]):
+            yield Error(
+                f"{where}['SCOPES'] must be a non-empty list of scope strings.",
+                hint="Leave it out to use SCOPES.",
+                id=ID.format("E005"),
+            )
+        yield from _check_redirect_uri(entry, where=f"{where}['REDIRECT_URI']")
+    path = raw.get("CLIENT_FOR_REQUEST")
+    if path is not None:
+        try:
+            chooser = import_string(path) if isinstance(path, str) else None
+        except ImportError:
+            chooser = None
+        if not callable(chooser):
+            yield Error(
+                f"{SETTING_NAME}['CLIENT_FOR_REQUEST'] must be the dotted path of a function.",
+                hint="A function of the request returning the name of a web client in CLIENTS, "
+                'for example "myproject.tenancy.google_client".',
+                id=ID.format("E086"),
+            )
+
+
+def _client_names(raw: dict[str, Any]) -> set[str]:
+    names = set(raw.get("CLIENTS") or {})
+    if raw.get("CLIENT_ID"):
+        names.add("default")
+    return names
 
 
 def _is_list_of_strings(value: Any, *, allow_empty: bool = False) -> bool:
@@ -134,7 +254,9 @@ def _check_numbers(raw: dict[str, Any]) -> Iterable[Error]:
             )
 
 
-def _check_redirect_uri(raw: dict[str, Any]) -> Iterable[Error]:
+def _check_redirect_uri(
+    raw: dict[str, Any], *, where: str = f"{SETTING_NAME}['REDIRECT_URI']"
+) -> Iterable[Error]:
     uri = raw.get("REDIRECT_URI")
     if not uri:
         return
@@ -144,7 +266,7 @@ def _check_redirect_uri(raw: dict[str, Any]) -> Iterable[Error]:
     if parts.scheme == "http" and _is_loopback(parts.hostname):
         return
     yield Error(
-        f"{SETTING_NAME}['REDIRECT_URI'] must use https outside DEBUG.",
+        f"{where} must use https outside DEBUG.",
         hint="Google accepts plain http redirect URIs only for localhost.",
         id=ID.format("E010"),
     )
@@ -311,8 +433,8 @@ def _check_risc(raw: dict[str, Any]) -> Iterable[Error]:
     if audiences is not None and not _is_list_of_strings(audiences):
         yield Error(
             f"{SETTING_NAME}['RISC_AUDIENCES'] must be None or a non-empty list of strings.",
-            hint="Leave it unset to accept security events addressed to CLIENT_ID; list "
-            "every OAuth client id of the project when it has several.",
+            hint="Leave it unset to accept security events addressed to any configured "
+            "client (CLIENT_ID and CLIENTS); list ids here only to narrow or widen that.",
             id=ID.format("E051"),
         )
 

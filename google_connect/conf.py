@@ -20,6 +20,13 @@ SETTING_NAME = "GOOGLE_CONNECT"
 DEFAULTS: dict[str, Any] = {
     "CLIENT_ID": "",
     "CLIENT_SECRET": "",
+    # Several OAuth clients (see google/clients.py): name -> {"CLIENT_ID",
+    # "CLIENT_SECRET", "TYPE", "REDIRECT_URI", "SCOPES", "REPLACES"}; the
+    # top-level CLIENT_ID/CLIENT_SECRET are the client named "default".
+    "CLIENTS": {},
+    # A dotted path to callable(request) -> the name of the web client a new
+    # flow uses; unset, every flow uses "default".
+    "CLIENT_FOR_REQUEST": None,
     "SCOPES": [
         "openid",
         "https://www.googleapis.com/auth/userinfo.email",
@@ -59,6 +66,8 @@ DEFAULTS: dict[str, Any] = {
 class GoogleConnectSettings:
     CLIENT_ID: str
     CLIENT_SECRET: str
+    CLIENTS: dict[str, Any]
+    CLIENT_FOR_REQUEST: str | None
     SCOPES: tuple[str, ...]
     REQUIRED_SCOPES: tuple[str, ...] | None
     REDIRECT_URI: str | None
@@ -89,8 +98,14 @@ class GoogleConnectSettings:
 
     @property
     def risc_audiences(self) -> tuple[str, ...]:
-        """The ``aud`` values a security event token may carry (the client id unless set)."""
-        return (self.CLIENT_ID,) if self.RISC_AUDIENCES is None else self.RISC_AUDIENCES
+        """The ``aud`` values a security event token may carry: every configured
+        client's id (web, iOS and Android) unless ``RISC_AUDIENCES`` is set."""
+        if self.RISC_AUDIENCES is not None:
+            return self.RISC_AUDIENCES
+        ids = [self.CLIENT_ID] + [
+            entry.get("CLIENT_ID") for entry in self.CLIENTS.values() if isinstance(entry, dict)
+        ]
+        return tuple(dict.fromkeys(i for i in ids if isinstance(i, str) and i))
 
     def __repr__(self) -> str:
         # The dataclass repr would print the client secret.
@@ -111,6 +126,8 @@ def get_settings() -> GoogleConnectSettings:
     return GoogleConnectSettings(
         CLIENT_ID=merged["CLIENT_ID"] or "",
         CLIENT_SECRET=merged["CLIENT_SECRET"] or "",
+        CLIENTS=dict(merged["CLIENTS"]) if isinstance(merged["CLIENTS"], dict) else {},
+        CLIENT_FOR_REQUEST=merged["CLIENT_FOR_REQUEST"] or None,
         SCOPES=tuple(merged["SCOPES"]),
         REQUIRED_SCOPES=None if required is None else tuple(required),
         REDIRECT_URI=merged["REDIRECT_URI"] or None,

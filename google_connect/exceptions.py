@@ -153,6 +153,14 @@ class UnknownScopeSet(GoogleConnectError):
         super().__init__(f"No scope set is named {name[:50]!r} in SCOPE_SETS.")
 
 
+class UnknownClient(GoogleConnectError):
+    """A flow names no configured web client (``CLIENT_FOR_REQUEST`` returned
+    another name, or the flow's client was removed while it ran)."""
+
+    reason = "unknown_client"
+    default_message = "The OAuth client chosen for this connection is not configured."
+
+
 class MissingRefreshToken(GoogleConnectError):
     reason = "missing_refresh_token"
     default_message = (

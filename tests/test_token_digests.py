@@ -2,8 +2,10 @@
 and backfilled by migration 0007."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 from google_connect.models import GoogleAccount
 from google_connect.token_digests import PREFIX_LENGTH, double_sha512, prefix_digest
@@ -129,13 +131,28 @@ def test_migration_0007_backfills_in_batches_and_skips_undecryptable_rows(settin
     before = [("google_connect", "0006_googlesecurityevent_refresh_token_digests")]
     after = [("google_connect", "0007_backfill_refresh_token_digests")]
     executor.migrate(before)
+    # The model as it was at 0006: later migrations add columns.
+    old_model = executor.loader.project_state(before).apps.get_model(
+        "google_connect", "GoogleAccount"
+    )
+
+    def old_account(refresh_token):
+        n = old_model.objects.count()
+        return old_model.objects.create(
+            user_id=get_user_model().objects.create_user(f"migrated{n}").pk,
+            sub=f"migrated-{n}",
+            access_token="ya29.MIGRATED",
+            refresh_token=refresh_token,
+            expires_at=timezone.now(),
+        )
+
     try:
-        readable = [make_account(refresh_token=f"1//BACKFILL-{n}") for n in range(3)]
+        readable = [old_account(f"1//BACKFILL-{n}") for n in range(3)]
         settings.FERNET_KEYS = ["a-key-since-removed"]
-        lost = make_account(refresh_token="1//LOST-KEY-TOKEN")
+        lost = old_account("1//LOST-KEY-TOKEN")
         settings.FERNET_KEYS = ["tests-fernet-key-one"]
-        no_token = make_account(refresh_token="")
-        GoogleAccount.objects.update(refresh_token_prefix_digest="", refresh_token_digest="")
+        no_token = old_account("")
+        old_model.objects.update(refresh_token_prefix_digest="", refresh_token_digest="")
 
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()

@@ -19,7 +19,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
-from .conf import registered_client
+from .conf import client_with_id
 from .identities import IDENTITIES
 from .models import ACCESS_TOKEN_LIFETIME, AuthorizationCode, Grant, Token
 
@@ -77,8 +77,8 @@ class TokenView(View):
             return oauth_error("invalid_request", "Missing required parameter: grant_type")
         if grant_type not in ("authorization_code", "refresh_token"):
             return oauth_error("unsupported_grant_type", "Invalid grant_type.")
-        client = registered_client()
-        if request.POST.get("client_id") != client.client_id:
+        client = client_with_id(request.POST.get("client_id"))
+        if client is None:
             return oauth_error("invalid_client", "The OAuth client was not found.", 401)
         secret = request.POST.get("client_secret", "")
         if not hmac.compare_digest(secret.encode(), client.client_secret.encode()):

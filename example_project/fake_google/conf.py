@@ -1,4 +1,9 @@
-"""The OAuth client the stand-in knows, read from the ``FAKE_GOOGLE`` setting on each use."""
+"""The OAuth clients the stand-in knows, read from the ``FAKE_GOOGLE`` setting on each use.
+
+``FAKE_GOOGLE``'s own ``CLIENT_ID``... is the first client; ``OTHER_CLIENTS``
+lists more, each as registered in a Cloud project of its own, so each holds
+grants of its own. Every request names its client, and is checked against it.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,11 @@ def oauth_issuer() -> str:
 
 
 def registered_client() -> RegisteredClient:
+    """The first registered client."""
+    return registered_clients()[0]
+
+
+def registered_clients() -> list[RegisteredClient]:
     # Read per request rather than cached: the end-to-end test points it at
     # the live server's port with override_settings.
     raw = getattr(settings, "FAKE_GOOGLE", None)
@@ -37,6 +47,15 @@ def registered_client() -> RegisteredClient:
         raise ImproperlyConfigured(
             "FAKE_GOOGLE is not set; example_project.demo.fake_google_settings() builds it."
         )
+    return [_client(entry) for entry in [raw, *raw.get("OTHER_CLIENTS", [])]]
+
+
+def client_with_id(client_id: str | None) -> RegisteredClient | None:
+    """The registered client ``client_id`` names; None for any other id."""
+    return next((c for c in registered_clients() if c.client_id == client_id), None)
+
+
+def _client(raw: dict) -> RegisteredClient:
     return RegisteredClient(
         client_id=raw["CLIENT_ID"],
         client_secret=raw["CLIENT_SECRET"],

@@ -26,7 +26,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views import View
 
-from .conf import registered_client
+from .conf import client_with_id
 from .identities import IDENTITIES
 from .models import Grant, SigningKey
 
@@ -124,7 +124,7 @@ def push_tokens_revoked(grant: Grant) -> int | None:
     it could not be reached (logged; Google would retry later).
     """
     receiver = settings.FAKE_GOOGLE.get("RISC_RECEIVER_URL")
-    if not receiver or grant.client_id != registered_client().client_id:
+    if not receiver or client_with_id(grant.client_id) is None:
         return None
     try:
         response = requests.post(

@@ -11,7 +11,7 @@ from google_connect.scopes.names import describe
 
 from . import authorization, risc
 from .authorization import AuthorizationError, AuthorizationRequest
-from .conf import registered_client
+from .conf import client_with_id, registered_client
 from .forms import ConsentForm
 from .identities import IDENTITIES
 from .models import AuthorizationCode, Grant
@@ -30,7 +30,7 @@ class ConsentView(View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
-            auth = authorization.parse(request.GET, registered_client())
+            auth = authorization.parse(request.GET, requested_client(request))
         except AuthorizationError as exc:
             return self.refuse(request, exc)
         hinted, scopes = to_ask(auth)
@@ -41,7 +41,7 @@ class ConsentView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
-            auth = authorization.parse(request.GET, registered_client())
+            auth = authorization.parse(request.GET, requested_client(request))
         except AuthorizationError as exc:
             return self.refuse(request, exc)
         if request.POST.get("decision") == "cancel":
@@ -142,3 +142,8 @@ def avatar(request: HttpRequest, key: str) -> HttpResponse:
     if identity is None:
         raise Http404("No such demo account.")
     return HttpResponse(identity.avatar_svg(), content_type="image/svg+xml")
+
+
+def requested_client(request: HttpRequest):
+    """The client the authorization request names (``parse`` refuses an unknown one)."""
+    return client_with_id(request.GET.get("client_id")) or registered_client()

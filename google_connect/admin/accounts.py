@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from google_connect.admin.read_only import ReadOnlyAdmin
 from google_connect.admin.security_events import GoogleSecurityEventAdmin  # noqa: F401  (registers it)
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired
+from google_connect.google import clients
 from google_connect.scopes.names import short_name
 from google_connect.store.models import GoogleAccount
 from google_connect.store.pending_revocation import PendingRevocation
@@ -22,6 +23,7 @@ from google_connect.store.pending_revocation import PendingRevocation
 VISIBLE_FIELDS = (
     "user",
     "sub",
+    "client_id",
     "email",
     "email_verified",
     "name",
@@ -43,6 +45,31 @@ VISIBLE_FIELDS = (
 )
 
 
+class ClientFilter(admin.SimpleListFilter):
+    """The configured clients by name, and the accounts of clients no longer configured."""
+
+    title = _("OAuth client")
+    parameter_name = "client"
+    REMOVED = "-"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(c.name, c.name) for c in clients.configured().values() if c.is_web] + [
+            (self.REMOVED, _("no longer configured"))
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[GoogleAccount]) -> Any:
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == self.REMOVED:
+            known = [i for c in clients.configured().values() for i in clients.stored_ids(c)]
+            return queryset.exclude(client_id__in=known)
+        client = clients.named(value)
+        if client is None:
+            return queryset.none()
+        return queryset.filter(client_id__in=clients.stored_ids(client))
+
+
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[GoogleAccount]
 else:
@@ -59,6 +86,7 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
     list_display = (
         "user",
         "email",
+        "client",
         "status",
         "reconnect_reason",
         "short_scopes",
@@ -66,13 +94,20 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
         "created_at",
         "token_state",
     )
-    list_filter = ("status", "reconnect_reason")
+    list_filter = ("status", "reconnect_reason", ClientFilter)
     list_select_related = ("user",)
-    search_fields = ("email", "user__username")
+    # An exact client id: a pasted id finds its accounts through the index.
+    search_fields = ("email", "user__username", "=client_id")
     fields = (*VISIBLE_FIELDS, "token_state")
     readonly_fields = (*VISIBLE_FIELDS, "token_state")
     show_full_result_count = False
     actions = ["revoke_and_remove", "refresh_access_token"]
+
+    @admin.display(description=_("OAuth client"), ordering="client_id")
+    def client(self, account: GoogleAccount) -> str:
+        # Its name when configured, its id otherwise (a removed client).
+        found = clients.with_id(account.client_id)
+        return found.name if found is not None else account.client_id
 
     @admin.display(description=_("granted scopes"))
     def short_scopes(self, account: GoogleAccount) -> str:

@@ -17,6 +17,7 @@ else:
 FIELDS = (
     "event_type",
     "subject_sub",
+    "audience",
     "reason",
     "accounts_affected",
     "action",
@@ -30,7 +31,7 @@ FIELDS = (
 class GoogleSecurityEventAdmin(ReadOnlyAdmin, _ModelAdmin):
     list_display = ("short_type", "subject_sub", "reason", "accounts_affected", "received_at")
     list_filter = ("event_type",)
-    search_fields = ("jti", "subject_sub")
+    search_fields = ("jti", "subject_sub", "=audience")
     fields = FIELDS
     readonly_fields = FIELDS
     show_full_result_count = False

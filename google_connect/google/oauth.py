@@ -24,6 +24,7 @@ from google_connect.exceptions import (
     TokenExchangeFailed,
     UserInfoFailed,
 )
+from google_connect.google import clients
 from google_connect.google.answers import (
     TokenResponse,
     UserInfo,
@@ -31,6 +32,7 @@ from google_connect.google.answers import (
     parse_token_response,
     parse_userinfo,
 )
+from google_connect.google.clients import OAuthClient
 from google_connect.google.deadline import call_deadline
 from google_connect.google.http import (
     decode_json,
@@ -57,15 +59,23 @@ logger = logging.getLogger("google_connect")
 
 
 class GoogleOAuthClient:
-    """Talks to Google's OAuth 2.0 endpoints as configured in ``GOOGLE_CONNECT``."""
+    """Talks to Google's OAuth 2.0 endpoints as ``client`` (the ``default`` one unless given).
+
+    The code exchange and refreshes send that client's id and secret: a
+    grant refreshed with another client's credentials is refused. Revoking
+    needs no credentials.
+    """
 
     def __init__(
         self,
         config: GoogleConnectSettings | None = None,
         session: requests.Session | None = None,
+        *,
+        client: OAuthClient | None = None,
     ) -> None:
         self.config = config or get_settings()
         self.session = session or shared_session()
+        self.client = client or clients.default(self.config)
 
     # -- authorization --------------------------------------------------------
 
@@ -81,9 +91,9 @@ class GoogleOAuthClient:
         """The consent URL: ``scopes`` default to ``SCOPES``; ``login_hint`` picks the account."""
         params = {
             "response_type": "code",
-            "client_id": self.config.CLIENT_ID,
+            "client_id": self.client.client_id,
             "redirect_uri": redirect_uri,
-            "scope": " ".join(scopes or self.config.SCOPES),
+            "scope": " ".join(scopes or self.client.scopes),
             "state": state,
             "access_type": "offline",
             "prompt": "consent",
@@ -100,8 +110,8 @@ class GoogleOAuthClient:
     def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
         data = {
             "code": code,
-            "client_id": self.config.CLIENT_ID,
-            "client_secret": self.config.CLIENT_SECRET,
+            "client_id": self.client.client_id,
+            "client_secret": self.client.secret,
             "redirect_uri": redirect_uri,
             "grant_type": "authorization_code",
             "code_verifier": code_verifier,
@@ -125,8 +135,8 @@ class GoogleOAuthClient:
         data = {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
-            "client_id": self.config.CLIENT_ID,
-            "client_secret": self.config.CLIENT_SECRET,
+            "client_id": self.client.client_id,
+            "client_secret": self.client.secret,
         }
         body = self._call("POST", self.config.TOKEN_URL, RefreshFailed, data=data)
         return parse_token_response(body, RefreshFailed)

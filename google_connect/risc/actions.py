@@ -3,12 +3,19 @@
 Event types, after ``https://schemas.openid.net/secevent/``:
 
 - ``oauth/event-type/tokens-revoked`` (subject ``iss-sub``): every account
-  with that sub becomes reconnect_required (revoked), its tokens deleted.
+  with that sub *of the client the token is addressed to* (its ``aud``)
+  becomes reconnect_required (revoked), its tokens deleted. The grants
+  Google revoked are that client's; an account of another client still
+  holds a live grant, and blanking its tokens would leave nothing to revoke
+  it with.
 - ``oauth/event-type/token-revoked`` (subject a refresh token): the same, for
-  the account holding that token.
+  the account of that client holding that token.
 - ``risc/event-type/account-disabled`` with reason ``hijacking``:
   reconnect_required (account_disabled).
 - anything else: recorded and signalled (a verification's state is logged).
+
+Account events (``account-disabled`` and the rest) are about the Google
+account, so they concern its accounts of every client.
 
 Google is never called from here: the grant is gone already, and Google's
 guidance is to delete the tokens. Everything an event changes is written in
@@ -24,10 +31,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import IntegrityError, router, transaction
-from django.db.models import Case, F, Value, When, signals
+from django.db.models import Case, F, Q, Value, When, signals
 from django.dispatch import Signal
 from django.utils import timezone
 
+from google_connect.google import clients
 from google_connect.risc.models import SECEVENT, GoogleSecurityEvent
 from google_connect.risc.token import SecurityEventToken
 from google_connect.signals import google_account_reconnect_required, google_security_event
@@ -99,15 +107,17 @@ def _act_and_record(
         ends_grants = ReconnectReason.ACCOUNT_DISABLED
     accounts: list[GoogleAccount] = []
     changed = 0
+    # Token events concern the grants of one client only (see above).
+    of_client = _of_client(token.audience) if event_type in (TOKENS_REVOKED, TOKEN_REVOKED) else Q()
     if ends_grants is not None:
         # Google's guidance on a revoked grant: delete its tokens.
         delete_tokens = ends_grants == ReconnectReason.REVOKED
         if sub is not None and not _anyone_listening():
             changed = _end_grants_in_place(
-                sub, accounts_db, ends_grants, delete_tokens=delete_tokens
+                sub, of_client, accounts_db, ends_grants, delete_tokens=delete_tokens
             )
         else:
-            accounts = _named_accounts(subject, sub, accounts_db, lock=True)
+            accounts = _named_accounts(subject, sub, of_client, accounts_db, lock=True)
             changed = _end_grants(accounts, ends_grants, delete_tokens=delete_tokens)
         action = f"reconnect required ({ends_grants.value})"
         action += (
@@ -118,7 +128,7 @@ def _act_and_record(
     else:
         if google_security_event.has_listeners(GoogleSecurityEvent):
             # Only a receiver of the signal needs the accounts.
-            accounts = _named_accounts(subject, sub, accounts_db, lock=False)
+            accounts = _named_accounts(subject, sub, of_client, accounts_db, lock=False)
         if event_type == VERIFICATION:
             state = _text(claims.get("state"))
             logger.info("Google security event: verification, state=%r", state)
@@ -131,6 +141,7 @@ def _act_and_record(
         jti=token.jti,
         event_type=event_type,
         subject_sub=sub,
+        audience=token.audience,
         reason=reason,
         issued_at=token.issued_at,
         accounts_affected=changed,
@@ -168,8 +179,17 @@ def _subject_sub(subject: dict[str, Any], issuer: str) -> str | None:
     return sub
 
 
+def _of_client(audience: str) -> Q:
+    """The accounts of the client whose id is ``audience`` (the default
+    client's older rows, stored without an id, included)."""
+    if not audience:
+        return Q()
+    client = clients.with_id(audience)
+    return Q(client_id__in=clients.stored_ids(client) if client is not None else (audience,))
+
+
 def _named_accounts(
-    subject: dict[str, Any], sub: str | None, db: str, *, lock: bool
+    subject: dict[str, Any], sub: str | None, of_client: Q, db: str, *, lock: bool
 ) -> list[GoogleAccount]:
     """The accounts the event names, locked when the event changes them."""
     if sub is not None:
@@ -192,7 +212,7 @@ def _named_accounts(
     # they are not decrypted either.
     accounts = (
         GoogleAccount.objects.using(db)
-        .filter(**match)
+        .filter(of_client, **match)
         .defer("access_token", "refresh_token")
         .order_by("pk")
     )
@@ -216,9 +236,11 @@ def _anyone_listening() -> bool:
     )
 
 
-def _end_grants_in_place(sub: str, db: str, reason: ReconnectReason, *, delete_tokens: bool) -> int:
+def _end_grants_in_place(
+    sub: str, of_client: Q, db: str, reason: ReconnectReason, *, delete_tokens: bool
+) -> int:
     """``_end_grants`` for the accounts of ``sub``, in one UPDATE; how many changed."""
-    accounts = GoogleAccount.objects.using(db).filter(sub=sub)
+    accounts = GoogleAccount.objects.using(db).filter(of_client, sub=sub)
     ended = GoogleAccount.Status.RECONNECT_REQUIRED
     if not delete_tokens:
         return accounts.exclude(status=ended).update(

@@ -20,6 +20,8 @@ class GoogleSecurityEvent(models.Model):
     subject_sub = models.CharField(  # noqa: DJ001
         _("Google account id"), max_length=255, null=True, blank=True
     )
+    # The token's ``aud``: the id of the OAuth client it was addressed to.
+    audience = models.CharField(_("OAuth client id"), max_length=255, blank=True, default="")
     reason = models.CharField(_("reason"), max_length=255, blank=True)
     issued_at = models.DateTimeField(_("issued at"))
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)

@@ -53,6 +53,8 @@ class SecurityEventToken:
     event_type: str
     # The event's own claims (``subject``, ``reason``, ``state``...).
     event: dict[str, Any]
+    # The ``aud`` accepted: the id of the OAuth client the event is addressed to.
+    audience: str = ""
 
 
 def decode(
@@ -80,7 +82,7 @@ def decode(
         raise InvalidSecurityEvent("invalid_key", "The kid names no key Google publishes.")
     audiences = [audience for audience in config.risc_audiences if audience]
     payload = _verified_payload(token, key, issuer, audiences)
-    return _read_claims(payload, issuer)
+    return _read_claims(payload, issuer, audiences)
 
 
 def _compact(body: bytes) -> str:
@@ -134,7 +136,7 @@ def _usable_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH and "\x00" not in value
 
 
-def _read_claims(payload: dict[str, Any], issuer: str) -> SecurityEventToken:
+def _read_claims(payload: dict[str, Any], issuer: str, audiences: list[str]) -> SecurityEventToken:
     jti = payload.get("jti")
     if not _usable_id(jti):
         raise InvalidSecurityEvent("invalid_request", "The jti claim is not a usable id.")
@@ -156,4 +158,11 @@ def _read_claims(payload: dict[str, Any], issuer: str) -> SecurityEventToken:
         issued_at=datetime.fromtimestamp(iat, UTC),
         event_type=event_type,
         event=event,
+        audience=_accepted_audience(payload.get("aud"), audiences),
     )
+
+
+def _accepted_audience(aud: Any, audiences: list[str]) -> str:
+    """The first of the token's audiences that is ours (PyJWT checked there is one)."""
+    values = aud if isinstance(aud, list) else [aud]
+    return next((value for value in values if value in audiences), "")

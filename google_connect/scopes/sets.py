@@ -79,9 +79,10 @@ def held(granted: Iterable[str]) -> tuple[str, ...]:
     return tuple(s.name for s in configured().values() if not scopes.missing(s.scopes, granted))
 
 
-def requested_scopes(names: Iterable[str]) -> tuple[str, ...]:
-    """``SCOPES`` followed by the scopes of the sets named, each once."""
-    result = list(get_settings().SCOPES)
+def requested_scopes(names: Iterable[str], *, base: Iterable[str] | None = None) -> tuple[str, ...]:
+    """``base`` (``SCOPES`` unless given: a client's own) followed by the
+    scopes of the sets named, each once."""
+    result = list(get_settings().SCOPES if base is None else base)
     seen = {scopes.normalize(scope) for scope in result}
     for scope_set in get(names):
         for scope in scope_set.scopes:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from google_connect.exceptions import UndecryptableToken
+from google_connect.exceptions import GoogleConnectError, UndecryptableToken
 from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.google.retry import with_retries
 from google_connect.signals import google_account_disconnected
@@ -138,3 +138,31 @@ def disconnect(account: GoogleAccount, *, request: Any = None) -> bool:
             using=using,
         )
     return revoked
+
+
+def retire_replaced(account: GoogleAccount, replaced_ids: Collection[str]) -> int:
+    """Disconnect the rows of ``account``'s user and ``sub`` held by the client
+    ``account``'s replaces (``REPLACES``); how many went.
+
+    Called after a connect through the new client, so that moving from an
+    old client to a new one leaves no stale grant. A revocation that fails
+    keeps that row (and logs it): the next connect tries again.
+    """
+    model = type(account)
+    old = (
+        model.objects.using(database_of(account))
+        .filter(user_id=account.user_id, sub=account.sub, client_id__in=list(replaced_ids))
+        .exclude(pk=account.pk)
+        .order_by("pk")
+    )
+    retired = 0
+    for row in old:
+        try:
+            disconnect(row)
+        except GoogleConnectError as exc:
+            logger.warning(
+                "Disconnecting the replaced client's account_id=%s failed: %s", row.pk, exc
+            )
+        else:
+            retired += 1
+    return retired

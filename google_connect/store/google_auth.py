@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.views.decorators.debug import sensitive_variables
 
-from google_connect.conf import get_settings
+from google_connect.google import clients
 from google_connect.store import tokens
 
 if TYPE_CHECKING:
@@ -47,10 +47,16 @@ def credentials_for(account: GoogleAccount) -> Any:
         token=token,
         expiry=_naive_utc(account.expires_at),
         scopes=account.granted_scopes,
-        client_id=get_settings().CLIENT_ID,
+        # The account's own client: the grant is that client's.
+        client_id=_client_id(account),
         refresh_handler=refresh_handler,
     )
     return credentials
+
+
+def _client_id(account: GoogleAccount) -> str:
+    client = clients.with_id(account.client_id)
+    return client.client_id if client is not None else account.client_id
 
 
 def _naive_utc(moment: Any) -> Any:

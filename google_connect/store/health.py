@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from google_connect.conf import get_settings
+from google_connect.google import clients
 from google_connect.store.models import GoogleAccount, GoogleAccountQuerySet
 from google_connect.store.reasons import ReconnectReason
 from google_connect.store.rotation import UNDECRYPTABLE, _ciphertexts, classify
@@ -57,7 +58,16 @@ def summary(*, now: datetime | None = None, using: str | None = None) -> dict[st
     found = dict(
         accounts.reconnect_required().values_list("reconnect_reason").annotate(Count("pk"))
     )
-    by_reason = {reason: found.get(reason, 0) for reason in ReconnectReason.values}
+    by_client = _by_client(accounts)
+    several = len(clients.configured(config)) > 1 or any(
+        not name for name, _count in by_client.values()
+    )
+    by_reason = {
+        reason: found.get(reason, 0)
+        for reason in ReconnectReason.values
+        # Only where clients come and go: a site of one client reads as before.
+        if reason != ReconnectReason.CLIENT_REMOVED or several or found.get(reason)
+    }
     # Rows marked before reasons were stored.
     by_reason[UNKNOWN_REASON] = found.get("", 0)
     ended = Q(refresh_token_expires_at__lte=now) | Q(authorization_expires_at__lte=now)
@@ -75,7 +85,30 @@ def summary(*, now: datetime | None = None, using: str | None = None) -> dict[st
         "ended": accounts.active().filter(ended).count(),
         "idle": {"days": config.KEEP_ALIVE_DAYS, "count": idle_accounts(now, db).count()},
         "undecryptable": {"count": len(undecryptable), "ids": undecryptable},
+        **(
+            {
+                "by_client": {
+                    client_id: {"name": name, "accounts": count}
+                    for client_id, (name, count) in by_client.items()
+                }
+            }
+            if several
+            else {}
+        ),
     }
+
+
+def _by_client(accounts: QuerySet[GoogleAccount]) -> dict[str, tuple[str, int]]:
+    """Accounts per client id: (the client's name, "" when it is no longer
+    configured; how many). Rows stored without an id count as the default
+    client's."""
+    counts: dict[str, tuple[str, int]] = {}
+    for client_id, count in accounts.values_list("client_id").annotate(Count("pk")):
+        client = clients.with_id(client_id)
+        key = client.client_id if client is not None else client_id
+        name = client.name if client is not None else ""
+        counts[key] = (name, counts.get(key, ("", 0))[1] + count)
+    return dict(sorted(counts.items()))
 
 
 def undecryptable_ids(using: str | None = None) -> list[int]:

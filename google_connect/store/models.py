@@ -14,6 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from google_connect.exceptions import AccountLinkedToAnotherUser, MissingRefreshToken
 from google_connect.fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
+from google_connect.google import clients
 from google_connect.scopes import sets as scope_sets
 from google_connect.store import disconnection, scope_changes, tokens
 from google_connect.store.lifetimes import grant_ends_at, store_lifetimes
@@ -64,14 +65,25 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         tokens: TokenResponse,
         userinfo: UserInfo,
         requested_scopes: tuple[str, ...],
+        client_id: str | None = None,
+        same_client_ids: Collection[str] | None = None,
     ) -> tuple[GoogleAccount, bool]:
-        """Create the account for ``userinfo.sub`` or update it on reconnect.
+        """Create the account for ``userinfo.sub`` and the OAuth client
+        ``client_id`` (the ``default`` client's unless given), or update it on
+        reconnect.
+
+        ``same_client_ids``: the stored ``client_id`` values that are this
+        client's too (``""`` for the default client's older rows).
 
         Returns ``(account, created)``. Raises ``AccountLinkedToAnotherUser``
-        when the Google account belongs to someone else, and
-        ``MissingRefreshToken`` when Google sent no refresh token and none is
-        stored; in both cases nothing is written.
+        when the Google account belongs to someone else, through any client,
+        and ``MissingRefreshToken`` when Google sent no refresh token and
+        none is stored; in both cases nothing is written.
         """
+        if client_id is None:
+            default = clients.default()
+            client_id, same_client_ids = default.client_id, clients.stored_ids(default)
+        same = tuple(dict.fromkeys([client_id, *(same_client_ids or ())]))
         # Everything here writes, or reads what was just written: the write
         # database, whatever a router does with reads (``self.db`` would be
         # the read database).
@@ -81,8 +93,10 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         # in a savepoint. Two callbacks racing for the same new ``sub`` meet
         # at the unique constraint: the loser's INSERT is refused, its
         # savepoint rolled back, and it takes the locked path below.
+        # Any client's row of the ``sub`` takes the locked path: the takeover
+        # check is site-wide (a ``sub`` belongs to one user across clients).
         if tokens.refresh_token and not self.using(db).filter(sub=userinfo.sub).exists():
-            account = self.model(user=user, sub=userinfo.sub)
+            account = self.model(user=user, sub=userinfo.sub, client_id=client_id)
             _fill(account, tokens, userinfo, requested_scopes, tokens.refresh_token)
             try:
                 # A transaction even in autocommit mode: what receivers of
@@ -98,7 +112,9 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         # or a concurrent first connect that won the race), or Google sent no
         # refresh token: decide under the row lock.
         with transaction.atomic(using=db):
-            return self._connect_locked(db, user, tokens, userinfo, requested_scopes)
+            return self._connect_locked(
+                db, user, tokens, userinfo, requested_scopes, client_id, same
+            )
 
     @sensitive_variables()
     def _connect_locked(
@@ -108,10 +124,19 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         tokens: TokenResponse,
         userinfo: UserInfo,
         requested_scopes: tuple[str, ...],
+        client_id: str,
+        same: tuple[str, ...],
     ) -> tuple[GoogleAccount, bool]:
-        account = self.using(db).select_for_update().filter(sub=userinfo.sub).first()
-        if account is not None and account.user_id != user.pk:
+        # Every client's row of the ``sub``, locked in one order.
+        rows = list(self.using(db).select_for_update().filter(sub=userinfo.sub).order_by("pk"))
+        if any(row.user_id != user.pk for row in rows):
             raise AccountLinkedToAnotherUser()
+        # This client's row: its exact id first, then an older row of the
+        # default client stored without one.
+        ours = sorted(
+            (row for row in rows if row.client_id in same), key=lambda r: same.index(r.client_id)
+        )
+        account = ours[0] if ours else None
         # Google sends a refresh token only when it showed the consent screen;
         # on a reconnect without one the stored token stays valid.
         refresh_token = tokens.refresh_token or _stored_refresh_token(account)
@@ -120,6 +145,7 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         created = account is None
         if account is None:
             account = self.model(user=user, sub=userinfo.sub)
+        account.client_id = client_id
         previous_scopes = account.scopes
         _fill(account, tokens, userinfo, requested_scopes, refresh_token)
         account.save(force_insert=created, using=db)
@@ -173,6 +199,10 @@ class GoogleAccount(models.Model):
         verbose_name=_("user"),
     )
     sub = models.CharField(_("Google account id"), max_length=255)
+    # The id of the OAuth client that issued the grant (see google/clients.py):
+    # it alone can refresh it. Empty: the ``default`` client's (a row stored
+    # before clients were recorded).
+    client_id = models.CharField(_("OAuth client id"), max_length=255, blank=True, default="")
     email = models.EmailField(_("email"), max_length=254, blank=True)
     email_verified = models.BooleanField(_("email verified"), default=False)
     name = models.CharField(_("name"), max_length=255, blank=True)
@@ -221,9 +251,16 @@ class GoogleAccount(models.Model):
         verbose_name_plural = _("Google accounts")
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.UniqueConstraint(fields=["sub"], name="google_connect_googleaccount_unique_sub"),
+            # One grant per Google account and client; the takeover check
+            # (one user per ``sub``, across clients) is connect()'s.
+            models.UniqueConstraint(
+                fields=["client_id", "sub"], name="google_connect_googleaccount_unique_client_sub"
+            ),
         ]
         indexes = [
+            # The look-ups by ``sub`` alone (connect, security events); the
+            # unique constraint's index serves those by client.
+            models.Index(fields=["sub"], name="google_connect_sub_idx"),
             models.Index(fields=["status"], name="google_connect_status_idx"),
             # Serves ``ordering``: the admin changelist reads its first page
             # from this index instead of sorting the whole table.

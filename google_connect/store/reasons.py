@@ -25,6 +25,12 @@ class ReconnectReason(models.TextChoices):
     REVOKED = "revoked", _("Access was removed")
     # Google disabled the Google account (Cross-Account Protection).
     ACCOUNT_DISABLED = "account_disabled", _("The Google account was disabled")
+    # The grant's OAuth client (GoogleAccount.client_id) is no longer in
+    # GOOGLE_CONNECT; no other client can refresh the grant.
+    CLIENT_REMOVED = (
+        "client_removed",
+        _("The OAuth client that issued this grant is no longer configured"),
+    )
 
 
 # invalid_grant with one of these subtypes: Google Cloud session control

@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from google_connect.exceptions import GoogleAPIError, ReconnectRequired
+from google_connect.google import clients
 from google_connect.google.answers import TokenResponse
 from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.google.retry import with_retries
@@ -198,7 +199,13 @@ def _refresh_locked(locked: GoogleAccount) -> None:
         # The time-limited grant ran out: Google would only say invalid_grant.
         _mark_reconnect_required(locked, ReconnectReason.REFRESH_TOKEN_EXPIRED, None)
         raise _GrantIsDead()
-    client = GoogleOAuthClient()
+    oauth_client = clients.with_id(locked.client_id)
+    if oauth_client is None or not oauth_client.is_web:
+        # Only the client that issued a grant can refresh it, and it is no
+        # longer configured: Google would refuse any other (invalid_client).
+        _mark_reconnect_required(locked, ReconnectReason.CLIENT_REMOVED, None)
+        raise _GrantIsDead()
+    client = GoogleOAuthClient(client=oauth_client)
     try:
         tokens = with_retries(lambda: client.refresh(locked.refresh_token), what="refresh a token")
     except GoogleAPIError as exc:

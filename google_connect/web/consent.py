@@ -35,7 +35,7 @@ class ConsentRequest:
     login_hint: str | None
 
 
-def consent_request(request: HttpRequest) -> ConsentRequest:
+def consent_request(request: HttpRequest, *, base: tuple[str, ...] | None = None) -> ConsentRequest:
     """Read ``scopes`` and ``account`` from the authorize view's query string.
 
     ``account`` must be one of the user's own accounts (else a 404); its
@@ -49,7 +49,7 @@ def consent_request(request: HttpRequest) -> ConsentRequest:
 
     if account_id is None and not sets:
         # Connect another account: nothing to look up.
-        return ConsentRequest(sets=(), scopes=requested_scopes(()), login_hint=None)
+        return ConsentRequest(sets=(), scopes=requested_scopes((), base=base), login_hint=None)
     owner: Any = request.user  # logged in: the view requires it
     accounts = GoogleAccount.objects.filter(user=owner).order_by("-created_at", "-pk")
     if account_id is not None:
@@ -63,7 +63,9 @@ def consent_request(request: HttpRequest) -> ConsentRequest:
         login_hint = account.email or None
     else:
         login_hint = accounts.values_list("email", flat=True).first() or None
-    return ConsentRequest(sets=sets, scopes=requested_scopes(sets), login_hint=login_hint)
+    return ConsentRequest(
+        sets=sets, scopes=requested_scopes(sets, base=base), login_hint=login_hint
+    )
 
 
 def authorize_url(

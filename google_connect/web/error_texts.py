@@ -87,6 +87,21 @@ ERROR_TEXTS: dict[str, tuple[Promise, Promise | str]] = {
             "it keeps happening, tell this site's administrators."
         ),
     ),
+    "unknown_client": (
+        _("This site cannot connect Google right now"),
+        _(
+            "The connection was started for a Google sign-in this site no longer offers, so "
+            "Google was not asked and nothing changed. Start again from this site; if it keeps "
+            "happening, tell this site's administrators."
+        ),
+    ),
+    "client_removed": (
+        _("This connection is no longer supported"),
+        _(
+            "The connection was made through a Google sign-in this site no longer offers, so it "
+            "cannot be renewed. Connect your Google account again."
+        ),
+    ),
 }
 
 # For a reason without an entry of its own.

@@ -10,22 +10,27 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.module_loading import import_string
 from django.views.decorators.debug import sensitive_variables
 
 from google_connect.conf import get_settings
-from google_connect.exceptions import InvalidState
+from google_connect.exceptions import InvalidState, UnknownClient
+from google_connect.google import clients
+from google_connect.google.clients import OAuthClient
 from google_connect.web.used_state import claim, prune_now_and_then
 
 SESSION_KEY = "google_connect_flows"
 # A user who opens the connect page in a few tabs gets a flow per tab; older
 # ones are dropped so the session cannot grow without bound.
 MAX_PENDING_FLOWS = 5
+logger = logging.getLogger("google_connect")
 # Our states are 43 characters; anything much longer is not ours and is not
 # worth comparing.
 MAX_STATE_LENGTH = 128
@@ -41,6 +46,11 @@ class PendingFlow:
     created_at: float
     # The SCOPE_SETS names asked for; the callback reports those not granted.
     scope_sets: tuple[str, ...] = ()
+    # The name and id of the OAuth client that started the flow: the callback
+    # exchanges the code with it, whatever CLIENT_FOR_REQUEST would pick now.
+    # (Flows stored before clients were recorded are the default client's.)
+    client: str = "default"
+    client_id: str | None = None
 
     @property
     def code_challenge(self) -> str:
@@ -65,6 +75,8 @@ def begin(
     redirect_uri: str,
     next_url: str | None,
     scope_sets: tuple[str, ...] = (),
+    client: str = "default",
+    client_id: str | None = None,
 ) -> PendingFlow:
     flow = PendingFlow(
         state=secrets.token_urlsafe(32),  # 256 bits
@@ -74,6 +86,8 @@ def begin(
         user_id=str(request.user.pk),
         created_at=time.time(),
         scope_sets=scope_sets,
+        client=client,
+        client_id=client_id,
     )
     pending = _live_flows(request)
     pending.append(asdict(flow))
@@ -119,6 +133,37 @@ def consume(request: HttpRequest, state: str | None) -> PendingFlow:
     if not request.user.is_authenticated or str(request.user.pk) != flow.user_id:
         raise InvalidState()
     return flow
+
+
+def client_for_request(request: HttpRequest) -> OAuthClient:
+    """The web client a new flow uses: ``CLIENT_FOR_REQUEST``'s choice, else ``default``.
+
+    Raises ``UnknownClient`` when the name chosen is no configured web client.
+    """
+    path = get_settings().CLIENT_FOR_REQUEST
+    name = import_string(path)(request) if path else clients.DEFAULT
+    client = clients.named(name) if isinstance(name, str) else None
+    if client is None or not client.is_web:
+        # Cut short: the name may come from the request (a host name).
+        logger.warning(
+            "google_connect: the connection's OAuth client %r is no configured web client",
+            name[:100] if isinstance(name, str) else type(name).__name__,
+        )
+        raise UnknownClient()
+    return client
+
+
+def client_of(pending: PendingFlow) -> OAuthClient:
+    """The client that started ``pending``, as configured now.
+
+    Raises ``UnknownClient`` when it was removed, or its id changed, since.
+    """
+    client = clients.named(pending.client)
+    if client is None or not client.is_web:
+        raise UnknownClient()
+    if pending.client_id is not None and pending.client_id != client.client_id:
+        raise UnknownClient()
+    return client
 
 
 def _live_flows(request: HttpRequest) -> list[dict[str, Any]]:

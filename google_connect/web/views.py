@@ -26,14 +26,17 @@ from google_connect.exceptions import (
     InvalidIdToken,
     MissingRefreshToken,
     ScopeNotGranted,
+    UnknownClient,
     UnknownScopeSet,
 )
+from google_connect.google import clients
 from google_connect.google.answers import TokenResponse, code_of
 from google_connect.google.id_token import userinfo_from_id_token
 from google_connect.google.issuer import check_issuer
 from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.scopes import sets as scope_sets
 from google_connect.signals import google_account_connected
+from google_connect.store.disconnection import retire_replaced
 from google_connect.store.models import GoogleAccount
 from google_connect.web import consent, flow
 from google_connect.web.error_page import error_context
@@ -72,10 +75,11 @@ class AuthorizeView(LoginRequiredMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         config = get_settings()
         try:
-            wanted = consent.consent_request(request)
-        except UnknownScopeSet as exc:
+            client = flow.client_for_request(request)
+            wanted = consent.consent_request(request, base=client.scopes)
+        except (UnknownScopeSet, UnknownClient) as exc:
             return no_store(ConnectView().failure(request, exc))
-        redirect_uri = config.REDIRECT_URI or request.build_absolute_uri(
+        redirect_uri = client.redirect_uri or request.build_absolute_uri(
             reverse("google_connect:connect")
         )
         pending = flow.begin(
@@ -83,8 +87,10 @@ class AuthorizeView(LoginRequiredMixin, View):
             redirect_uri=redirect_uri,
             next_url=safe_next_url(request, request.GET.get("next")),
             scope_sets=wanted.sets,
+            client=client.name,
+            client_id=client.client_id,
         )
-        url = GoogleOAuthClient(config).authorization_url(
+        url = GoogleOAuthClient(config, client=client).authorization_url(
             redirect_uri=redirect_uri,
             state=pending.state,
             code_challenge=pending.code_challenge,
@@ -126,20 +132,23 @@ class ConnectView(View):
         if code is None:
             raise InvalidCallback()
 
-        client = GoogleOAuthClient(config)
+        # The client that started the flow: the code was issued to it.
+        oauth_client = flow.client_of(pending)
+        client = GoogleOAuthClient(config, client=oauth_client)
         tokens = client.exchange_code(
             code=code, redirect_uri=pending.redirect_uri, code_verifier=pending.code_verifier
         )
-        requested = scope_sets.requested_scopes(pending.scope_sets)
+        requested = scope_sets.requested_scopes(pending.scope_sets, base=oauth_client.scopes)
         granted = tokens.scopes if tokens.scopes is not None else requested
-        missing_scopes = scopes.missing(config.required_scopes, granted)
+        required = oauth_client.scopes if config.REQUIRED_SCOPES is None else config.REQUIRED_SCOPES
+        missing_scopes = scopes.missing(required, granted)
         if missing_scopes:
             self._end_refused_grant(client, config, tokens)
             raise ScopeNotGranted(missing_scopes)
         if config.USE_ID_TOKEN and tokens.id_token is not None:
             # The identity from the token answer itself: one round trip to
             # Google fewer (see id_token.py for what is checked, and why).
-            userinfo = userinfo_from_id_token(tokens.id_token, client_id=config.CLIENT_ID)
+            userinfo = userinfo_from_id_token(tokens.id_token, client_id=oauth_client.client_id)
         else:
             userinfo = client.fetch_userinfo(tokens.access_token)
         try:
@@ -148,6 +157,8 @@ class ConnectView(View):
                 tokens=tokens,
                 userinfo=userinfo,
                 requested_scopes=requested,
+                client_id=oauth_client.client_id,
+                same_client_ids=clients.stored_ids(oauth_client),
             )
         except MissingRefreshToken:
             # Without a refresh token the grant is useless to us, and while it
@@ -157,12 +168,16 @@ class ConnectView(View):
             raise
 
         logger.info(
-            "Google account %s: account_id=%s sub=%s user_id=%s",
+            "Google account %s: account_id=%s sub=%s user_id=%s client=%s",
             "connected" if created else "reconnected",
             account.pk,
             account.sub,
             request.user.pk,
+            oauth_client.name,
         )
+        replaced = clients.replaced(oauth_client)
+        if replaced is not None:
+            retire_replaced(account, clients.stored_ids(replaced))
         transaction.on_commit(
             lambda: google_account_connected.send(
                 sender=GoogleAccount, account=account, created=created, request=request

@@ -18,7 +18,8 @@ from google_connect.store.revocation import MAX_WORKERS, one_worker_on_sqlite
 
 class Command(BaseCommand):
     help = (
-        "Print how many Google accounts are active, need a reconnect (and why), have a "
+        "Print how many Google accounts are active, need a reconnect (and why), belong to "
+        "each OAuth client (when there are several), have a "
         "time-limited grant ending soon, are idle, or have undecryptable tokens. "
         "--send-warnings and --keep-alive act on them; run it daily from cron."
     )
@@ -103,6 +104,9 @@ class Command(BaseCommand):
             if count:
                 label = labels.get(reason, "reason not recorded")
                 write(f"  {count} {reason if reason != UNKNOWN_REASON else 'unknown'} ({label})")
+        for client_id, counts in report.get("by_client", {}).items():
+            name = counts["name"] or "no longer configured"
+            write(f"  {counts['accounts']} of client {client_id} ({name})")
         expiring, idle = report["expiring"], report["idle"]
         write(
             _plural(
