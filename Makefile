@@ -35,7 +35,7 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-## make screenshots: walk the demo tour in Chromium and save the README's
+## make screenshots: walk the demo tour in Chromium and save the tutorial's
 ## screenshots into docs/ (make test saves them to a temporary directory).
 screenshots: $(STAMP)
 	$(BIN)/pytest tests/e2e --update-screenshots
