@@ -23,7 +23,7 @@ RUN_DEMO_MODE := $(if $(CLIENT_ID_SET),,1)
 
 BENCH_STAMP := $(VENV)/.bench-stamp
 
-.PHONY: install test screenshots lint format run demo worker tox clean bench bench-smoke
+.PHONY: install test screenshots lint format run demo worker tox clean bench bench-smoke docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,7 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
-## make screenshots: walk the demo tour in Chromium and save the README's
+## make screenshots: walk the demo tour in Chromium and save the tutorial's
 ## screenshots into docs/ (make test saves them to a temporary directory).
 screenshots: $(STAMP)
 	$(BIN)/pytest tests/e2e --update-screenshots
@@ -88,6 +88,17 @@ tox: $(STAMP)
 	$(BIN)/python -m pip install --quiet 'tox>=4.20'
 	$(if $(PYENV_PYTHONS),PYENV_VERSION=$(PYENV_PYTHONS)) $(BIN)/tox run $(if $(ENV),-e $(ENV)) $(TOX_ARGS)
 
+DOCS_STAMP := $(VENV)/.docs-stamp
+
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,docs]'
+	touch $(DOCS_STAMP)
+
+## make docs: build the documentation site into docs/_build/html, with every
+## warning an error (-W --keep-going) and every cross-reference checked (-n).
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -n -b html docs docs/_build/html
+
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(BENCH_STAMP)
@@ -104,4 +115,4 @@ bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks --smoke
 
 clean:
-	rm -rf $(VENV) .tox build dist *.egg-info .demo
+	rm -rf $(VENV) .tox build dist *.egg-info .demo docs/_build

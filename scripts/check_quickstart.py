@@ -1,11 +1,15 @@
 #!/usr/bin/env python
-"""The README's Quick start, pasted into a brand-new ``django-admin startproject`` site.
+"""The README's Quick start, and the docs' steps marked to run, each pasted into a new site.
 
 Run by scripts/check_package.py (``tox -e package``) with the Python of the
-fresh virtualenv it installed the wheel into, and a work folder:
+fresh virtualenv it installed the wheel into, and a work folder. The sources
+are the README's Quick start section and, in every page of docs/, the code
+blocks between a ``% check_quickstart: begin`` line and a
+``% check_quickstart: end`` line (MyST comments, so the markers never show).
+For each source, in a folder of its own:
 
 1. ``django-admin startproject mysite``;
-2. the Quick start's code blocks, read from README.md itself: the key
+2. the source's code blocks, read from the file itself: the key
    one-liner is run to make the key, the ``export`` lines give the
    environment, each Python block goes into the file its first line names
    (appended for "(at the end)", else the whole file), and the shell
@@ -30,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+BEGIN, END = "% check_quickstart: begin", "% check_quickstart: end"
 PROJECT = "mysite"
 BLOCK_RE = re.compile(
     r"^(?P<indent> *)```(?P<lang>\w+)\n(?P<body>.*?)^(?P=indent)```$", re.M | re.S
@@ -86,13 +92,49 @@ def run(*args: str | Path, check: bool = True, **kwargs) -> subprocess.Completed
 def quickstart_blocks(readme: str) -> list[tuple[str, str]]:
     """The (language, code) of each fenced block in the README's Quick start section."""
     section = readme.split("\n## Quick start\n", 1)[1].split("\n## ", 1)[0]
-    return [(match["lang"], textwrap.dedent(match["body"])) for match in BLOCK_RE.finditer(section)]
+    return blocks_of(section)
+
+
+def blocks_of(text: str) -> list[tuple[str, str]]:
+    return [(match["lang"], textwrap.dedent(match["body"])) for match in BLOCK_RE.finditer(text)]
+
+
+def marked_blocks(page: str) -> list[tuple[str, str]]:
+    """The (language, code) of each fenced block between the page's begin and end markers."""
+    blocks: list[tuple[str, str]] = []
+    for part in page.split(f"\n{BEGIN}\n")[1:]:
+        assert f"\n{END}\n" in part, f"a {BEGIN!r} without its {END!r}"
+        blocks += blocks_of(part.split(f"\n{END}\n", 1)[0])
+    return blocks
+
+
+def sources() -> dict[str, list[tuple[str, str]]]:
+    """Each file's runnable blocks, by a folder name: the README's Quick start, then docs/."""
+    found = {"readme": quickstart_blocks(README.read_text(encoding="utf-8"))}
+    for page in sorted(DOCS.rglob("*.md")):
+        if "_build" in page.parts:
+            continue
+        blocks = marked_blocks(page.read_text(encoding="utf-8"))
+        if blocks:
+            found["-".join(page.relative_to(DOCS).with_suffix("").parts)] = blocks
+    # The tutorial's "add to a new site" page must stay checked: a lost marker
+    # would otherwise pass by checking less.
+    assert "tutorial-new-site" in found, "docs/tutorial/new-site.md has no checked blocks"
+    return found
 
 
 def main() -> int:
     if len(sys.argv) != 3:
         raise SystemExit(f"usage: {sys.argv[0]} VENV_PYTHON WORK_DIR")
     python, work = Path(sys.argv[1]), Path(sys.argv[2])
+    for name, blocks in sources().items():
+        print(f"== {name}: {len(blocks)} code blocks", flush=True)
+        check_site(python, work / name, blocks)
+    return 0
+
+
+def check_site(python: Path, work: Path, blocks: list[tuple[str, str]]) -> None:
+    """Paste the blocks into a new startproject site, then check, migrate and connect there."""
     work.mkdir(parents=True)
     bin_dir = python.parent
     run(bin_dir / "django-admin", "startproject", PROJECT, cwd=work)
@@ -101,7 +143,7 @@ def main() -> int:
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     commands: list[str] = []
 
-    for lang, code in quickstart_blocks(README.read_text(encoding="utf-8")):
+    for lang, code in blocks:
         if lang == "python":
             target = TARGET_RE.match(code.splitlines()[0])
             assert target, f"a Quick start Python block does not name its file: {code[:60]!r}"
@@ -110,7 +152,7 @@ def main() -> int:
                 path.write_text(path.read_text() + "\n" + code)
             else:
                 path.write_text(code)
-            print(f"applied the README's {target['file']} block")
+            print(f"applied the {target['file']} block")
             continue
         for line in code.splitlines():
             if line.startswith("pip install "):
@@ -152,8 +194,7 @@ def main() -> int:
         python, "-c", FLOW, cwd=site, env={**env, "DJANGO_SETTINGS_MODULE": "mysite.settings"}
     )
     print(flow.stdout, end="")
-    print("quickstart: the README's Quick start works in a new startproject site")
-    return 0
+    print("quickstart: these steps work in a new startproject site")
 
 
 if __name__ == "__main__":

@@ -122,7 +122,7 @@ def pytest_addoption(parser):
     parser.addoption(
         "--update-screenshots",
         action="store_true",
-        help="the browser tour saves the README's screenshots into docs/ (make screenshots); "
+        help="the browser tour saves the demo tour's screenshots into docs/ (make screenshots); "
         "without it they go to the test's temporary directory and no tracked file changes",
     )
 

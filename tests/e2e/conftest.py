@@ -23,7 +23,7 @@ from tests.support import example_google_connect
 # Debian's packages by default; a browser download step cannot work offline.
 CHROMIUM = Path(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"))
 CHROMEDRIVER = Path(os.environ.get("E2E_CHROMEDRIVER", "/usr/bin/chromedriver"))
-# Where the README's screenshots live.
+# Where the demo tour's screenshots live (docs/tutorial/demo.md shows them).
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHROMIUM_FLAGS = (
     "--headless",
@@ -81,7 +81,7 @@ def demo_site(example_site, live_server):
 @pytest.fixture
 def browser(chromium, demo_site, request, tmp_path):
     chromium.delete_all_cookies()
-    # The README's screenshots change only when asked for: a test run must
+    # The tour's screenshots change only when asked for: a test run must
     # leave the checkout as it found it.
     update = request.config.getoption("--update-screenshots")
     return Browser(chromium, demo_site, screenshot_dir=DOCS if update else tmp_path)

@@ -1,4 +1,4 @@
-"""The demo tour in a real browser: the README's walk-through, step by step.
+"""The demo tour in a real browser: docs/tutorial/demo.md, step by step.
 
 Each step is a function that acts and asserts; the test lists them in the
 order a visitor takes them, so a new step is one function and one line.
@@ -19,7 +19,7 @@ from tests.stand_in import EMAIL_SCOPE, stand_in_db_over_http
 
 pytestmark = [pytest.mark.e2e, stand_in_db_over_http]
 
-# The README's two screenshots (docs/ with --update-screenshots).
+# The demo tour's two screenshots (docs/ with --update-screenshots).
 SCREENSHOT = "screenshot-home.png"
 ERROR_SCREENSHOT = "screenshot-error.png"
 BANNER = "Demo mode: Google is simulated locally"
