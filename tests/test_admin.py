@@ -104,7 +104,8 @@ def test_changelist_shows_and_filters_the_reconnect_reason_in_words(staff):
     listing = staff.get(CHANGELIST).content.decode()
     filtered = staff.get(CHANGELIST, {"reconnect_reason__exact": "reauth_required"})
 
-    assert '<td class="field-reconnect_reason">Time-limited access ended</td>' in listing
+    # The column shows the account's effective state (issue 29), hence its name.
+    assert '<td class="field-shown_reason">Time-limited access ended</td>' in listing
     assert "?reconnect_reason__exact=reauth_required" in listing
     assert ">Google asks the user to sign in again</a>" in listing
     content = filtered.content.decode()
