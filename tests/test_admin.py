@@ -182,3 +182,16 @@ def test_changelist_shows_short_scope_names_and_the_change_page_the_full_ones(st
     assert "openid calendar.readonly" in listed
     assert calendar not in listed
     assert calendar in detailed
+
+
+def test_changelist_shows_an_ended_time_limited_grant_as_ended(staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_account(refresh_token_expires_at=timezone.now() - timedelta(minutes=1))
+
+    listing = staff.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-shown_status">Reconnect required</td>' in listing
+    assert '<td class="field-shown_reason">Time-limited access ended</td>' in listing

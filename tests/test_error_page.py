@@ -1,5 +1,7 @@
 """The connect error page: what happened and what to do, per reason, in the site's layout."""
 
+from pathlib import Path
+
 import pytest
 from django.template.loader import render_to_string
 from django.test import RequestFactory
@@ -53,9 +55,9 @@ DISCONNECT_ERRORS = [
     exceptions.ScopeNotGranted([CALENDAR]),
     exceptions.TokenExchangeFailed("x", error_code="invalid_grant"),
 ]
-OTHER_ERRORS = [
-    error for error in CALLBACK_ERRORS if error.reason not in DISCONNECT_REASONS
-] + [exceptions.GoogleConnectError()]
+OTHER_ERRORS = [error for error in CALLBACK_ERRORS if error.reason not in DISCONNECT_REASONS] + [
+    exceptions.GoogleConnectError()
+]
 
 
 @pytest.mark.parametrize("error", CALLBACK_ERRORS, ids=lambda error: error.reason)
@@ -223,3 +225,22 @@ def test_a_template_rendered_without_the_helper_falls_back_to_the_layout():
 
     assert content.startswith("<!DOCTYPE html>")
     assert "Your Google account a@b.c is connected." in content
+
+
+def test_the_connected_page_links_onward_without_a_next(alice, google):
+    response = connect(alice, google)
+
+    content = response.content.decode()
+    assert '<a class="google-connect-button" href="/google/accounts/">' in content
+    assert 'href="/">Continue to the site</a>' in content
+
+
+def test_the_stylesheet_is_a_static_file_of_the_package():
+    from django.contrib.staticfiles import finders
+
+    path = finders.find("google_connect/google_connect.css")
+
+    assert path is not None
+    css = Path(path).read_text()
+    assert "prefers-color-scheme: dark" in css
+    assert "@import" not in css and "url(" not in css  # no fonts or files from elsewhere
