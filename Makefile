@@ -14,8 +14,11 @@ MANAGE := $(BIN)/python manage.py
 DEBUG_MANAGE := DEBUG=1 $(MANAGE)
 DEMO_MANAGE := DEMO_MODE=1 DEBUG=1 $(MANAGE)
 PREPARE_DEMO := $(BIN)/python -m example_project.demo prepare $(ADDRPORT)
-# The site's tables, then the stand-in's, which live in a database of their own.
-MIGRATE_DEMO := $(DEMO_MANAGE) migrate && $(DEMO_MANAGE) migrate --database fake_google
+# The site's tables, then the stand-in's, which live in a database of their own:
+# one command, so one report and one SECRET_KEY warning (the commands after it
+# are told the warning was given).
+MIGRATE_DEMO := $(DEMO_MANAGE) migrate_demo
+WARNED_MANAGE := EXAMPLE_SECRET_KEY_WARNED=1 $(DEMO_MANAGE)
 # make run uses demo mode unless a Google client is configured, in the
 # environment or in .env.
 CLIENT_ID_SET := $(or $(GOOGLE_CLIENT_ID),$(shell sed -n 's/^GOOGLE_CLIENT_ID=\(..*\)$$/\1/p' .env 2>/dev/null))
@@ -57,7 +60,7 @@ run: $(STAMP)
 ifeq ($(RUN_DEMO_MODE),1)
 	@$(PREPARE_DEMO)
 	$(MIGRATE_DEMO)
-	$(DEMO_MANAGE) runserver $(ADDRPORT)
+	$(WARNED_MANAGE) runserver $(ADDRPORT)
 else
 	$(DEBUG_MANAGE) migrate
 	$(DEBUG_MANAGE) runserver $(ADDRPORT)
@@ -67,9 +70,9 @@ endif
 demo: $(STAMP)
 	@$(PREPARE_DEMO)
 	$(MIGRATE_DEMO)
-	$(DEMO_MANAGE) demo_setup
+	$(WARNED_MANAGE) demo_setup
 	@echo "Open http://$(ADDRPORT)/ and log in with one of the accounts above."
-	$(DEMO_MANAGE) runserver $(ADDRPORT)
+	$(WARNED_MANAGE) runserver $(ADDRPORT)
 
 ## make worker: a Celery worker with beat for the example project (example_project/celery.py),
 ## against $$REDIS_URL (default redis://127.0.0.1:6379/0). Optional: the demo runs without it.

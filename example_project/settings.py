@@ -1,6 +1,7 @@
 """Settings of the example site. Everything comes from the environment (or an
 optional ``.env`` file at the repository root) through django-environ."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -17,11 +18,15 @@ if (BASE_DIR / ".env").is_file():
 
 DEV_SECRET_KEY = "example-project-insecure-development-key"
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
-if SECRET_KEY == DEV_SECRET_KEY:
+# Said once per run: not again by runserver's reloaded child (it inherits the
+# environment), nor by the commands `make demo` runs after the first.
+SECRET_KEY_WARNED = "EXAMPLE_SECRET_KEY_WARNED"
+if SECRET_KEY == DEV_SECRET_KEY and not env.bool(SECRET_KEY_WARNED, default=False):
     warnings.warn(
         "SECRET_KEY is not set: the example project uses an insecure development key.",
         stacklevel=1,
     )
+    os.environ[SECRET_KEY_WARNED] = "1"
 
 # Off unless asked for: `make demo` and `make run` ask (DEBUG=1), for a local server.
 DEBUG = env.bool("DEBUG", default=False)

@@ -47,6 +47,8 @@ REQUIRED_IN_WHEEL = [
     "google_connect/templates/google_connect/connected.html",
     "google_connect/templates/google_connect/error.html",
     "google_connect/templates/google_connect/layout.html",
+    "google_connect/templates/google_connect/includes/stylesheet.html",
+    "google_connect/static/google_connect/google_connect.css",
     "google_connect/testing/fixtures.py",
     "google_connect/locale/fr/LC_MESSAGES/django.po",
     "google_connect/locale/fr/LC_MESSAGES/django.mo",

@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Serves the admin's and google_connect's stylesheets, as on a real site:
+    # the browser tour judges the pages as they look.
+    "django.contrib.staticfiles",
     "google_connect",
     # The example project's stand-in for Google: its tables must exist in the
     # test database for its own tests and the end-to-end test.

@@ -107,7 +107,8 @@ def test_without_access_until_the_line_is_left_out(alice, user):
 def test_no_account_offers_to_connect_one(alice):
     html = alice.get(PAGE).content.decode()
 
-    assert "No Google account is connected yet." in html
+    # Issue 29: "yet" read wrongly right after the last disconnect.
+    assert "No Google account is connected." in html
     assert "Connect a Google account" in html
 
 
@@ -160,7 +161,10 @@ def test_disconnect_asks_for_confirmation_then_posts(alice, user, google):
     response = alice.post(f"/google/accounts/{account.pk}/disconnect", {"next": PAGE}, follow=True)
 
     assert response.redirect_chain == [(PAGE, 302)]
-    assert "ada@example.com is disconnected." in response.content.decode()
+    assert (
+        "You disconnected ada@example.com; no Google account is connected now."
+        in response.content.decode()
+    )
     assert not GoogleAccount.objects.exists()
 
 
@@ -234,3 +238,41 @@ def test_the_confirm_step_takes_the_whole_id_not_a_part_of_it(alice, user):
     assert not GoogleAccount.objects.filter(pk=int(neither)).exists()
 
     assert alice.get(PAGE, {"disconnect": neither}).status_code == 404
+
+
+def test_an_ended_time_limited_grant_is_shown_ended_without_a_failed_refresh(alice, user):
+    ended = datetime(2020, 1, 2, 3, 4, tzinfo=UTC)
+    account = make_account(user, refresh_token_expires_at=ended)
+
+    html = section(alice.get(PAGE).content.decode(), account)
+
+    assert 'data-status="reconnect_required"' in html
+    assert ">Reconnect required: Time-limited access ended</dd>" in html
+    assert "<dt>Access ended</dt>" in html
+    assert ">Reconnect</button>" in html
+
+
+def test_dates_are_shown_in_the_one_format_of_every_page(alice, user):
+    account = make_account(user, refresh_token_expires_at=datetime(2027, 1, 2, 3, 4, tzinfo=UTC))
+
+    html = section(alice.get(PAGE).content.decode(), account)
+
+    # The day in words (google_connect/includes/date.html), as on the example's home page.
+    assert '<time datetime="2027-01-02T03:04:00+00:00">2 January 2027</time>' in html
+
+
+def test_the_confirm_step_shows_one_disconnect_button(alice, user):
+    account = make_account(user, email="ada@example.com")
+    other = make_account(user, email="grace@example.com")
+
+    html = alice.get(PAGE, {"disconnect": account.pk}).content.decode()
+
+    assert html.count(">Yes, disconnect</button>") == 1
+    assert ">Disconnect</button>" not in section(html, account)
+    assert ">Disconnect</button>" in section(html, other)
+
+
+def test_every_page_links_the_apps_stylesheet(alice, user):
+    html = alice.get(PAGE).content.decode()
+
+    assert '<link rel="stylesheet" href="/static/google_connect/google_connect.css">' in html

@@ -104,7 +104,8 @@ def test_changelist_shows_and_filters_the_reconnect_reason_in_words(staff):
     listing = staff.get(CHANGELIST).content.decode()
     filtered = staff.get(CHANGELIST, {"reconnect_reason__exact": "reauth_required"})
 
-    assert '<td class="field-reconnect_reason">Time-limited access ended</td>' in listing
+    # The column shows the account's effective state (issue 29), hence its name.
+    assert '<td class="field-shown_reason">Time-limited access ended</td>' in listing
     assert "?reconnect_reason__exact=reauth_required" in listing
     assert ">Google asks the user to sign in again</a>" in listing
     content = filtered.content.decode()
@@ -181,3 +182,16 @@ def test_changelist_shows_short_scope_names_and_the_change_page_the_full_ones(st
     assert "openid calendar.readonly" in listed
     assert calendar not in listed
     assert calendar in detailed
+
+
+def test_changelist_shows_an_ended_time_limited_grant_as_ended(staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    make_account(refresh_token_expires_at=timezone.now() - timedelta(minutes=1))
+
+    listing = staff.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-shown_status">Reconnect required</td>' in listing
+    assert '<td class="field-shown_reason">Time-limited access ended</td>' in listing

@@ -35,17 +35,24 @@ from tests.test_id_token import id_token
 pytestmark = pytest.mark.django_db
 
 SPEC_TEXT = "Something went wrong; to fix this please disconnect Google completely then retry."
+# Issue 29: the guide is a link with words, and the spec's sentence with it is
+# shown only where disconnecting at Google is the fix.
 HELP_LINK = (
-    '<a href="https://myaccount.google.com/permissions" target="_blank" '
-    'rel="noopener noreferrer">https://myaccount.google.com/permissions</a>'
+    '<a class="google-connect-guide" href="https://myaccount.google.com/permissions" '
+    'target="_blank" rel="noopener noreferrer">Follow this guide</a>'
 )
+DISCONNECT_REASONS = {"missing_refresh_token", "scope_not_granted"}
 
 
-def assert_failed(response, reason):
+def assert_failed(response, reason, *, disconnect_advice=None):
+    """A 400 error page for ``reason``; ``disconnect_advice``: whether it shows
+    the spec's sentence and guide (by default, where the reason alone says so)."""
+    if disconnect_advice is None:
+        disconnect_advice = reason in DISCONNECT_REASONS
     assert response.status_code == 400
     content = response.content.decode()
-    assert SPEC_TEXT in content
-    assert "Follow this guide " + HELP_LINK in content
+    assert (SPEC_TEXT in content) is disconnect_advice
+    assert (HELP_LINK in content) is disconnect_advice
     assert f'data-reason="{reason}"' in content
     assert 'href="/google/accounts/authorize"' in content
     for secret in (ACCESS_TOKEN, REFRESH_TOKEN, AUTH_CODE, "TEST-CLIENT-SECRET"):
@@ -576,7 +583,10 @@ def test_token_endpoint_errors_fail(alice, google, status, body):
 
     response = finish_flow(alice, state)
 
-    assert_failed(response, "token_exchange_failed")
+    # Issue 29: a refused code (invalid_grant) is the one exchange failure the
+    # spec's "disconnect Google completely then retry" fixes.
+    refused = (body or {}).get("error") == "invalid_grant"
+    assert_failed(response, "token_exchange_failed", disconnect_advice=refused)
     assert GoogleAccount.objects.count() == 0
 
 

@@ -86,7 +86,7 @@ def test_disconnect_revokes_the_grant_at_the_stand_in(demo_over_http, alice):
     response = alice.post(f"/google/accounts/{account.pk}/disconnect", {"next": "/"}, follow=True)
 
     assert [str(m) for m in response.context["messages"]] == [
-        "alan.turing@example.com is disconnected."
+        "You disconnected alan.turing@example.com; no Google account is connected now."
     ]
     assert not GoogleAccount.objects.exists()
     assert Grant.objects.get().revoked_at is not None

@@ -106,6 +106,17 @@ def test_owner_disconnects_and_is_redirected(alice, google, account):
     assert response["Location"] == "/"
     assert not GoogleAccount.objects.exists()
     messages = [str(m) for m in response.wsgi_request._messages]
+    # The user's last account: the page behind the redirect lists none now.
+    assert messages == ["You disconnected mine@example.com; no Google account is connected now."]
+
+
+def test_disconnecting_one_of_several_accounts_names_only_that_one(alice, google, account, user):
+    make_account(user, email="other@example.com")
+    google.revoke()
+
+    response = alice.post(disconnect_url(account))
+
+    messages = [str(m) for m in response.wsgi_request._messages]
     assert messages == ["mine@example.com is disconnected."]
 
 

@@ -92,7 +92,9 @@ def test_view_removes_a_blanked_account(alice, google, blanked):
 
     assert response.status_code == 302
     assert not GoogleAccount.objects.exists()
-    assert messages_of(response) == ["blank@example.com is disconnected."]
+    assert messages_of(response) == [
+        "You disconnected blank@example.com; no Google account is connected now."
+    ]
     assert len(google.mock.calls) == 0
 
 

@@ -1,5 +1,7 @@
 """The connect error page: what happened and what to do, per reason, in the site's layout."""
 
+from pathlib import Path
+
 import pytest
 from django.template.loader import render_to_string
 from django.test import RequestFactory
@@ -8,16 +10,17 @@ from django.utils.html import escape
 
 from google_connect import exceptions
 from google_connect.web.error_page import error_context
-from google_connect.web.error_texts import ERROR_TEXTS
+from google_connect.web.error_texts import DISCONNECT_REASONS, ERROR_TEXTS, texts_for
 from google_connect.web.pages import render_page
 from tests.support import connect, finish_flow, start_flow, token_body
 
 pytestmark = pytest.mark.django_db
 
 SPEC_TEXT = "Something went wrong; to fix this please disconnect Google completely then retry."
+# Issue 29: the guide is a link with words, no longer a raw URL after "Follow this guide".
 GUIDE = (
-    'Follow this guide <a href="https://myaccount.google.com/permissions" target="_blank" '
-    'rel="noopener noreferrer">https://myaccount.google.com/permissions</a>'
+    '<a class="google-connect-guide" href="https://myaccount.google.com/permissions" '
+    'target="_blank" rel="noopener noreferrer">Follow this guide</a>'
 )
 CALENDAR = "https://www.googleapis.com/auth/calendar.readonly"
 # Every reason the callback can fail with, and one for a reason added later.
@@ -45,16 +48,77 @@ def page(error, next_url=None):
     return response.content.decode()
 
 
+# Where disconnecting at Google and retrying is the fix: only these pages keep
+# the spec's sentence and its guide (issue 29's table).
+DISCONNECT_ERRORS = [
+    exceptions.MissingRefreshToken(),
+    exceptions.ScopeNotGranted([CALENDAR]),
+    exceptions.TokenExchangeFailed("x", error_code="invalid_grant"),
+]
+OTHER_ERRORS = [error for error in CALLBACK_ERRORS if error.reason not in DISCONNECT_REASONS] + [
+    exceptions.GoogleConnectError()
+]
+
+
 @pytest.mark.parametrize("error", CALLBACK_ERRORS, ids=lambda error: error.reason)
-def test_every_callback_reason_has_its_own_heading_above_the_spec_text(error):
+def test_every_callback_reason_has_its_own_heading_and_text(error):
     heading, text = ERROR_TEXTS[error.reason]
 
     content = page(error)
 
     assert f"<h1>{escape(heading)}</h1>" in content
     assert str(escape(text)) in content
+
+
+@pytest.mark.parametrize("error", DISCONNECT_ERRORS, ids=lambda error: error.reason)
+def test_the_spec_text_and_guide_follow_the_heading_where_disconnecting_is_the_fix(error):
+    heading, _ = texts_for(error)
+
+    content = page(error)
+
     assert content.index(f"<h1>{escape(heading)}</h1>") < content.index(SPEC_TEXT)
-    assert GUIDE in content
+    assert content.count(SPEC_TEXT) == 1
+    assert content.index(SPEC_TEXT) < content.index(GUIDE)
+
+
+@pytest.mark.parametrize("error", OTHER_ERRORS, ids=lambda error: error.reason)
+def test_no_spec_text_or_guide_where_disconnecting_is_not_the_fix(error):
+    content = page(error)
+
+    assert SPEC_TEXT not in content
+    assert "myaccount.google.com" not in content
+    assert 'href="/google/accounts/authorize">Try again</a>' in content
+
+
+def test_a_refused_code_is_not_a_failed_exchange_to_wait_out():
+    content = page(exceptions.TokenExchangeFailed("x", error_code="invalid_grant"))
+
+    assert "Google refused to finish connecting, so nothing was stored." in content
+    assert "Try again in a few minutes." not in content
+
+
+def test_another_users_account_is_not_to_be_removed_at_google():
+    content = page(exceptions.AccountLinkedToAnotherUser())
+
+    assert "Sign in as that user to use it" in content
+    assert "ask this site&#x27;s support" in content
+    assert "removing it would break that user&#x27;s connection" in content
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        (exceptions.InvalidState(), "Start again from this site."),
+        (exceptions.InvalidCallback(), "Try again from this site&#x27;s page."),
+        (exceptions.InvalidIssuer(), "Try again from this site&#x27;s page"),
+        (exceptions.TokenExchangeFailed("x", status_code=500), "Try again in a few minutes."),
+        (exceptions.UserInfoFailed("x"), "Try again in a few minutes."),
+        (exceptions.GoogleUnavailable("x"), "Try again in a few minutes."),
+    ],
+    ids=lambda value: getattr(value, "reason", ""),
+)
+def test_the_next_step_fits_the_reason(error, advice):
+    assert advice in page(error)
 
 
 def test_headings_differ_from_reason_to_reason():
@@ -78,8 +142,9 @@ def test_cancel_says_nothing_was_stored(alice):
     content = response.content.decode()
     assert response.status_code == 400
     assert "<h1>You cancelled the connection</h1>" in content
-    assert "Nothing was stored. Connect again whenever you are ready." in content
-    assert SPEC_TEXT in content and GUIDE in content
+    assert "Nothing was stored. Connect again whenever you like." in content
+    # Issue 29: after Cancel there is nothing to disconnect; the spec's advice would mislead.
+    assert SPEC_TEXT not in content and GUIDE not in content
 
 
 def test_missing_permissions_are_named_in_googles_words(alice, google, settings):
@@ -121,9 +186,11 @@ def test_try_again_without_a_known_flow_starts_plainly(alice):
 def test_the_page_is_in_french_for_french_users():
     with translation.override("fr"):
         content = page(exceptions.AccessDenied("access_denied"))
+        # Issue 29: the guide is now only on the pages where disconnecting is the fix.
+        guided = page(exceptions.MissingRefreshToken())
 
     assert "<h1>Vous avez annulé la connexion</h1>" in content
-    assert "Suivez ce guide" in content
+    assert "Suivez ce guide" in guided
 
 
 def test_without_base_template_the_pages_use_the_built_in_layout(alice):
@@ -158,3 +225,22 @@ def test_a_template_rendered_without_the_helper_falls_back_to_the_layout():
 
     assert content.startswith("<!DOCTYPE html>")
     assert "Your Google account a@b.c is connected." in content
+
+
+def test_the_connected_page_links_onward_without_a_next(alice, google):
+    response = connect(alice, google)
+
+    content = response.content.decode()
+    assert '<a class="google-connect-button" href="/google/accounts/">' in content
+    assert 'href="/">Continue to the site</a>' in content
+
+
+def test_the_stylesheet_is_a_static_file_of_the_package():
+    from django.contrib.staticfiles import finders
+
+    path = finders.find("google_connect/google_connect.css")
+
+    assert path is not None
+    css = Path(path).read_text()
+    assert "prefers-color-scheme: dark" in css
+    assert "@import" not in css and "url(" not in css  # no fonts or files from elsewhere

@@ -6,9 +6,10 @@ import pytest
 from django.utils import timezone
 
 from example_project import demo
-from example_project.fake_google.models import AuthorizationCode, Token
+from example_project.fake_google.models import AuthorizationCode, Grant, Token
 from google_connect.google.answers import parse_token_response, parse_userinfo
 from tests.stand_in import (
+    EMAIL_SCOPE,
     PROFILE_SCOPE,
     REVOKE,
     SCOPES,
@@ -222,13 +223,73 @@ def test_revoking_twice_or_an_unknown_token_is_invalid_token(client):
     assert oauth_error(client.post(REVOKE, {})) == (400, "invalid_request")
 
 
-def test_other_grants_survive_a_revocation(client):
-    first = connected_tokens(client)
-    second = connected_tokens(client)
+def test_another_accounts_grant_survives_a_revocation(client):
+    # Issue 29: two consents of one account are one grant (see the tests
+    # below); another account's grant is another grant.
+    first = connected_tokens(client, identity="ada")
+    second = connected_tokens(client, identity="grace")
 
     client.post(REVOKE, {"token": first["access_token"]})
 
     assert refresh(client, second["refresh_token"]).status_code == 200
+
+
+def test_consenting_again_adds_to_the_one_grant_of_the_account_and_client(client):
+    connected_tokens(client, scopes=["openid", EMAIL_SCOPE])
+    connected_tokens(client, scopes=["openid", PROFILE_SCOPE])
+
+    grant = Grant.objects.get()
+    assert grant.scope_list == ["openid", EMAIL_SCOPE, PROFILE_SCOPE]
+
+
+def test_consenting_again_issues_a_new_refresh_token_beside_the_old_one(client):
+    first = connected_tokens(client)
+    second = connected_tokens(client)
+
+    assert first["refresh_token"] != second["refresh_token"]
+    assert refresh(client, first["refresh_token"]).status_code == 200
+    assert refresh(client, second["refresh_token"]).status_code == 200
+
+
+def test_a_token_covers_what_its_consent_granted_not_the_whole_grant(client):
+    connected_tokens(client)
+    narrower = connected_tokens(client, scopes=["openid", PROFILE_SCOPE])
+
+    assert narrower["scope"] == f"openid {PROFILE_SCOPE}"
+    refreshed = refresh(client, narrower["refresh_token"]).json()
+    assert refreshed["scope"] == f"openid {PROFILE_SCOPE}"
+
+
+def test_revoking_any_token_ends_every_token_of_the_grant(client):
+    first = connected_tokens(client)
+    second = connected_tokens(client)
+
+    assert client.post(REVOKE, {"token": second["access_token"]}).status_code == 200
+
+    assert oauth_error(refresh(client, first["refresh_token"])) == (400, "invalid_grant")
+    assert oauth_error(refresh(client, second["refresh_token"])) == (400, "invalid_grant")
+    assert not Grant.objects.live().exists()
+
+
+def test_a_consent_after_a_revocation_starts_a_new_grant(client):
+    first = connected_tokens(client)
+    client.post(REVOKE, {"token": first["refresh_token"]})
+
+    connected_tokens(client)
+
+    assert Grant.objects.count() == 2
+    assert Grant.objects.live().count() == 1
+
+
+def test_beyond_the_limit_the_oldest_refresh_token_stops_working(client, monkeypatch):
+    monkeypatch.setattr("example_project.fake_google.models.REFRESH_TOKEN_LIMIT", 2)
+    oldest = connected_tokens(client)
+    middle = connected_tokens(client)
+    newest = connected_tokens(client)
+
+    assert oauth_error(refresh(client, oldest["refresh_token"])) == (400, "invalid_grant")
+    assert refresh(client, middle["refresh_token"]).status_code == 200
+    assert refresh(client, newest["refresh_token"]).status_code == 200
 
 
 def test_token_endpoints_refuse_get(client):

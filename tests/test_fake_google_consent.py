@@ -17,6 +17,8 @@ from tests.stand_in import (
 
 pytestmark = [stand_in_db, pytest.mark.usefixtures("demo_mode")]
 
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
+
 
 def assert_refused(response, status, error):
     """Refused with Google's error page: no redirect to an unchecked redirect_uri."""
@@ -155,3 +157,21 @@ def test_the_demo_site_requires_the_issuer_the_stand_in_sends():
 
     assert site["REQUIRE_ISSUER"] is True
     assert site["ISSUER"] == demo.fake_google_settings("http://127.0.0.1:8000")["ISSUER"]
+
+
+def test_a_consent_page_answered_again_after_its_scopes_were_granted_is_a_consent(client):
+    # Back to the page of an incremental request, then Allow again: the scope
+    # is no longer one the page would offer (it is granted), yet was requested.
+    auth = authorization(
+        scope=f"openid {CALENDAR_SCOPE}",
+        include_granted_scopes="true",
+        login_hint="ada.lovelace@example.com",
+    )
+    first = redirect_params(answer(client, auth, scopes=["openid", CALENDAR_SCOPE]))
+
+    again = answer(client, auth, scopes=["openid", CALENDAR_SCOPE])
+
+    params = redirect_params(again)
+    assert params["code"] != first["code"]
+    assert params["scope"] == f"openid {CALENDAR_SCOPE}"
+    assert Grant.objects.get().scope_list == ["openid", CALENDAR_SCOPE]

@@ -10,6 +10,7 @@ from google_connect.fields import UNDECRYPTABLE
 from google_connect.google.answers import parse_token_response
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_reconnect_required
+from google_connect.store.reasons import ReconnectReason
 from tests.factories import make_account
 from tests.support import connect, recording, token_body
 
@@ -263,3 +264,35 @@ def test_a_failed_refresh_leaves_last_refreshed_at(google):
         account.get_access_token()
 
     assert GoogleAccount.objects.get(pk=account.pk).last_refreshed_at == long_ago
+
+
+# -- the displayed state (issue 29) ----------------------------------------------------
+
+
+def test_an_ended_time_limited_grant_reads_as_ended_before_any_refresh(user):
+    account = make_account(user, refresh_token_expires_at=timezone.now() - timedelta(minutes=1))
+
+    assert account.status == GoogleAccount.Status.ACTIVE  # nothing has failed yet
+    assert account.effective_status == GoogleAccount.Status.RECONNECT_REQUIRED
+    assert account.effective_reconnect_reason == ReconnectReason.REFRESH_TOKEN_EXPIRED
+    assert account.get_effective_status_display() == "Reconnect required"
+    assert account.get_effective_reconnect_reason_display() == "Time-limited access ended"
+
+
+def test_a_grant_still_running_reads_as_stored(user):
+    account = make_account(user, refresh_token_expires_at=timezone.now() + timedelta(days=1))
+
+    assert account.effective_status == GoogleAccount.Status.ACTIVE
+    assert account.effective_reconnect_reason == ""
+    assert account.get_effective_reconnect_reason_display() == ""
+
+
+def test_a_stored_reconnect_reason_wins_over_the_end_date(user):
+    account = make_account(
+        user,
+        status=GoogleAccount.Status.RECONNECT_REQUIRED,
+        reconnect_reason=ReconnectReason.REVOKED,
+        refresh_token_expires_at=timezone.now() - timedelta(days=1),
+    )
+
+    assert account.effective_reconnect_reason == ReconnectReason.REVOKED

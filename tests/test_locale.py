@@ -15,10 +15,8 @@ def test_error_page_is_translated(alice, settings):
 
     assert response.status_code == 400
     content = response.content.decode()
-    assert (
-        "Une erreur s’est produite\xa0; pour la corriger, déconnectez complètement Google, "
-        "puis réessayez." in content
-    )
+    # Issue 29: an expired link gets its own advice, not the spec's sentence.
+    assert "<h1>Ce lien a expiré</h1>" in content
     assert "Réessayer" in content
     assert "Something went wrong" not in content
 

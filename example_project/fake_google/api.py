@@ -45,17 +45,19 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def token_body(grant: Grant, *, with_refresh_token: bool) -> dict[str, Any]:
+def token_body(grant: Grant, scopes: str, *, with_refresh_token: bool) -> dict[str, Any]:
+    """A token answer for ``scopes``: what the code or refresh token covers, which
+    may be less than the grant holds (no ``include_granted_scopes``)."""
     body: dict[str, Any] = {
-        "access_token": Token.objects.issue(grant, Token.Kind.ACCESS),
+        "access_token": Token.objects.issue(grant, Token.Kind.ACCESS, scopes),
         "expires_in": int(ACCESS_TOKEN_LIFETIME.total_seconds()),
-        "scope": grant.scopes,
+        "scope": scopes,
         "token_type": "Bearer",
     }
     if with_refresh_token:
         # Google sends one only when it showed the consent screen, which the
         # stand-in always does.
-        body["refresh_token"] = Token.objects.issue(grant, Token.Kind.REFRESH)
+        body["refresh_token"] = Token.objects.issue(grant, Token.Kind.REFRESH, scopes)
     if grant.expires_at is not None:
         # Time-limited access: every answer tells the time left, in seconds.
         left = grant.expires_at - timezone.now()
@@ -101,7 +103,8 @@ class TokenView(View):
             return oauth_error("invalid_grant", "Missing code verifier.")
         if not hmac.compare_digest(s256(verifier), issued.code_challenge):
             return oauth_error("invalid_grant", "Invalid code verifier.")
-        return no_store(JsonResponse(token_body(issued.grant, with_refresh_token=True)))
+        body = token_body(issued.grant, issued.scopes, with_refresh_token=True)
+        return no_store(JsonResponse(body))
 
     def refresh(self, request: HttpRequest, client_id: str) -> HttpResponse:
         refresh_token = request.POST.get("refresh_token")
@@ -118,7 +121,7 @@ class TokenView(View):
                 "error_subtype": "invalid_rapt",
             }
             return no_store(JsonResponse(body, status=400))
-        return no_store(JsonResponse(token_body(row.grant, with_refresh_token=False)))
+        return no_store(JsonResponse(token_body(row.grant, row.scopes, with_refresh_token=False)))
 
 
 class UserInfoView(View):
@@ -132,7 +135,7 @@ class UserInfoView(View):
             response = oauth_error("invalid_request", "Invalid Credentials", 401)
             response["WWW-Authenticate"] = 'Bearer realm="https://accounts.google.com/"'
             return response
-        return no_store(JsonResponse(claims(request, row.grant)))
+        return no_store(JsonResponse(claims(request, row)))
 
 
 def bearer_access_token(request: HttpRequest) -> Token | None:
@@ -143,9 +146,9 @@ def bearer_access_token(request: HttpRequest) -> Token | None:
     return Token.objects.live(token.strip(), Token.Kind.ACCESS)
 
 
-def claims(request: HttpRequest, grant: Grant) -> dict[str, Any]:
-    identity = IDENTITIES[grant.identity]
-    granted = set(grant.scope_list)
+def claims(request: HttpRequest, token: Token) -> dict[str, Any]:
+    identity = IDENTITIES[token.grant.identity]
+    granted = set(token.scope_list)
     profile = bool(granted & PROFILE_SCOPES)
     email = bool(granted & EMAIL_SCOPES)
     # The picture is an absolute URL on the stand-in itself, as Google's points

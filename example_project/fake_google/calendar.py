@@ -40,7 +40,7 @@ class CalendarView(View):
         row = bearer_access_token(request)
         if row is None:
             return api_error(401, "Request had invalid authentication credentials.", "authError")
-        if not CALENDAR_SCOPES & set(row.grant.scope_list):
+        if not CALENDAR_SCOPES & set(row.scope_list):
             return api_error(
                 403, "Request had insufficient authentication scopes.", "insufficientPermissions"
             )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.utils import timezone
@@ -25,21 +25,54 @@ def digest(secret: str) -> str:
 
 
 class GrantQuerySet(models.QuerySet["Grant"]):
+    def live(self) -> GrantQuerySet:
+        """Grants whose tokens still work: not revoked, not past a time limit."""
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())
+        )
+
+    def of(self, client_id: str, identity: str) -> Grant | None:
+        """The identity's live grant to the client: Google keeps one per account and client."""
+        return self.live().filter(client_id=client_id, identity=identity).order_by("-pk").first()
+
     def union_with_earlier(self, client_id: str, identity: str, scopes: list[str]) -> list[str]:
-        """``scopes`` plus those of the identity's live grants to the client (incremental auth)."""
-        earlier = self.filter(client_id=client_id, identity=identity, revoked_at__isnull=True)
+        """``scopes`` plus those of the identity's live grant to the client (incremental auth)."""
         union = dict.fromkeys(scopes)
-        for grant in earlier:
+        grant = self.of(client_id, identity)
+        if grant is not None:
             union.update(dict.fromkeys(grant.scope_list))
         return list(union)
 
+    def consent(
+        self, client_id: str, identity: str, scopes: list[str], *, expires_at: datetime | None
+    ) -> Grant:
+        """Record a consent as Google does: into the live grant, or a new one.
+
+        Consenting again adds the scopes to the grant the account already
+        gave the client (the permissions page lists it once); the time limit
+        chosen last applies to the whole grant.
+        """
+        grant = self.of(client_id, identity)
+        if grant is None:
+            return self.create(
+                client_id=client_id,
+                identity=identity,
+                scopes=" ".join(scopes),
+                expires_at=expires_at,
+            )
+        grant.scopes = " ".join(dict.fromkeys([*grant.scope_list, *scopes]))
+        grant.expires_at = expires_at
+        grant.save(update_fields=["scopes", "expires_at"])
+        return grant
+
 
 class Grant(models.Model):
-    """What one visitor allowed one client on the consent page."""
+    """What one visitor allowed one client, over all its consents."""
 
     client_id = models.CharField(max_length=255)
     identity = models.CharField(max_length=32)
-    # Space-delimited, in the order the client asked for them.
+    # Space-delimited: every scope any consent to this grant allowed. Each
+    # token covers its own subset (Token.scopes).
     scopes = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -67,12 +100,20 @@ class Grant(models.Model):
         self.revoked_at = timezone.now()
         self.save(update_fields=["revoked_at"])
 
+    def end_now(self) -> None:
+        """End a time-limited grant now, as if its time had run out (the demo's clock)."""
+        self.expires_at = timezone.now()
+        self.save(update_fields=["expires_at"])
+
 
 class AuthorizationCodeQuerySet(models.QuerySet["AuthorizationCode"]):
-    def issue(self, grant: Grant, *, redirect_uri: str, code_challenge: str) -> str:
+    def issue(
+        self, grant: Grant, *, scopes: list[str], redirect_uri: str, code_challenge: str
+    ) -> str:
         code = "4/demo-" + secrets.token_urlsafe(32)
         self.create(
             grant=grant,
+            scopes=" ".join(scopes),
             digest=digest(code),
             redirect_uri=redirect_uri,
             code_challenge=code_challenge,
@@ -97,6 +138,8 @@ class AuthorizationCodeQuerySet(models.QuerySet["AuthorizationCode"]):
 class AuthorizationCode(models.Model):
     grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="codes")
     digest = models.CharField(max_length=64, unique=True)
+    # What the tokens this code brings cover: this consent's scopes.
+    scopes = models.TextField(default="")
     redirect_uri = models.TextField()
     code_challenge = models.CharField(max_length=128)
     expires_at = models.DateTimeField()
@@ -108,15 +151,28 @@ class AuthorizationCode(models.Model):
         return f"authorization code {self.pk} of grant {self.grant_id}"
 
 
+# Google keeps up to 100 refresh tokens per account and client; a new one
+# beyond that ends the oldest.
+REFRESH_TOKEN_LIMIT = 100
+
+
 class TokenQuerySet(models.QuerySet["Token"]):
-    def issue(self, grant: Grant, kind: str) -> str:
+    def issue(self, grant: Grant, kind: str, scopes: str) -> str:
         if kind == Token.Kind.ACCESS:
             token = "ya29.demo-" + secrets.token_urlsafe(32)
             expires_at = timezone.now() + ACCESS_TOKEN_LIFETIME
         else:
             token = "1//demo-" + secrets.token_urlsafe(32)
             expires_at = None
-        self.create(grant=grant, kind=kind, digest=digest(token), expires_at=expires_at)
+        self.create(
+            grant=grant, kind=kind, digest=digest(token), scopes=scopes, expires_at=expires_at
+        )
+        if kind == Token.Kind.REFRESH:
+            # Beside the grant's earlier refresh tokens, which keep working.
+            kept = self.filter(grant=grant, kind=kind).order_by("-pk")[:REFRESH_TOKEN_LIMIT]
+            self.filter(grant=grant, kind=kind).exclude(
+                pk__in=list(kept.values_list("pk", flat=True))
+            ).delete()
         return token
 
     def live(self, token: str, kind: str | None = None) -> Token | None:
@@ -142,6 +198,8 @@ class Token(models.Model):
     grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="tokens")
     kind = models.CharField(max_length=10, choices=Kind.choices)
     digest = models.CharField(max_length=64, unique=True)
+    # Space-delimited: what this token may be used for.
+    scopes = models.TextField(default="")
     # Refresh tokens live until their grant is revoked.
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -150,6 +208,10 @@ class Token(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.pk} of grant {self.grant_id}"
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
 
 
 class SigningKey(models.Model):

@@ -50,23 +50,25 @@ class ConsentView(View):
             return self.refuse(
                 request, AuthorizationError("invalid_request", "Press Allow or Cancel.")
             )
-        form = ConsentForm(request.POST, requested_scopes=to_ask(auth)[1])
+        # Every requested scope is a valid answer, not only those the page
+        # showed: a page answered again after Back (its scopes granted since)
+        # is a consent like any other, not "Select a valid choice".
+        form = ConsentForm(request.POST, requested_scopes=auth.scopes)
         if not form.is_valid():
             return self.consent_page(request, auth, form, status=400)
         ticked = set(form.cleaned_data["scopes"])
+        identity = form.cleaned_data["identity"]
         granted = [scope for scope in auth.scopes if scope in ticked]
         if auth.include_granted_scopes:
-            granted = Grant.objects.union_with_earlier(
-                auth.client.client_id, form.cleaned_data["identity"], granted
-            )
-        grant = Grant.objects.create(
-            client_id=auth.client.client_id,
-            identity=form.cleaned_data["identity"],
-            scopes=" ".join(granted),
-            expires_at=form.access_until(),
+            granted = Grant.objects.union_with_earlier(auth.client.client_id, identity, granted)
+        grant = Grant.objects.consent(
+            auth.client.client_id, identity, granted, expires_at=form.access_until()
         )
         code = AuthorizationCode.objects.issue(
-            grant, redirect_uri=auth.redirect_uri, code_challenge=auth.code_challenge
+            grant,
+            scopes=granted,
+            redirect_uri=auth.redirect_uri,
+            code_challenge=auth.code_challenge,
         )
         return HttpResponseRedirect(auth.redirect(code=code, scope=" ".join(granted)))
 
@@ -103,7 +105,8 @@ class PermissionsView(View):
 
     In demo mode it is the error page's guide (``HELP_URL``), so its advice
     works offline. Removing a grant revokes it, as the revoke endpoint does:
-    the site's stored tokens stop working.
+    the site's stored tokens stop working. "End now" ends a time-limited
+    grant as if its days had passed: the demo's clock, which Google has not.
     """
 
     http_method_names = ["get", "post"]
@@ -116,12 +119,13 @@ class PermissionsView(View):
                 "identity": IDENTITIES.get(grant.identity),
                 "scopes": [describe(scope) for scope in grant.scope_list],
             }
-            for grant in Grant.objects.filter(revoked_at__isnull=True).order_by("-created_at")
+            for grant in Grant.objects.live().order_by("-created_at")
         ]
         context = {
             "grants": grants,
             "client_name": registered_client().name,
             "removed": "removed" in request.GET,
+            "ended": "ended" in request.GET,
         }
         return render(request, self.template_name, context)
 
@@ -129,7 +133,14 @@ class PermissionsView(View):
         grant_id = request.POST.get("grant", "")
         if not (grant_id.isascii() and grant_id.isdigit() and len(grant_id) < 19):
             raise Http404("No such grant.")
-        grant = get_object_or_404(Grant, pk=grant_id, revoked_at__isnull=True)
+        grant = get_object_or_404(Grant.objects.live(), pk=grant_id)
+        if request.POST.get("action") == "end":
+            if grant.expires_at is None:
+                raise Http404("Only a time-limited grant can be ended now.")
+            # Google tells no one when a time limit runs out: the site finds
+            # out from the end date it stored, or its next refresh.
+            grant.end_now()
+            return HttpResponseRedirect(reverse("fake_google:permissions") + "?ended=1")
         grant.revoke()
         # As Google does for sites with Cross-Account Protection: the site
         # hears of it at once, through a signed security event.

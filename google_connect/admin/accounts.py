@@ -87,8 +87,8 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
         "user",
         "email",
         "client",
-        "status",
-        "reconnect_reason",
+        "shown_status",
+        "shown_reason",
         "short_scopes",
         "expires_at",
         "created_at",
@@ -108,6 +108,17 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
         # Its name when configured, its id otherwise (a removed client).
         found = clients.with_id(account.client_id)
         return found.name if found is not None else account.client_id
+
+    # The state the user's pages show (see GoogleAccount.effective_status): a
+    # time-limited grant whose end date has passed is listed as ended even
+    # before a refresh fails. The filters still read the stored columns.
+    @admin.display(description=_("status"), ordering="status")
+    def shown_status(self, account: GoogleAccount) -> str:
+        return account.get_effective_status_display()
+
+    @admin.display(description=_("reconnect reason"), ordering="reconnect_reason")
+    def shown_reason(self, account: GoogleAccount) -> str:
+        return account.get_effective_reconnect_reason_display()
 
     @admin.display(description=_("granted scopes"))
     def short_scopes(self, account: GoogleAccount) -> str:

@@ -18,6 +18,7 @@ from google_connect.google import clients
 from google_connect.scopes import sets as scope_sets
 from google_connect.store import disconnection, scope_changes, tokens
 from google_connect.store.lifetimes import grant_ends_at, store_lifetimes
+from google_connect.store.lifetimes import grant_has_ended as grant_ended_by
 from google_connect.store.reasons import ReconnectReason
 from google_connect.token_digests import DOUBLE_SHA512, PREFIX, RefreshTokenDigestField
 
@@ -333,6 +334,37 @@ class GoogleAccount(models.Model):
     def grant_expires_at(self) -> datetime | None:
         """When a time-limited grant ends (a datetime), None for ongoing access."""
         return grant_ends_at(self)
+
+    # -- what the pages and the admin show ------------------------------------------
+    #
+    # A time-limited grant ends at its stored date whether or not a refresh has
+    # failed since: every page reads the state from here, not from ``status``.
+
+    @property
+    def grant_has_ended(self) -> bool:
+        """True once a time-limited grant's stored end date has passed."""
+        return grant_ended_by(self, timezone.now())
+
+    @property
+    def effective_status(self) -> str:
+        """``status`` as the user should see it: an ended grant needs a reconnect."""
+        if self.status == self.Status.ACTIVE and self.grant_has_ended:
+            return self.Status.RECONNECT_REQUIRED
+        return self.status
+
+    @property
+    def effective_reconnect_reason(self) -> str:
+        """Why a reconnect is needed (blank while none is), an ended grant included."""
+        if self.status == self.Status.ACTIVE and self.grant_has_ended:
+            return ReconnectReason.REFRESH_TOKEN_EXPIRED
+        return self.reconnect_reason
+
+    def get_effective_status_display(self) -> str:
+        return str(self.Status(self.effective_status).label)
+
+    def get_effective_reconnect_reason_display(self) -> str:
+        reason = self.effective_reconnect_reason
+        return str(ReconnectReason(reason).label) if reason else ""
 
     @property
     def granted_scopes(self) -> list[str]:

@@ -45,12 +45,21 @@ class AccountRow:
         return initials_of(self.account.name or self.account.email or self.account.sub)
 
     @property
+    def status(self) -> str:
+        # As the account defines it: an ended time-limited grant reads as ended.
+        return self.account.effective_status
+
+    @property
+    def status_display(self) -> str:
+        return self.account.get_effective_status_display()
+
+    @property
     def needs_reconnect(self) -> bool:
-        return self.account.status == GoogleAccount.Status.RECONNECT_REQUIRED
+        return self.status == GoogleAccount.Status.RECONNECT_REQUIRED
 
     @property
     def reason(self) -> str:
-        return self.account.get_reconnect_reason_display() if self.needs_reconnect else ""
+        return self.account.get_effective_reconnect_reason_display() if self.needs_reconnect else ""
 
     @property
     def access_until(self) -> datetime | None:

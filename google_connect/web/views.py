@@ -191,7 +191,10 @@ class ConnectView(View):
             return consent.partial_grant_redirect(request, next_url, missing_sets)
         if next_url:
             return HttpResponseRedirect(next_url)
-        return render_page(request, self.template_name, {"account": account, "created": created})
+        # No ``next``: the page links onward, to the accounts page and the site.
+        home_url = resolve_url(config.SUCCESS_URL or "/")
+        context = {"account": account, "created": created, "home_url": home_url}
+        return render_page(request, self.template_name, context)
 
     def failure(self, request: HttpRequest, error: GoogleConnectError) -> HttpResponse:
         logger.warning(
@@ -319,7 +322,11 @@ class DisconnectView(LoginRequiredMixin, View):
             messages.error(request, text)
             return redirect(destination)
         if _messages_enabled(request):
-            if readable:
+            remaining = GoogleAccount.objects.using(account._state.db).filter(user=request.user)
+            if readable and not remaining.exists():
+                # The page behind the redirect lists no account now: say why.
+                text = _("You disconnected %(account)s; no Google account is connected now.")
+            elif readable:
                 text = _("%(account)s is disconnected.")
             else:
                 text = _(

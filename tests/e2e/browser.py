@@ -11,6 +11,9 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 # Generous for a loaded CI machine; a healthy page takes well under a second.
 PAGE_TIMEOUT = 15
+# A phone and a laptop: every page must fit both without scrolling sideways.
+WIDTHS = (375, 1280)
+HEIGHT = 800
 
 
 class Browser:
@@ -23,6 +26,16 @@ class Browser:
 
     def open(self, path: str) -> None:
         self.driver.get(self.base_url + path)
+        self.assert_fits()
+
+    def assert_fits(self) -> None:
+        """The page shown needs no horizontal scrolling at any of ``WIDTHS``."""
+        for width in WIDTHS:
+            self.driver.set_window_size(width, HEIGHT)
+            scroll, inner = self.driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth];"
+            )
+            assert scroll <= inner, f"{self.path} is {scroll} px wide in a {inner} px window"
 
     def fill(self, name: str, value: str) -> None:
         field = self.driver.find_element(By.NAME, name)
@@ -68,6 +81,12 @@ class Browser:
                 "return !window.googleConnectOldPage && document.readyState === 'complete';"
             )
         )
+        self.assert_fits()
+
+    def back(self) -> None:
+        """The browser's Back button."""
+        self.driver.back()
+        self.assert_fits()
 
     @property
     def path(self) -> str:
@@ -96,10 +115,16 @@ class Browser:
         link = self.driver.find_element(By.XPATH, f'//a[normalize-space(.)="{label}"]')
         return link.get_dom_attribute("href")
 
-    def screenshot(self, name: str) -> Path:
-        """Save what the visitor sees as ``name`` (a PNG) in the screenshot directory."""
-        path = self.screenshot_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.driver.save_screenshot(str(path)):
-            raise AssertionError(f"Chromium could not save the screenshot {name}")
-        return path
+    def screenshot(self, name: str) -> list[Path]:
+        """Save what the visitor sees as ``name`` (a PNG, 1280 px wide) and as
+        ``name`` ending in ``-375.png`` (a phone), in the screenshot directory."""
+        self.screenshot_dir.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for width in sorted(WIDTHS, reverse=True):
+            stem = name.removesuffix(".png")
+            path = self.screenshot_dir / (name if width == max(WIDTHS) else f"{stem}-{width}.png")
+            self.driver.set_window_size(width, HEIGHT)
+            if not self.driver.save_screenshot(str(path)):
+                raise AssertionError(f"Chromium could not save the screenshot {path.name}")
+            paths.append(path)
+        return paths

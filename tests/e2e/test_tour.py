@@ -19,9 +19,11 @@ from tests.stand_in import EMAIL_SCOPE, stand_in_db_over_http
 
 pytestmark = [pytest.mark.e2e, stand_in_db_over_http]
 
-# The demo tour's two screenshots (docs/ with --update-screenshots).
+# The demo tour's screenshots (docs/ with --update-screenshots), each also at 375 px.
 SCREENSHOT = "screenshot-home.png"
 ERROR_SCREENSHOT = "screenshot-error.png"
+ACCOUNTS_SCREENSHOT = "screenshot-accounts.png"
+CONSENT_SCREENSHOT = "screenshot-consent.png"
 BANNER = "Demo mode: Google is simulated locally"
 SPEC_TEXT = "Something went wrong; to fix this please disconnect Google completely then retry."
 HELP_URL = "https://myaccount.google.com/permissions"
@@ -52,6 +54,7 @@ def test_demo_tour(browser, visitor):
     open_your_next_events(browser)
     untick_calendar_and_see_the_graceful_page(browser)
     grant_calendar_and_see_the_events(browser)
+    go_back_and_allow_again(browser)
     disconnect_from_the_accounts_page(browser)
     grant_access_for_7_days_until_it_ends(browser)
     remove_access_in_the_google_account(browser)
@@ -66,13 +69,14 @@ def log_in(browser):
     browser.press("Log in")
 
     assert browser.path == "/"
-    assert "No Google account connected yet." in browser.text
+    assert "No Google account is connected." in browser.text
 
 
 def connect_google_allowing_everything(browser):
     browser.press("Connect Google")
     assert browser.path.startswith("/fake-google/o/oauth2/v2/auth?")
     assert f"{demo.CLIENT_NAME} wants access to your Google Account" in browser.text
+    browser.screenshot(CONSENT_SCREENSHOT)
 
     browser.press("Allow")
 
@@ -108,9 +112,10 @@ def disconnect(browser):
     browser.press("Disconnect")
 
     assert (browser.path, browser.status) == ("/", 200)
-    assert f"{ADA} is disconnected." in browser.text
-    assert "No Google account connected yet." in browser.text
+    assert f"You disconnected {ADA}; no Google account is connected now." in browser.text
+    assert "No Google account is connected." in browser.text
     assert not GoogleAccount.objects.exists()
+    assert_no_grant_at_the_stand_in(browser)
 
 
 def revoke_and_remove_in_the_admin(browser):
@@ -126,9 +131,10 @@ def cancel_at_consent(browser):
 
     browser.press("Cancel")
 
-    assert_error_page(browser, "access_denied")
+    # Nothing to disconnect after a Cancel: no spec sentence, no guide.
+    assert_error_page(browser, "access_denied", disconnect_advice=False)
     assert "You cancelled the connection" in browser.text
-    assert "Nothing was stored. Connect again whenever you are ready." in browser.text
+    assert "Nothing was stored. Connect again whenever you like." in browser.text
     # "Try again" starts over with the flow's own next.
     assert browser.href_of("Try again") == "/google/accounts/authorize?next=%2F"
     browser.screenshot(ERROR_SCREENSHOT)
@@ -141,7 +147,7 @@ def untick_a_required_scope(browser):
 
     browser.press("Allow")
 
-    assert_error_page(browser, "scope_not_granted")
+    assert_error_page(browser, "scope_not_granted", disconnect_advice=True)
     assert "Some permissions were not granted" in browser.text
     assert "See your primary Google Account email address" in browser.text
 
@@ -198,21 +204,43 @@ def grant_calendar_and_see_the_events(browser):
     assert_no_secret_in(browser.html)
 
 
+def go_back_and_allow_again(browser):
+    # Back to the consent page already answered, and Allow once more: the
+    # stand-in takes it as a consent, and the site says the link was used.
+    browser.back()
+    assert browser.path.startswith("/fake-google/o/oauth2/v2/auth?")
+
+    browser.press("Allow")
+
+    assert "Select a valid choice" not in browser.text
+    assert browser.path.startswith("/google/accounts/connect?")
+    assert browser.status == 400
+    assert "This link has expired" in browser.text
+    assert GoogleAccount.objects.get().has_scope_set("calendar")
+
+
 def disconnect_from_the_accounts_page(browser):
     browser.open("/")
     browser.press("Manage your Google accounts")
     assert browser.path == "/google/accounts/"
     assert "Calendar: granted" in browser.text
+    browser.screenshot(ACCOUNTS_SCREENSHOT)
 
     browser.press("Disconnect")
     assert "Disconnect ada.lovelace@example.com?" in browser.text
+    # One Disconnect button: the confirm step's "Yes, disconnect".
+    assert browser.driver.find_elements(By.XPATH, '//button[normalize-space(.)="Disconnect"]') == []
     assert GoogleAccount.objects.exists()
     browser.press("Yes, disconnect")
 
     assert (browser.path, browser.status) == ("/google/accounts/", 200)
-    assert "ada.lovelace@example.com is disconnected." in browser.text
-    assert "No Google account is connected yet." in browser.text
+    assert (
+        "You disconnected ada.lovelace@example.com; no Google account is connected now."
+        in browser.text
+    )
+    assert "No Google account is connected." in browser.text
     assert not GoogleAccount.objects.exists()
+    assert_no_grant_at_the_stand_in(browser)
 
 
 def grant_access_for_7_days_until_it_ends(browser):
@@ -224,15 +252,27 @@ def grant_access_for_7_days_until_it_ends(browser):
 
     account = GoogleAccount.objects.get()
     assert f"access until {account.grant_expires_at:%-d %B %Y}" in browser.text
-    # A week later the next refresh finds the grant ended, without calling Google.
+
+    # A week passes: at the stand-in, "End now" runs its clock forward...
+    browser.open(demo.PERMISSIONS_PATH)
+    browser.press("End now")
+    assert "Access ended, as if its time had run out." in browser.text
+    assert ADA not in browser.text
+    # ...and at the site, the stored end date is now past. Nothing has
+    # refreshed or failed: the pages read the ended grant from its date.
     past = timezone.now() - timedelta(minutes=1)
-    GoogleAccount.objects.update(refresh_token_expires_at=past, expires_at=past)
-    with pytest.raises(ReconnectRequired):
-        GoogleAccount.objects.get().get_access_token()
+    GoogleAccount.objects.update(refresh_token_expires_at=past)
     browser.open("/")
+    assert GoogleAccount.objects.get().status == GoogleAccount.Status.ACTIVE
+    assert f"access ended {past:%-d %B %Y}" in browser.text
     assert "Time-limited access ended" in browser.text
     reconnect = f"/google/accounts/authorize?account={account.pk}&next=/"
     assert browser.link_to(reconnect) == "Reconnect"
+    browser.press("Manage your Google accounts")
+    assert "Reconnect required: Time-limited access ended" in browser.text
+    # The stand-in agrees: the next refresh is refused.
+    with pytest.raises(ReconnectRequired):
+        GoogleAccount.objects.get().refresh_access_token()
 
 
 def remove_access_in_the_google_account(browser):
@@ -241,8 +281,12 @@ def remove_access_in_the_google_account(browser):
     from google_connect.google.risc_keys import KEYS
 
     KEYS.clear()  # a fresh database means a fresh stand-in key
-    browser.press("Connect Google")
+    # Without a next, the connected page is where the flow ends: it links on.
+    browser.open("/google/accounts/authorize")
     browser.press("Allow")
+    assert "Your Google account ada.lovelace@example.com is connected." in browser.text
+    browser.press("See your Google accounts")
+    assert browser.path == "/google/accounts/"
     browser.open("/fake-google/permissions")
     assert "ada.lovelace@example.com" in browser.text
 
@@ -261,14 +305,26 @@ def run_admin_action(browser, action):
     browser.press("Go")
 
 
-def assert_error_page(browser, reason):
+def assert_error_page(browser, reason, *, disconnect_advice):
+    """The error page of ``reason``, with the spec's sentence and its guide only
+    where disconnecting at Google is the fix."""
     assert browser.path.startswith("/google/accounts/connect?")
     assert browser.status == 400
-    assert SPEC_TEXT in browser.text
+    assert (SPEC_TEXT in browser.text) is disconnect_advice
     help_url = browser.base_url + demo.PERMISSIONS_PATH
-    assert browser.link_to(help_url) == help_url
+    if disconnect_advice:
+        assert browser.link_to(help_url) == "Follow this guide"
+    else:
+        assert help_url not in browser.html
     assert f'data-reason="{reason}"' in browser.html
     assert not GoogleAccount.objects.exists()
+
+
+def assert_no_grant_at_the_stand_in(browser):
+    """Google's permissions page (the stand-in's) lists no grant for Ada any more."""
+    browser.open(demo.PERMISSIONS_PATH)
+    assert ADA not in browser.text
+    browser.open("/")
 
 
 def assert_no_secret_in(html):
