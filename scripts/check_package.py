@@ -108,6 +108,13 @@ def check_wheel(wheel: Path, version: str) -> list[str]:
         for name in sorted(names)
         if name.split("/")[0] not in ("google_connect", dist_info)
     ]
+    # An app's registration/login.html would replace the login page of every
+    # site that loads app templates: the Quick start has the site write its own.
+    problems += [
+        f"wheel holds {name}, which would override sites' own templates"
+        for name in sorted(names)
+        if "/templates/registration/" in name
+    ]
     if f"{dist_info}/licenses/LICENSE" not in names:
         problems.append("wheel lacks the LICENSE file")
 

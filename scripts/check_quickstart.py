@@ -17,9 +17,9 @@ For each source, in a folder of its own:
 3. ``check --deploy --fail-level ERROR``, with no google_connect message
    (a stock project's own deploy problems are left to the site);
 4. ``migrate``;
-5. an anonymous visitor is sent to a login page that exists, and a logged-in
-   user goes through authorize and the callback, with Google faked by
-   ``responses``.
+5. an anonymous visitor is sent to a login page that exists, a user who is
+   not staff logs in there, and a logged-in user goes through authorize and
+   the callback, with Google faked by ``responses``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ BLOCK_RE = re.compile(
     r"^(?P<indent> *)```(?P<lang>\w+)\n(?P<body>.*?)^(?P=indent)```$", re.M | re.S
 )
 TARGET_RE = re.compile(r"^# (?P<file>\w+\.py)(?P<append> \(at the end\))?$")
+# A template block names its file, from the site's root, in a comment on its first line.
+TEMPLATE_RE = re.compile(r"^\{# (?P<file>templates/[\w/.-]+\.html)\b")
 
 # Run inside the new site: authorize, then the callback with Google faked.
 FLOW = """
@@ -58,6 +60,17 @@ config = get_settings()
 anonymous = Client().get("/google/accounts/authorize", follow=True)
 assert anonymous.status_code == 200, ("login page", anonymous.status_code)
 print("ok: an anonymous visitor is sent to", anonymous.redirect_chain[-1][0])
+
+# Every user, not only staff, logs in on that page and comes back to connect.
+login_url = anonymous.redirect_chain[-1][0]
+get_user_model().objects.create_user("plain", password="a-plain-users-password")
+visitor = Client()
+page = visitor.get(login_url)
+assert page.status_code == 200, ("login page", page.status_code)
+answer = visitor.post(login_url, {"username": "plain", "password": "a-plain-users-password"})
+assert answer.status_code == 302, ("a plain user could not log in", answer.status_code)
+assert answer["Location"].startswith("/google/accounts/authorize"), answer["Location"]
+print("ok: a user who is not staff logs in at", login_url.split("?")[0])
 
 client = Client()
 client.force_login(get_user_model().objects.create_user("quickstart"))
@@ -144,6 +157,14 @@ def check_site(python: Path, work: Path, blocks: list[tuple[str, str]]) -> None:
     commands: list[str] = []
 
     for lang, code in blocks:
+        if lang == "html":
+            template = TEMPLATE_RE.match(code)
+            assert template, f"a template block does not name its file: {code[:60]!r}"
+            path = site / template["file"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(code)
+            print(f"wrote {template['file']}")
+            continue
         if lang == "python":
             target = TARGET_RE.match(code.splitlines()[0])
             assert target, f"a Quick start Python block does not name its file: {code[:60]!r}"
@@ -156,7 +177,8 @@ def check_site(python: Path, work: Path, blocks: list[tuple[str, str]]) -> None:
             continue
         for line in code.splitlines():
             if line.startswith("pip install "):
-                assert line == "pip install google-connect", line
+                # The wheel is installed already; the docs say where it comes from.
+                assert line.split("#")[0].split()[2:] == ["path/to/google_connect"], line
             elif line.startswith("export "):
                 name, _, value = line.removeprefix("export ").partition("=")
                 env[name] = shlex.split(value)[0]
