@@ -37,7 +37,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
             )
         ]
     errors: list[Error | Warning] = []
-    named = raw.get("CLIENTS") if isinstance(raw.get("CLIENTS"), dict) else {}
+    named: dict[str, Any] = raw["CLIENTS"] if isinstance(raw.get("CLIENTS"), dict) else {}
     # CLIENTS["default"] stands for the top-level pair; named clients with
     # CLIENT_FOR_REQUEST need no default at all (see _check_clients).
     top_level = "default" not in named and (not named or raw.get("CLIENT_ID"))

@@ -48,7 +48,8 @@ OVERDUE_AFTER = timedelta(days=1)
 
 def next_attempt_after(attempts: int) -> timedelta:
     """The wait before the next try, after ``attempts`` failed ones."""
-    return min(RETRY_BASE * 2 ** max(attempts - 1, 0), RETRY_MAX)
+    wait: timedelta = RETRY_BASE * 2 ** max(attempts - 1, 0)
+    return min(wait, RETRY_MAX)
 
 
 class PendingRevocation(models.Model):

@@ -322,7 +322,7 @@ class DisconnectView(LoginRequiredMixin, View):
             messages.error(request, text)
             return redirect(destination)
         if _messages_enabled(request):
-            remaining = GoogleAccount.objects.using(account._state.db).filter(user=request.user)
+            remaining = GoogleAccount.objects.using(account._state.db).filter(user=account.user_id)
             if readable and not remaining.exists():
                 # The page behind the redirect lists no account now: say why.
                 text = _("You disconnected %(account)s; no Google account is connected now.")
