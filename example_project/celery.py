@@ -41,7 +41,7 @@ app.conf.update(
     },
 )
 if os.environ.get("PROACTIVE_REFRESH"):
-    # Opt-in: about 24 Google calls per account per day (see the README).
+    # Opt-in: about 24 Google calls per account per day (see docs/howto/celery.md).
     app.conf.beat_schedule["google-connect-refresh-expiring"] = {
         "task": "google_connect.refresh_expiring",
         "schedule": timedelta(minutes=5),

@@ -125,8 +125,8 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
-# The first key encrypts stored tokens, every key decrypts (see the README's
-# key rotation procedure). The default is for local development only.
+# The first key encrypts stored tokens, every key decrypts (see the key
+# rotation procedure in docs/howto/rotate-keys.md). The default is for local development only.
 FERNET_KEYS = env.list("FERNET_KEYS", default=["example-project-development-fernet-key"])
 
 if DEMO_MODE:

@@ -48,7 +48,7 @@ DEFAULTS: dict[str, Any] = {
     # after six months unused).
     "EXPIRY_WARNING_DAYS": 7,
     "KEEP_ALIVE_DAYS": 150,
-    # Cross-Account Protection (see risc_keys.py and the README).
+    # Cross-Account Protection (see google/risc_keys.py and docs/howto/cross-account-protection.md).
     "RISC_CONFIG_URL": "https://accounts.google.com/.well-known/risc-configuration",
     "RISC_AUDIENCES": None,
     "RISC_API_URL": "https://risc.googleapis.com/v1beta",
@@ -79,7 +79,7 @@ class GoogleConnectSettings:
     TIMEOUT: float
     STATE_MAX_AGE: int
     SUCCESS_URL: str | None
-    # Name -> list of scopes, or {"scopes": [...], "label": ...}; see scope_sets.py.
+    # Name -> list of scopes, or {"scopes": [...], "label": ...}; see scopes/sets.py.
     SCOPE_SETS: dict[str, Any]
     EXPIRY_WARNING_DAYS: int
     KEEP_ALIVE_DAYS: int

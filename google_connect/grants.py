@@ -153,7 +153,7 @@ def _refresh_if_idle(account: GoogleAccount, cutoff: datetime) -> str:
     model = type(account)
     db = router.db_for_write(model, instance=account)
     with transaction.atomic(using=db):
-        # Single-flight like every refresh (see tokens.py): under the row
+        # Single-flight like every refresh (see store/tokens.py): under the row
         # lock, read again. A run that got here first has refreshed it, and
         # it is no longer idle.
         locked = model.objects.using(db).select_for_update().filter(pk=account.pk).first()

@@ -144,7 +144,7 @@ def encode(pairs, how, junk: bytes) -> tuple[str, bool]:
 
 
 def expected_reason(pairs, owner: bool, state: str) -> str:
-    """The README's reason for a callback, Google refusing every code."""
+    """The reason docs/reference/errors.md gives for a callback, Google refusing every code."""
     states = [v for n, v in pairs if n == "state"]
     if not owner or not state or states != [state]:
         return "invalid_state"

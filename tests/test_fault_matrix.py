@@ -59,7 +59,7 @@ STORED_ACCESS = "ya29.FAULT-STORED-ACCESS-0123456789"
 STORED_REFRESH = "1//FAULT-STORED-REFRESH-0123456789"
 ONE_MB = 1024 * 1024
 ATTEMPTS = 1 + retry.MAX_RETRIES
-# The README's list of answers retried before GoogleUnavailable is raised.
+# The answers retried before GoogleUnavailable is raised (docs/howto/calling-apis.md).
 TEMPORARY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # Fragments of every secret a cell handles, searched for in every log record.

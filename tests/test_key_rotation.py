@@ -245,7 +245,7 @@ def test_rotation_re_encrypts_pending_revocations_and_counts_them_apart(settings
     ]
 
 
-def test_the_readme_procedure_leaves_pending_revocations_revocable(
+def test_the_documented_rotation_procedure_leaves_pending_revocations_revocable(
     settings, user, google, no_backoff, django_capture_on_commit_callbacks
 ):
     settings.FERNET_KEYS = [OLD]

@@ -61,7 +61,7 @@ def test_configure_pushes_every_event_type_to_the_receiver(google, key_file):
         "delivery": {"delivery_method": PUSH, "url": RECEIVER},
         "events_requested": list(EVENT_TYPES),
     }
-    # The table in the README: two OAuth events and five RISC ones.
+    # The table in docs/reference/risc.md: two OAuth events and five RISC ones.
     assert sorted(t.removeprefix(SECEVENT).split("/")[0] for t in EVENT_TYPES) == [
         *["oauth"] * 2,
         *["risc"] * 5,

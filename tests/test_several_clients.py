@@ -434,3 +434,30 @@ def test_the_admin_shows_filters_and_searches_by_client(several, admin_client, u
     assert "b@example.com" in filtered and "gone@example.com" not in filtered
     assert "gone@example.com" in removed and "b@example.com" not in removed
     assert "b@example.com" in searched and "gone@example.com" not in searched
+
+
+def test_a_refused_first_connect_through_client_b_is_named_by_bs_id_token(several, alice, google):
+    # The id_token of a flow through brand-b has brand-b as its audience: it
+    # names the Google account of the refused grant without a userinfo call.
+    import base64
+    import json
+    import time
+
+    payload = {
+        "iss": "https://accounts.google.com",
+        "aud": B_ID,
+        "sub": "sub-1",
+        "exp": time.time() + 600,
+        "iat": time.time(),
+    }
+    encoded = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    google.token(token_body(scope="openid", id_token=f"e30.{encoded}.sig"))
+    google.revoke()
+
+    response = finish_flow(alice, start_flow_at(alice, "b.example")["state"])
+
+    assert 'data-reason="scope_not_granted"' in response.content.decode()
+    assert [call.request.url for call in google.mock.calls] == [
+        google.config.TOKEN_URL,
+        google.config.REVOKE_URL,
+    ]

@@ -82,7 +82,7 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
     # deleting a user cascades to their accounts, and the admin refuses the
     # whole cascade when any row in it may not be deleted. A deleted row's
     # grant is revoked after the commit, and waits as a pending revocation
-    # when Google cannot be told (pending_revocation.py).
+    # when Google cannot be told (store/pending_revocation.py).
     list_display = (
         "user",
         "email",

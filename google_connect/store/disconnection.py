@@ -79,7 +79,7 @@ def revoke(account: GoogleAccount) -> bool:
         if not account.tokens_decryptable:
             raise UndecryptableToken()
         # Nothing stored: blanked by revoke_google_accounts --keep-local or by
-        # a security event saying Google revoked the grant (risc_actions.py).
+        # a security event saying Google revoked the grant (risc/actions.py).
         logger.info(
             "Google grant was already revoked: account_id=%s sub=%s", account.pk, account.sub
         )

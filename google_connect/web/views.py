@@ -147,7 +147,7 @@ class ConnectView(View):
             raise ScopeNotGranted(missing_scopes)
         if config.USE_ID_TOKEN and tokens.id_token is not None:
             # The identity from the token answer itself: one round trip to
-            # Google fewer (see id_token.py for what is checked, and why).
+            # Google fewer (see google/id_token.py for what is checked, and why).
             userinfo = userinfo_from_id_token(tokens.id_token, client_id=oauth_client.client_id)
         else:
             userinfo = client.fetch_userinfo(tokens.access_token)
@@ -291,7 +291,8 @@ class ConnectView(View):
         trusted = config.USE_ID_TOKEN or config.TOKEN_URL.startswith("https://")
         if tokens.id_token is not None and trusted:
             try:
-                return userinfo_from_id_token(tokens.id_token, client_id=config.CLIENT_ID).sub
+                audience = client.client.client_id  # the flow's own client
+                return userinfo_from_id_token(tokens.id_token, client_id=audience).sub
             except InvalidIdToken:
                 pass  # logged; userinfo still knows
         return client.fetch_userinfo(tokens.access_token).sub
