@@ -4,8 +4,9 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migrations_support import migrate, migrate_to_latest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -14,20 +15,11 @@ BEFORE = [(APP, "0003_googleaccount_reconnect_reason")]
 AFTER = [(APP, "0005_grant_lifetimes")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def at_0003():
     apps = migrate(BEFORE)
     yield apps
-    # Back to the latest state for the tests that follow.
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate_to_latest()
 
 
 def old_row(apps, updated_at):
