@@ -10,3 +10,8 @@ class GoogleConnectConfig(AppConfig):
     def ready(self) -> None:
         # Registers the system checks and the settings-cache receiver.
         from google_connect import checks, conf  # noqa: F401
+
+        if conf.get_settings().ACCOUNTS_GAUGE:
+            from google_connect.store.health import register_accounts_gauge
+
+            register_accounts_gauge()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,7 +16,7 @@ from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 from google_connect import scopes
-from google_connect.conf import DEFAULTS, SETTING_NAME
+from google_connect.conf import DEFAULTS, HEALTH_THRESHOLD_DEFAULTS, SETTING_NAME
 from google_connect.fields import build_fernet, use_hkdf
 from google_connect.scopes import sets as scope_sets
 
@@ -79,6 +80,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_tls(raw))
     errors.extend(_check_urls(raw))
     errors.extend(_check_base_template(raw))
+    errors.extend(_check_observability(raw))
     if not isinstance(raw.get("USE_ID_TOKEN", False), bool):
         errors.append(
             Error(
@@ -481,6 +483,61 @@ def _check_base_template(raw: dict[str, Any]) -> Iterable[Error]:
             hint="Name the site's base template as {% extends %} would; it must have the "
             "blocks title and content.",
             id=ID.format("E021"),
+        )
+
+
+# A bearer token guessed by no one: 32 characters at least (secrets.token_urlsafe()).
+MIN_HEALTH_TOKEN_LENGTH = 32
+
+
+def _check_observability(raw: dict[str, Any]) -> Iterable[Error | Warning]:
+    token = raw.get("HEALTH_TOKEN")
+    if token is not None and (not isinstance(token, str) or len(token) < MIN_HEALTH_TOKEN_LENGTH):
+        yield Error(
+            f"{SETTING_NAME}['HEALTH_TOKEN'] must be None or a string of at least "
+            f"{MIN_HEALTH_TOKEN_LENGTH} characters.",
+            hint="Generate one with python -c 'import secrets; print(secrets.token_urlsafe())' "
+            "and read it from the environment; None lets only staff users see the endpoint.",
+            id=ID.format("E130"),
+        )
+    thresholds = raw.get("HEALTH_THRESHOLDS", {})
+    if not isinstance(thresholds, dict):
+        yield Error(
+            f"{SETTING_NAME}['HEALTH_THRESHOLDS'] must be a dict.",
+            hint="Keys: " + ", ".join(HEALTH_THRESHOLD_DEFAULTS) + ".",
+            id=ID.format("E131"),
+        )
+        thresholds = {}
+    for key in sorted(set(thresholds) - set(HEALTH_THRESHOLD_DEFAULTS), key=str):
+        yield Error(
+            f"{SETTING_NAME}['HEALTH_THRESHOLDS'] has an unknown key {key!r}.",
+            hint="Known keys: " + ", ".join(HEALTH_THRESHOLD_DEFAULTS) + ".",
+            id=ID.format("E132"),
+        )
+    for key, value in thresholds.items():
+        if (
+            key in HEALTH_THRESHOLD_DEFAULTS
+            and value is not None
+            and (isinstance(value, bool) or not isinstance(value, int) or value < 0)
+        ):
+            yield Error(
+                f"{SETTING_NAME}['HEALTH_THRESHOLDS'][{key!r}] must be None or a whole "
+                "number, 0 or more.",
+                hint="The most the endpoint tolerates before it answers 503; None: no limit.",
+                id=ID.format("E133"),
+            )
+    gauge = raw.get("ACCOUNTS_GAUGE", False)
+    if not isinstance(gauge, bool):
+        yield Error(
+            f"{SETTING_NAME}['ACCOUNTS_GAUGE'] must be True or False.",
+            hint="True reports an OpenTelemetry gauge of accounts by status.",
+            id=ID.format("E134"),
+        )
+    elif gauge and importlib.util.find_spec("opentelemetry") is None:
+        yield Warning(
+            f"{SETTING_NAME}['ACCOUNTS_GAUGE'] is True, but opentelemetry-api is not installed.",
+            hint="pip install 'google-connect[otel]', or leave ACCOUNTS_GAUGE unset.",
+            id=ID.format("W130"),
         )
 
 

@@ -59,6 +59,23 @@ DEFAULTS: dict[str, Any] = {
     "REQUIRE_ISSUER": False,
     "BASE_TEMPLATE": None,
     "USE_ID_TOKEN": False,
+    # The health endpoint (web/health.py): the bearer token a monitor sends
+    # (None: staff only), and the figures above which it answers 503.
+    "HEALTH_TOKEN": None,
+    "HEALTH_THRESHOLDS": {},
+    # An OpenTelemetry gauge of accounts by status (every process runs its query).
+    "ACCOUNTS_GAUGE": False,
+}
+
+# HEALTH_THRESHOLDS keys: the most of each the endpoint tolerates (None: no limit).
+HEALTH_THRESHOLD_DEFAULTS: dict[str, int | None] = {
+    "reconnect_required": None,
+    "undecryptable": 0,
+    "pending_overdue": None,
+    # Seconds since the last successful call to the token endpoint, and since
+    # the RISC stream's last event.
+    "token_endpoint_age": None,
+    "risc_event_age": None,
 }
 
 
@@ -90,6 +107,9 @@ class GoogleConnectSettings:
     REQUIRE_ISSUER: bool
     BASE_TEMPLATE: str | None
     USE_ID_TOKEN: bool
+    HEALTH_TOKEN: str | None
+    HEALTH_THRESHOLDS: dict[str, int | None]
+    ACCOUNTS_GAUGE: bool
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -149,6 +169,14 @@ def get_settings() -> GoogleConnectSettings:
         REQUIRE_ISSUER=merged["REQUIRE_ISSUER"] is True,
         BASE_TEMPLATE=merged["BASE_TEMPLATE"] or None,
         USE_ID_TOKEN=merged["USE_ID_TOKEN"] is True,
+        HEALTH_TOKEN=merged["HEALTH_TOKEN"] or None,
+        HEALTH_THRESHOLDS={
+            **HEALTH_THRESHOLD_DEFAULTS,
+            **(
+                merged["HEALTH_THRESHOLDS"] if isinstance(merged["HEALTH_THRESHOLDS"], dict) else {}
+            ),
+        },
+        ACCOUNTS_GAUGE=merged["ACCOUNTS_GAUGE"] is True,
     )
 
 

@@ -10,6 +10,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 APP = "google_connect"
 BEFORE = [(APP, "0007_backfill_refresh_token_digests")]
 AFTER = [(APP, "0009_googleaccount_client_id")]
+# The current model's columns: what GoogleAccount itself reads.
+LATEST = [(APP, "0010_daily_counts_grant_end_indexes")]
 CLIENT_ID = "test-client-id.apps.googleusercontent.com"
 
 
@@ -58,7 +60,7 @@ def test_migrated_rows_refresh_with_the_default_client(at_0007, google):
     from tests.support import token_body
 
     [pk] = old_rows(at_0007, 1)
-    migrate(AFTER)
+    migrate(LATEST)
     google.token(token_body())
 
     GoogleAccount.objects.get(pk=pk).get_access_token()

@@ -13,6 +13,7 @@ from fernet_fields import hkdf
 from google_connect.exceptions import GoogleConnectError, UndecryptableToken
 from google_connect.models import GoogleAccount
 from google_connect.store import rotation
+from google_connect.store.health import summary
 from google_connect.store.pending_revocation import PendingRevocation
 from google_connect.store.rotation import rotate_keys
 from tests.factories import make_account
@@ -174,13 +175,15 @@ def test_saving_a_lost_row_keeps_its_ciphertext(lost_account):
 
 def test_the_admin_lists_a_lost_row_with_a_marker(admin_client, lost_account):
     ok = make_account(email="fine@example.com")
+    # check_google_accounts stores what it found; the list reads the flag.
+    summary()
 
     changelist = admin_client.get("/admin/google_connect/googleaccount/")
     change = admin_client.get(f"/admin/google_connect/googleaccount/{lost_account.pk}/change/")
 
     assert changelist.status_code == 200 and change.status_code == 200
     assert "lost@example.com" in changelist.content.decode()
-    assert changelist.content.decode().count("undecryptable") == 1
+    assert changelist.content.decode().count("⚠ undecryptable") == 1
     assert "undecryptable" in change.content.decode()
     assert ok.email in changelist.content.decode()
 

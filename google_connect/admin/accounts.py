@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.utils.translation import gettext
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from google_connect.admin.overview import overview
 from google_connect.admin.read_only import ReadOnlyAdmin
 from google_connect.admin.security_events import GoogleSecurityEventAdmin  # noqa: F401  (registers it)
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired
 from google_connect.google import clients
+from google_connect.risc.models import GoogleSecurityEvent
 from google_connect.scopes.names import short_name
+from google_connect.store.health import idle_cutoff
 from google_connect.store.models import GoogleAccount
 from google_connect.store.pending_revocation import PendingRevocation
 
@@ -33,6 +43,7 @@ VISIBLE_FIELDS = (
     "locale",
     "status",
     "reconnect_reason",
+    "tokens_undecryptable",
     "scopes",
     "token_type",
     "expires_at",
@@ -70,6 +81,41 @@ class ClientFilter(admin.SimpleListFilter):
         return queryset.filter(client_id__in=clients.stored_ids(client))
 
 
+class TimeLimitedFilter(admin.SimpleListFilter):
+    title = _("time-limited grant")
+    parameter_name = "time_limited"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[GoogleAccount]) -> Any:
+        limited = Q(refresh_token_expires_at__isnull=False) | Q(
+            authorization_expires_at__isnull=False
+        )
+        if self.value() == "yes":
+            return queryset.filter(limited)
+        if self.value() == "no":
+            return queryset.exclude(limited)
+        return queryset
+
+
+class IdleFilter(admin.SimpleListFilter):
+    """Active grants unused for KEEP_ALIVE_DAYS: what ``--keep-alive`` refreshes."""
+
+    title = _("idle for keep-alive")
+    parameter_name = "idle"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[GoogleAccount]) -> Any:
+        if self.value() == "yes":
+            return queryset.filter(status=GoogleAccount.Status.ACTIVE).idle_since(  # type: ignore[attr-defined]
+                idle_cutoff(timezone.now())
+            )
+        return queryset
+
+
 if TYPE_CHECKING:
     _ModelAdmin = admin.ModelAdmin[GoogleAccount]
 else:
@@ -83,25 +129,55 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
     # whole cascade when any row in it may not be deleted. A deleted row's
     # grant is revoked after the commit, and waits as a pending revocation
     # when Google cannot be told (store/pending_revocation.py).
-    list_display = (
-        "user",
-        "email",
-        "client",
-        "shown_status",
-        "shown_reason",
-        "short_scopes",
-        "expires_at",
-        "created_at",
-        "token_state",
+    # Five narrow columns fit a 1280 px window; the change page has the rest.
+    list_display = ("email", "user", "client", "state", "last_refreshed_at")
+    list_filter = (
+        "status",
+        "reconnect_reason",
+        ClientFilter,
+        TimeLimitedFilter,
+        IdleFilter,
+        "tokens_undecryptable",
     )
-    list_filter = ("status", "reconnect_reason", ClientFilter)
     list_select_related = ("user",)
-    # An exact client id: a pasted id finds its accounts through the index.
-    search_fields = ("email", "user__username", "=client_id")
-    fields = (*VISIBLE_FIELDS, "token_state")
-    readonly_fields = (*VISIBLE_FIELDS, "token_state")
+    # An exact sub or client id: a pasted id finds its accounts through the index.
+    search_fields = ("email", "=sub", "user__username", "user__email", "=client_id")
+    fields = (*VISIBLE_FIELDS, "token_state", "security_events")
+    readonly_fields = (*VISIBLE_FIELDS, "token_state", "security_events")
     show_full_result_count = False
     actions = ["revoke_and_remove", "refresh_access_token"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[GoogleAccount]:
+        queryset = super().get_queryset(request)
+        match = request.resolver_match
+        if match is not None and match.url_name == "google_connect_googleaccount_changelist":
+            # The list never decrypts a token: the ⚠ comes from the stored flag.
+            queryset = queryset.defer("access_token", "refresh_token")
+        return queryset
+
+    def get_urls(self) -> list[Any]:
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "overview/",
+                self.admin_site.admin_view(self.overview_view),
+                name=f"{info[0]}_{info[1]}_overview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def overview_view(self, request: HttpRequest) -> TemplateResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Google accounts: overview"),
+            **overview(),
+        }
+        return TemplateResponse(
+            request, "admin/google_connect/googleaccount/overview.html", context
+        )
 
     @admin.display(description=_("OAuth client"), ordering="client_id")
     def client(self, account: GoogleAccount) -> str:
@@ -113,12 +189,26 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
     # time-limited grant whose end date has passed is listed as ended even
     # before a refresh fails. The filters still read the stored columns.
     @admin.display(description=_("status"), ordering="status")
-    def shown_status(self, account: GoogleAccount) -> str:
-        return account.get_effective_status_display()
+    def state(self, account: GoogleAccount) -> str:
+        text = str(account.get_effective_status_display())
+        if account.effective_reconnect_reason:
+            text += f" ({account.get_effective_reconnect_reason_display()})"
+        if account.tokens_undecryptable:
+            text += " ⚠ " + gettext("undecryptable")
+        return text
 
-    @admin.display(description=_("reconnect reason"), ordering="reconnect_reason")
-    def shown_reason(self, account: GoogleAccount) -> str:
-        return account.get_effective_reconnect_reason_display()
+    @admin.display(description=_("security events"))
+    def security_events(self, account: GoogleAccount) -> str:
+        # Linked by sub, not by a foreign key: events are kept whole when
+        # accounts go, and deleting a user must not need their permission.
+        url = reverse("admin:google_connect_googlesecurityevent_changelist")
+        count = GoogleSecurityEvent.objects.filter(subject_sub=account.sub).count()
+        return format_html(
+            '<a href="{}?{}">{}</a>',
+            url,
+            urlencode({"q": account.sub}),
+            ngettext("%(n)d event", "%(n)d events", count) % {"n": count},
+        )
 
     @admin.display(description=_("granted scopes"))
     def short_scopes(self, account: GoogleAccount) -> str:
@@ -127,10 +217,30 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
 
     @admin.display(description=_("tokens"))
     def token_state(self, account: GoogleAccount) -> str:
-        # Says whether the tokens can be decrypted, never what they are.
-        if account.tokens_decryptable:
-            return gettext("encrypted")
-        return gettext("⚠ undecryptable: no key in FERNET_KEYS decrypts them")
+        # Says what state the tokens are in, in words, never what they are.
+        if not account.tokens_decryptable or account.tokens_undecryptable:
+            return gettext("⚠ undecryptable: no key in FERNET_KEYS decrypts them")
+        stored = account.__dict__.get("refresh_token") or account.__dict__.get("access_token")
+        if not stored:
+            event = (
+                GoogleSecurityEvent.objects.filter(subject_sub=account.sub, accounts_affected__gt=0)
+                .order_by("-received_at")
+                .first()
+            )
+            if event is not None:
+                return gettext("no token: removed by a security event (%(type)s) on %(when)s") % {
+                    "type": event.short_type,
+                    "when": date_format(timezone.localtime(event.received_at), "DATETIME_FORMAT"),
+                }
+            return gettext("no token: removed (the grant was revoked, the row kept)")
+        if account.status == GoogleAccount.Status.RECONNECT_REQUIRED:
+            return gettext("stored, but the grant is dead: the user must connect again")
+        when = date_format(timezone.localtime(account.expires_at), "DATETIME_FORMAT")
+        if account.expires_at > timezone.now():
+            return gettext("encrypted; the access token is valid until %s") % when
+        return gettext("encrypted; the access token expired at %s and is refreshed on next use") % (
+            when
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: GoogleAccount | None = None) -> bool:
         return admin.ModelAdmin.has_delete_permission(self, request, obj)

@@ -15,6 +15,7 @@ import urllib3
 from django.views.decorators.debug import sensitive_variables
 
 from google_connect.exceptions import GoogleAPIError
+from google_connect.google import telemetry
 from google_connect.google.answers import code_of
 from google_connect.google.retry import parse_retry_after
 
@@ -83,9 +84,11 @@ def send(
     """
     what = error_class.reason
     try:
-        response = session.request(
-            method, url, timeout=timeout, stream=True, allow_redirects=False, **kwargs
-        )
+        with telemetry.client_span(method, url) as span:
+            response = session.request(
+                method, url, timeout=timeout, stream=True, allow_redirects=False, **kwargs
+            )
+            span.set_status_code(response.status_code)
     except requests.RequestException as exc:
         logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
         raise error_class(

@@ -12,6 +12,7 @@ from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 from google_connect.exceptions import GoogleAPIError, GoogleUnavailable
+from google_connect.google import telemetry
 
 logger = logging.getLogger("google_connect")
 
@@ -74,7 +75,8 @@ def with_retries(call: Callable[[], T], *, what: str) -> T:
     """
     for retry_number in range(MAX_RETRIES + 1):
         try:
-            return call()
+            with telemetry.retry_attempt(retry_number):
+                return call()
         except GoogleAPIError as exc:
             if not exc.temporary:
                 raise

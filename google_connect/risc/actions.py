@@ -35,10 +35,11 @@ from django.db.models import Case, F, Q, Value, When, signals
 from django.dispatch import Signal
 from django.utils import timezone
 
-from google_connect.google import clients
+from google_connect.google import clients, telemetry
 from google_connect.risc.models import SECEVENT, GoogleSecurityEvent
 from google_connect.risc.token import SecurityEventToken
 from google_connect.signals import google_account_reconnect_required, google_security_event
+from google_connect.store import activity
 from google_connect.store.models import GoogleAccount
 from google_connect.store.reasons import ReconnectReason
 from google_connect.token_digests import lookup
@@ -72,8 +73,11 @@ def receive(token: SecurityEventToken) -> GoogleSecurityEvent | None:
     accounts_db = router.db_for_write(GoogleAccount)
     events_db = router.db_for_write(GoogleSecurityEvent)
     try:
-        with _atomic(accounts_db, events_db):
-            return _act_and_record(token, accounts_db, events_db)
+        with telemetry.operation("risc.event", event_type=_short(token.event_type)):
+            with _atomic(accounts_db, events_db):
+                event = _act_and_record(token, accounts_db, events_db)
+            activity.security_event(event.short_type, _action_kind(event.action), events_db)
+            return event
     except IntegrityError:
         # The jti is stored already (a delivery again, or two at once): the
         # row's INSERT, last in the transaction, refused it, and everything
@@ -82,6 +86,16 @@ def receive(token: SecurityEventToken) -> GoogleSecurityEvent | None:
         if GoogleSecurityEvent.objects.using(events_db).filter(jti=token.jti).exists():
             return None
         raise
+
+
+def _short(event_type: str) -> str:
+    return event_type.removeprefix(SECEVENT)[:MAX_TEXT]
+
+
+def _action_kind(action: str) -> str:
+    # "reconnect required (revoked), tokens deleted: 3 account(s)" without its
+    # count: a metric's attribute must take few values.
+    return action.partition(":")[0].partition(",")[0]
 
 
 @contextlib.contextmanager

@@ -18,9 +18,11 @@ from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
 from google_connect.exceptions import GoogleConnectError, UndecryptableToken
+from google_connect.google import telemetry
 from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.google.retry import with_retries
 from google_connect.signals import google_account_disconnected
+from google_connect.store import activity
 from google_connect.store.tokens import database_of
 
 if TYPE_CHECKING:
@@ -85,7 +87,13 @@ def revoke(account: GoogleAccount) -> bool:
         )
         return False
     client = GoogleOAuthClient()
-    revoked = with_retries(lambda: client.revoke(token), what="revoke a grant")
+    with telemetry.operation("revoke"):
+        try:
+            revoked = with_retries(lambda: client.revoke(token), what="revoke a grant")
+        except GoogleConnectError:
+            activity.revocation("failed")
+            raise
+    activity.revocation("revoked" if revoked else "already_revoked")
     logger.info(
         "Google grant %s: account_id=%s sub=%s",
         "revoked" if revoked else "was already revoked",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -10,10 +11,15 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from google_connect.conf import get_settings
-from google_connect.google import clients
+from google_connect.google import clients, telemetry
 from google_connect.store.models import GoogleAccount, GoogleAccountQuerySet
 from google_connect.store.reasons import ReconnectReason
-from google_connect.store.rotation import UNDECRYPTABLE, _ciphertexts, classify
+from google_connect.store.rotation import (
+    UNDECRYPTABLE,
+    _ciphertexts,
+    classify,
+    record_undecryptable,
+)
 
 UNKNOWN_REASON = "unknown"
 
@@ -45,10 +51,16 @@ def idle_cutoff(now: datetime) -> datetime:
 # -- the figures ------------------------------------------------------------------
 
 
-def summary(*, now: datetime | None = None, using: str | None = None) -> dict[str, Any]:
+def summary(
+    *, now: datetime | None = None, using: str | None = None, decrypt: bool = True
+) -> dict[str, Any]:
     """Counts by status and reason, grants ending soon or already ended, idle
     accounts, and the accounts whose tokens no configured key decrypts, on the
-    database ``using`` (by default the one the routers write accounts to)."""
+    database ``using`` (by default the one the routers write accounts to).
+
+    ``decrypt``: try every row's ciphertexts and store what was found in
+    ``tokens_undecryptable``; False reads that stored flag instead (the health
+    endpoint: no decryption on a request)."""
     now = now or timezone.now()
     config = get_settings()
     db = using or router.db_for_write(GoogleAccount)
@@ -71,7 +83,13 @@ def summary(*, now: datetime | None = None, using: str | None = None) -> dict[st
     # Rows marked before reasons were stored.
     by_reason[UNKNOWN_REASON] = found.get("", 0)
     ended = Q(refresh_token_expires_at__lte=now) | Q(authorization_expires_at__lte=now)
-    undecryptable = undecryptable_ids(db)
+    if decrypt:
+        undecryptable = undecryptable_ids(db)
+        record_undecryptable(db, undecryptable, among=None)
+    else:
+        undecryptable = list(
+            accounts.filter(tokens_undecryptable=True).order_by("pk").values_list("pk", flat=True)
+        )
     return {
         "accounts": sum(by_status.values()),
         "by_status": by_status,
@@ -123,3 +141,36 @@ def undecryptable_ids(using: str | None = None) -> list[int]:
         ).iterator(chunk_size=500)
         if classify(tuple(ciphertexts)) == UNDECRYPTABLE
     ]
+
+
+# -- the opt-in gauge, and the overview's counts -----------------------------------
+
+# Counts by status are read at most once a minute per process and database.
+SNAPSHOT_MAX_AGE = 60.0
+_snapshots: dict[str, tuple[float, dict[str, int]]] = {}
+
+
+def accounts_by_status(
+    using: str | None = None, *, max_age: float = SNAPSHOT_MAX_AGE
+) -> dict[str, int]:
+    """Accounts by status, from a snapshot at most ``max_age`` seconds old."""
+    db = using or router.db_for_write(GoogleAccount)
+    taken = _snapshots.get(db)
+    if taken is not None and time.monotonic() - taken[0] < max_age:
+        return taken[1]
+    counts = dict.fromkeys(GoogleAccount.Status.values, 0)
+    counts.update(
+        GoogleAccount.objects.using(db).order_by().values_list("status").annotate(Count("pk"))
+    )
+    _snapshots[db] = (time.monotonic(), counts)
+    return counts
+
+
+def register_accounts_gauge() -> bool:
+    """The ``google_connect.accounts`` gauge (by ``google_connect.status``); False
+    without opentelemetry-api or when registered already."""
+    return telemetry.observe_gauge(
+        "google_connect.accounts",
+        lambda: [(count, {"status": status}) for status, count in accounts_by_status().items()],
+        description="Connected Google accounts, by status (read at most once a minute).",
+    )

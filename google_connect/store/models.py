@@ -185,6 +185,7 @@ def _fill(
     account.scopes = " ".join(tokens.scopes if tokens.scopes is not None else requested_scopes)
     account.status = GoogleAccount.Status.ACTIVE
     account.reconnect_reason = ""
+    account.tokens_undecryptable = False
     store_lifetimes(account, tokens, now=timezone.now(), connect=True)
 
 
@@ -242,6 +243,10 @@ class GoogleAccount(models.Model):
     last_refreshed_at = models.DateTimeField(_("last refreshed at"), null=True, blank=True)
     # When google_account_expiring was sent for this grant; a new grant clears it.
     expiry_warned_at = models.DateTimeField(_("expiry warning sent at"), null=True, blank=True)
+    # Set by rotate_google_token_keys and check_google_accounts when no key
+    # decrypts the stored tokens, cleared when new tokens are stored: the
+    # admin filters on it without decrypting a row.
+    tokens_undecryptable = models.BooleanField(_("tokens undecryptable"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -270,6 +275,24 @@ class GoogleAccount(models.Model):
                 fields=["refresh_token_prefix_digest"], name="google_connect_rt_prefix_idx"
             ),
             models.Index(fields=["refresh_token_digest"], name="google_connect_rt_digest_idx"),
+            # Time-limited grants are few: partial indexes keep the overview's
+            # "ending in the next weeks" cheap (PostgreSQL and SQLite; Django
+            # creates no partial index on MariaDB, which has none).
+            models.Index(
+                fields=["refresh_token_expires_at"],
+                name="google_connect_rt_ends_idx",
+                condition=models.Q(refresh_token_expires_at__isnull=False),
+            ),
+            models.Index(
+                fields=["authorization_expires_at"],
+                name="google_connect_grant_ends_idx",
+                condition=models.Q(authorization_expires_at__isnull=False),
+            ),
+            models.Index(
+                fields=["id"],
+                name="google_connect_undecrypt_idx",
+                condition=models.Q(tokens_undecryptable=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -210,9 +210,12 @@ def retry_pending_revocations(
     return report
 
 
-def pending_summary(*, now: datetime | None = None, using: str | None = None) -> dict[str, Any]:
+def pending_summary(
+    *, now: datetime | None = None, using: str | None = None, decrypt: bool = True
+) -> dict[str, Any]:
     """For check_google_accounts: how many are pending, the oldest's age, the
-    overdue and capped ones, and the ones no key in FERNET_KEYS decrypts (by pk)."""
+    overdue and capped ones, and the ones no key in FERNET_KEYS decrypts (by
+    pk; left out when not ``decrypt``)."""
     now = now or timezone.now()
     db = using or router.db_for_write(PendingRevocation)
     rows = PendingRevocation.objects.using(db).order_by("pk")
@@ -222,7 +225,7 @@ def pending_summary(*, now: datetime | None = None, using: str | None = None) ->
         "oldest_age_seconds": None if oldest is None else int((now - oldest).total_seconds()),
         "overdue": rows.filter(created_at__lte=now - OVERDUE_AFTER).count(),
         "past_attempt_cap": rows.filter(attempts__gte=MAX_ATTEMPTS).count(),
-        "undecryptable_ids": undecryptable_pending_ids(using=db),
+        **({"undecryptable_ids": undecryptable_pending_ids(using=db)} if decrypt else {}),
     }
 
 

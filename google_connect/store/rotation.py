@@ -132,14 +132,31 @@ def rotate_keys(
         rows = _ciphertexts(db, model)
         if selected is not None:
             rows = rows.filter(pk__in=list(selected))
+        seen: list[int] | None = [] if selected is not None else None
         for pk, email, *ciphertexts in rows.iterator(chunk_size=CHUNK_SIZE):
             state = classify(tuple(ciphertexts))
             if state == STALE and not dry_run:
                 state = _rotate_row(model, pk, db)
             record(pk, email, state)
+            if seen is not None:
+                seen.append(pk)
             if callback is not None:
                 callback(pk, email, state)
+        if model is GoogleAccount and not dry_run:
+            record_undecryptable(db, [pk for pk, _email in report.undecryptable], among=seen)
     return report
+
+
+def record_undecryptable(db: str, ids: Collection[int], *, among: Collection[int] | None) -> None:
+    """Store ``tokens_undecryptable``: set for ``ids``, cleared for the other
+    accounts (of ``among`` when given: the rows just looked at)."""
+    accounts = GoogleAccount.objects.using(db)
+    # update(): the flag is a finding about the row, not a change of it.
+    accounts.filter(pk__in=list(ids), tokens_undecryptable=False).update(tokens_undecryptable=True)
+    cleared = accounts.filter(tokens_undecryptable=True).exclude(pk__in=list(ids))
+    if among is not None:
+        cleared = cleared.filter(pk__in=list(among))
+    cleared.update(tokens_undecryptable=False)
 
 
 def _pending_recorder(report: RotationReport) -> Callable[[int, str, str], None]:

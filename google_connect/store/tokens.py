@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from google_connect.exceptions import GoogleAPIError, ReconnectRequired
-from google_connect.google import clients
+from google_connect.google import clients, telemetry
 from google_connect.google.answers import TokenResponse
 from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.google.retry import with_retries
@@ -29,7 +29,7 @@ from google_connect.signals import (
     google_account_reconnect_required,
     google_token_refreshed,
 )
-from google_connect.store import scope_changes
+from google_connect.store import activity, scope_changes
 from google_connect.store.lifetimes import grant_ends_at, grant_has_ended, store_lifetimes
 from google_connect.store.reasons import ReconnectReason, reason_for_invalid_grant
 
@@ -69,6 +69,7 @@ def get_access_token(account: GoogleAccount, *, min_validity: timedelta = MIN_VA
     return account.access_token
 
 
+@activity.observed("refresh")
 @sensitive_variables()
 def refresh(
     account: GoogleAccount,
@@ -206,6 +207,7 @@ def _refresh_locked(locked: GoogleAccount) -> None:
         _mark_reconnect_required(locked, ReconnectReason.CLIENT_REMOVED, None)
         raise _GrantIsDead()
     client = GoogleOAuthClient(client=oauth_client)
+    telemetry.annotate(client=oauth_client.name)
     try:
         tokens = with_retries(lambda: client.refresh(locked.refresh_token), what="refresh a token")
     except GoogleAPIError as exc:
@@ -213,8 +215,10 @@ def _refresh_locked(locked: GoogleAccount) -> None:
             reason = reason_for_invalid_grant(exc.error_subtype, grant_ends_at(locked), now)
             _mark_reconnect_required(locked, reason, exc.error_code)
             raise _GrantIsDead() from exc
+        activity.refresh_failed(locked._state.db or database_of(locked), error=exc.reason)
         raise
     _store_refreshed(locked, tokens)
+    activity.refreshed(locked._state.db or database_of(locked))
     logger.info("Google token refreshed: account_id=%s sub=%s", locked.pk, locked.sub)
     transaction.on_commit(
         lambda: google_token_refreshed.send(sender=type(locked), account=locked),
@@ -235,6 +239,7 @@ def _store_refreshed(locked: GoogleAccount, tokens: TokenResponse) -> None:
     if tokens.scopes is not None:
         locked.scopes = " ".join(tokens.scopes)
     store_lifetimes(locked, tokens, now=timezone.now(), connect=False)
+    locked.tokens_undecryptable = False
     locked.save()
     scope_changes.announce(locked, previous_scopes)
 
@@ -245,6 +250,9 @@ def _mark_reconnect_required(
     locked.status = locked.Status.RECONNECT_REQUIRED
     locked.reconnect_reason = reason
     locked.save()
+    telemetry.annotate(reason=reason.value)
+    activity.reconnect_required(reason.value)
+    activity.refresh_failed(locked._state.db or database_of(locked), reason=reason.value)
     logger.info(
         "Google grant is dead (%s), reconnect required: account_id=%s sub=%s",
         reason,

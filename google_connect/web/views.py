@@ -29,13 +29,14 @@ from google_connect.exceptions import (
     UnknownClient,
     UnknownScopeSet,
 )
-from google_connect.google import clients
+from google_connect.google import clients, telemetry
 from google_connect.google.answers import TokenResponse, code_of
 from google_connect.google.id_token import userinfo_from_id_token
 from google_connect.google.issuer import check_issuer
 from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.scopes import sets as scope_sets
 from google_connect.signals import google_account_connected
+from google_connect.store import activity
 from google_connect.store.disconnection import retire_replaced
 from google_connect.store.models import GoogleAccount
 from google_connect.web import consent, flow
@@ -110,10 +111,13 @@ class ConnectView(View):
     next_url: str | None = None
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        try:
-            response = self.connect(request)
-        except GoogleConnectError as exc:
-            response = self.failure(request, exc)
+        with telemetry.operation("connect"):
+            try:
+                response = self.connect(request)
+            except GoogleConnectError as exc:
+                activity.connect_failed(exc.reason)
+                telemetry.annotate(reason=exc.reason)
+                response = self.failure(request, exc)
         # The URL that led here carried the authorization code: no page
         # reached from this one may see it in a Referer header.
         response["Referrer-Policy"] = "no-referrer"
@@ -175,6 +179,10 @@ class ConnectView(View):
             request.user.pk,
             oauth_client.name,
         )
+        activity.connected(
+            account._state.db or router.db_for_write(GoogleAccount), client=oauth_client.name
+        )
+        telemetry.annotate(client=oauth_client.name)
         replaced = clients.replaced(oauth_client)
         if replaced is not None:
             retire_replaced(account, clients.stored_ids(replaced))

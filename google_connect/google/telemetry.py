@@ -1,0 +1,273 @@
+"""OpenTelemetry spans and metrics for calls to Google and the operations around them.
+
+Only ``opentelemetry-api`` is used (the ``otel`` extra). Without it every
+function here is a no-op costing a function call; with the API but no SDK
+configured, OpenTelemetry's own no-op objects make it little more. The site
+configures the SDK and its exporters; google_connect never does.
+
+Attribute values are low-cardinality names chosen here (a method, a host, a
+status, a reason code, a client's name): never a token, code, email, ``sub``
+or query string. ``url.full`` is the URL without query, fragment or userinfo.
+
+The synchronous HTTP path calls ``client_span()`` once per attempt; an
+asynchronous one calls the same function, passing its own ``attempt``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+try:
+    from opentelemetry import metrics as _metrics
+    from opentelemetry import trace as _trace
+except ImportError:  # the otel extra is not installed
+    _metrics = None  # type: ignore[assignment]
+    _trace = None  # type: ignore[assignment]
+
+INSTRUMENTATION_NAME = "google_connect"
+PREFIX = "google_connect."
+# Seconds; the buckets OpenTelemetry's HTTP semantic conventions advise.
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+
+COUNTERS = {
+    "google_connect.refreshes": "Refreshes of access tokens at Google, by outcome.",
+    "google_connect.connections": "Connections (OAuth callbacks), by outcome and reason.",
+    "google_connect.reconnect_required": "Grants found dead, by reason.",
+    "google_connect.security_events": "Security events received, by event type and action.",
+    "google_connect.revocations": "Revocations of grants at Google, by outcome.",
+}
+
+_attempt: contextvars.ContextVar[int] = contextvars.ContextVar("google_connect_attempt", default=0)
+_instruments: dict[str, Any] = {}
+
+
+def enabled() -> bool:
+    """Whether opentelemetry-api is installed (not whether an SDK is configured)."""
+    return _trace is not None
+
+
+def _version() -> str:
+    from google_connect import __version__
+
+    return __version__
+
+
+def tracer() -> Any:
+    # A proxy until the site sets a provider, then the real one: safe to ask early.
+    return _trace.get_tracer(INSTRUMENTATION_NAME, _version())  # type: ignore[union-attr]
+
+
+def meter() -> Any:
+    return _metrics.get_meter(INSTRUMENTATION_NAME, _version())  # type: ignore[union-attr]
+
+
+def _instrument(name: str) -> Any:
+    found = _instruments.get(name)
+    if found is None:
+        if name == "http.client.request.duration":
+            found = meter().create_histogram(
+                name,
+                unit="s",
+                description="Duration of HTTP client requests to Google.",
+                explicit_bucket_boundaries_advisory=DURATION_BUCKETS,
+            )
+        else:
+            found = meter().create_counter(name, unit="{call}", description=COUNTERS[name])
+        _instruments[name] = found
+    return found
+
+
+def count(name: str, **attributes: str) -> None:
+    """Add one to the counter ``name`` (one of ``COUNTERS``), by ``attributes``
+    (without the ``google_connect.`` prefix: ``outcome="success"``)."""
+    if _metrics is None:
+        return
+    _instrument(name).add(1, {PREFIX + key: value for key, value in attributes.items()})
+
+
+# -- client spans: one per HTTP attempt -------------------------------------------
+
+
+def safe_url(url: str) -> str:
+    """``url`` without query string, fragment or credentials (``url.full``)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
+class ClientSpan:
+    """What a call site reports about one HTTP attempt."""
+
+    __slots__ = ("attributes", "span")
+
+    def __init__(self, span: Any, attributes: dict[str, Any]) -> None:
+        self.span = span
+        self.attributes = attributes
+
+    def set_status_code(self, status_code: int) -> None:
+        self.attributes["http.response.status_code"] = status_code
+        if self.span is not None:
+            self.span.set_attribute("http.response.status_code", status_code)
+        if status_code >= 400:
+            self.set_error(str(status_code))
+
+    def set_error(self, error_type: str) -> None:
+        """``error.type``: an exception's class name or the status code as text."""
+        self.attributes["error.type"] = error_type
+        if self.span is not None:
+            self.span.set_attribute("error.type", error_type)
+            self.span.set_status(_trace.StatusCode.ERROR)  # type: ignore[union-attr]
+
+
+_NO_SPAN = ClientSpan(None, {})
+
+
+@contextlib.contextmanager
+def retry_attempt(number: int) -> Iterator[None]:
+    """Calls inside are attempt ``number`` (0 the first) of a retried operation."""
+    token = _attempt.set(number)
+    try:
+        yield
+    finally:
+        _attempt.reset(token)
+
+
+@contextlib.contextmanager
+def client_span(method: str, url: str, attempt: int | None = None) -> Iterator[ClientSpan]:
+    """A CLIENT span named ``method`` for one HTTP attempt, and its duration
+    in ``http.client.request.duration``. An exception leaving the block sets
+    ``error.type`` to its class name. ``attempt`` defaults to the one
+    ``retry_attempt()`` set (0 outside a retry loop)."""
+    if _trace is None:
+        yield _NO_SPAN
+        return
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    attributes: dict[str, Any] = {
+        "http.request.method": method,
+        "server.address": parts.hostname or "",
+        "server.port": port,
+    }
+    span_attributes = {**attributes, "url.full": safe_url(url)}
+    resend_count = _attempt.get() if attempt is None else attempt
+    if resend_count:
+        span_attributes["http.request.resend_count"] = resend_count
+    started = time.perf_counter()
+    with tracer().start_as_current_span(
+        method,
+        kind=_trace.SpanKind.CLIENT,
+        attributes=span_attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        reported = ClientSpan(span, attributes)
+        try:
+            yield reported
+        except BaseException as exc:
+            if "error.type" not in attributes:
+                reported.set_error(type(exc).__name__)
+            raise
+        finally:
+            _instrument("http.client.request.duration").record(
+                time.perf_counter() - started, attributes
+            )
+
+
+# -- operation spans ----------------------------------------------------------------
+
+
+class Operation:
+    """What an operation reports: attributes of our own, prefixed ``google_connect.``."""
+
+    __slots__ = ("span",)
+
+    def __init__(self, span: Any) -> None:
+        self.span = span
+
+    def set(self, key: str, value: str | int | bool) -> None:
+        if self.span is not None:
+            self.span.set_attribute(PREFIX + key, value)
+
+
+_NO_OPERATION = Operation(None)
+
+
+@contextlib.contextmanager
+def operation(name: str, **attributes: str) -> Iterator[Operation]:
+    """A span ``google_connect.<name>`` (``refresh``, ``risc.event``, ``bulk.keep_alive``)
+    around one operation; the HTTP calls inside are its children. An exception
+    leaving it sets ``error.type`` (its class name), never its message."""
+    if _trace is None:
+        yield _NO_OPERATION
+        return
+    with tracer().start_as_current_span(
+        PREFIX + name,
+        attributes={PREFIX + key: value for key, value in attributes.items()},
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield Operation(span)
+        except BaseException as exc:
+            span.set_attribute("error.type", type(exc).__name__)
+            span.set_status(_trace.StatusCode.ERROR)
+            raise
+
+
+def annotate(**attributes: str) -> None:
+    """Set ``google_connect.<key>`` attributes on the current span (the operation's)."""
+    if _trace is None:
+        return
+    span = _trace.get_current_span()
+    if span.is_recording():
+        for key, value in attributes.items():
+            span.set_attribute(PREFIX + key, value)
+
+
+def traced(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: the function's calls as ``operation(name)``."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        import functools
+
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with operation(name):
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+# -- the opt-in gauge ---------------------------------------------------------------
+
+_gauge_registered = False
+
+
+def observe_gauge(
+    name: str, read: Callable[[], Iterable[tuple[int, dict[str, str]]]], *, description: str
+) -> bool:
+    """Register the observable gauge ``name`` once per process, reporting what
+    ``read()`` returns: ``(value, attributes)`` pairs. False without the API."""
+    global _gauge_registered
+    if _metrics is None or _gauge_registered:
+        return False
+
+    def callback(options: Any) -> Iterator[Any]:
+        for value, attrs in read():
+            yield _metrics.Observation(  # type: ignore[union-attr]
+                value, {PREFIX + key: v for key, v in attrs.items()}
+            )
+
+    meter().create_observable_gauge(name, callbacks=[callback], description=description)
+    _gauge_registered = True
+    return True

@@ -1,0 +1,182 @@
+"""The admin overview, the list's filters and search, and the detail page's words."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from google_connect.models import DailyCount, GoogleSecurityEvent, PendingRevocation
+from google_connect.store import health
+from tests.factories import make_account
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/google_connect/googleaccount/"
+OVERVIEW = CHANGELIST + "overview/"
+TOKENS_REVOKED = "https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked"
+
+
+@pytest.fixture(autouse=True)
+def fresh_snapshot(monkeypatch):
+    monkeypatch.setattr(health, "_snapshots", {})
+
+
+def event(sub="sub-1", **fields):
+    return GoogleSecurityEvent.objects.create(
+        jti=f"jti-{sub}-{fields.get('accounts_affected', 0)}",
+        event_type=TOKENS_REVOKED,
+        subject_sub=sub,
+        issued_at=timezone.now(),
+        **fields,
+    )
+
+
+def test_the_changelist_links_to_the_overview(admin_client):
+    assert f'href="{OVERVIEW}"' in admin_client.get(CHANGELIST).content.decode()
+
+
+def test_the_overview_needs_the_view_permission(client, django_user_model):
+    clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    client.force_login(clerk)
+    assert client.get(OVERVIEW).status_code == 403
+
+    clerk.user_permissions.add(Permission.objects.get(codename="view_googleaccount"))
+
+    assert client.get(OVERVIEW).status_code == 200
+
+
+def test_the_overview_shows_the_fleet(admin_client):
+    now = timezone.now()
+    make_account(sub="a")
+    make_account(sub="b", status="reconnect_required", reconnect_reason="revoked")
+    make_account(sub="c", refresh_token_expires_at=now + timedelta(days=10))
+    DailyCount.objects.create(day=timezone.localdate(), kind="refreshes", count=7)
+    PendingRevocation.objects.create(email="x@example.com", sub="x", token="1//X")
+    event()
+
+    page = admin_client.get(OVERVIEW).content.decode()
+
+    assert "<svg" in page and "<polyline" in page
+    assert "Time-limited grants ending in the next 8 weeks" in page
+    assert "0 connects, 7 refreshes, 0 refresh failures." in page
+    assert '?status=reconnect_required&amp;reconnect_reason=revoked">' in page
+    assert ">tokens-revoked</a>" in page
+    assert "1//X" not in page
+
+
+def test_grants_ending_are_counted_by_week(db):
+    now = timezone.now()
+    make_account(sub="a", refresh_token_expires_at=now + timedelta(days=1))
+    make_account(sub="b", authorization_expires_at=now + timedelta(days=9))
+    make_account(
+        sub="c",
+        refresh_token_expires_at=now + timedelta(days=40),
+        authorization_expires_at=now + timedelta(days=15),
+    )
+    make_account(sub="d", refresh_token_expires_at=now + timedelta(days=90))
+    make_account(sub="e", refresh_token_expires_at=now - timedelta(days=1))
+
+    from google_connect.admin.overview import grants_ending_by_week
+
+    assert grants_ending_by_week(now, "default") == [1, 1, 1, 0, 0, 0, 0, 0]
+
+
+def test_the_overview_costs_the_same_queries_for_one_account_or_many(admin_client):
+    make_account(sub="a")
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(OVERVIEW)
+    for n in range(30):
+        make_account(sub=f"many-{n}", refresh_token_expires_at=timezone.now() + timedelta(days=n))
+    health._snapshots.clear()
+
+    with CaptureQueriesContext(connection) as many:
+        admin_client.get(OVERVIEW)
+
+    assert len(many) == len(one)
+
+
+def test_the_list_has_five_columns(admin_client):
+    make_account()
+    page = admin_client.get(CHANGELIST).content.decode()
+    for column in ("email", "user", "client", "state", "last_refreshed_at"):
+        assert f"column-{column}" in page
+    head = page.split('id="result_list"', 1)[1].split("</thead>", 1)[0]
+    assert head.count('<th scope="col"') == 6  # the checkbox column too
+
+
+def test_search_by_sub_finds_the_account(admin_client):
+    make_account(sub="1234567890", email="found@example.com")
+    make_account(sub="other", email="other@example.com")
+
+    page = admin_client.get(CHANGELIST, {"q": "1234567890"}).content.decode()
+
+    assert "found@example.com" in page and "other@example.com" not in page
+
+
+def test_the_undecryptable_filter_reads_the_stored_flag(admin_client):
+    make_account(sub="a", email="flagged@example.com", tokens_undecryptable=True)
+    make_account(sub="b", email="fine@example.com")
+
+    page = admin_client.get(CHANGELIST, {"tokens_undecryptable__exact": "1"}).content.decode()
+
+    assert "flagged@example.com" in page and "fine@example.com" not in page
+
+
+def test_the_time_limited_filter(admin_client):
+    make_account(sub="a", email="limited@example.com", authorization_expires_at=timezone.now())
+    make_account(sub="b", email="ongoing@example.com")
+
+    page = admin_client.get(CHANGELIST, {"time_limited": "yes"}).content.decode()
+
+    assert "limited@example.com" in page and "ongoing@example.com" not in page
+
+
+def test_the_idle_filter(admin_client):
+    old = timezone.now() - timedelta(days=400)
+    make_account(sub="a", email="idle@example.com", last_refreshed_at=old)
+    make_account(sub="b", email="busy@example.com", last_refreshed_at=timezone.now())
+
+    page = admin_client.get(CHANGELIST, {"idle": "yes"}).content.decode()
+
+    assert "idle@example.com" in page and "busy@example.com" not in page
+
+
+def test_the_detail_page_says_a_security_event_removed_the_tokens(admin_client):
+    account = make_account(
+        sub="sub-1", access_token="", refresh_token="", status="reconnect_required"
+    )
+    event(accounts_affected=1)
+
+    page = admin_client.get(f"{CHANGELIST}{account.pk}/change/").content.decode()
+
+    assert "no token: removed by a security event (oauth/event-type/tokens-revoked) on" in page
+
+
+def test_the_detail_page_says_when_the_access_token_is_valid(admin_client):
+    account = make_account(expires_at=timezone.now() + timedelta(hours=1))
+
+    page = admin_client.get(f"{CHANGELIST}{account.pk}/change/").content.decode()
+
+    assert "encrypted; the access token is valid until" in page
+
+
+def test_an_account_links_to_its_security_events_by_sub(admin_client):
+    account = make_account(sub="sub-1")
+    event()
+
+    page = admin_client.get(f"{CHANGELIST}{account.pk}/change/").content.decode()
+
+    assert '/admin/google_connect/googlesecurityevent/?q=sub-1">1 event</a>' in page
+
+
+def test_a_security_event_links_to_its_accounts_by_sub(admin_client):
+    found = event()
+
+    page = admin_client.get(
+        f"/admin/google_connect/googlesecurityevent/{found.pk}/change/"
+    ).content.decode()
+
+    assert '/admin/google_connect/googleaccount/?q=sub-1">sub-1</a>' in page
