@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "REQUIRE_ISSUER": False,
     "BASE_TEMPLATE": None,
     "USE_ID_TOKEN": False,
+    # The TASKS alias google_connect.background_tasks enqueues to; None: the
+    # site's default backend.
+    "TASK_BACKEND": None,
 }
 
 
@@ -90,6 +93,7 @@ class GoogleConnectSettings:
     REQUIRE_ISSUER: bool
     BASE_TEMPLATE: str | None
     USE_ID_TOKEN: bool
+    TASK_BACKEND: str | None
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -149,6 +153,7 @@ def get_settings() -> GoogleConnectSettings:
         REQUIRE_ISSUER=merged["REQUIRE_ISSUER"] is True,
         BASE_TEMPLATE=merged["BASE_TEMPLATE"] or None,
         USE_ID_TOKEN=merged["USE_ID_TOKEN"] is True,
+        TASK_BACKEND=merged["TASK_BACKEND"] or None,
     )
 
 
