@@ -8,8 +8,10 @@ import importlib
 import json
 import sys
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from google_connect.google import retry
@@ -246,3 +248,57 @@ def test_results_survive_a_json_round_trip(name):
     result = run(getattr(background_tasks, name))
 
     assert json.loads(json.dumps(result)) == result
+
+
+# -- enqueue_google_connect_jobs ------------------------------------------------------
+
+
+def enqueue_jobs(*args):
+    out, err = StringIO(), StringIO()
+    call_command("enqueue_google_connect_jobs", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_the_command_enqueues_the_daily_jobs(queued):
+    out, _ = enqueue_jobs()
+
+    assert [r.task.name for r in queued.results] == [
+        "send_expiry_warnings",
+        "keep_alive",
+        "retry_pending_revocations",
+    ]
+    assert out.splitlines()[-1] == "3 job(s) enqueued on 'queued'"
+
+
+def test_the_command_enqueues_only_the_jobs_named(queued):
+    enqueue_jobs("--only", "refresh_expiring,keep_alive")
+
+    assert [r.task.name for r in queued.results] == ["refresh_expiring", "keep_alive"]
+
+
+def test_the_command_refuses_an_unknown_job(queued):
+    with pytest.raises(CommandError, match="unknown: revoke_matching"):
+        enqueue_jobs("--only", "revoke_matching")
+    assert queued.results == []
+
+
+def test_on_the_immediate_backend_the_command_runs_the_jobs(
+    endpoint, django_capture_on_commit_callbacks
+):
+    due = expiring()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        out, err = enqueue_jobs("--only", "refresh_expiring")
+
+    assert "refresh_expiring: " in out and "(successful)" in out and err == ""
+    assert endpoint.calls == [due.refresh_token]
+
+
+def test_the_command_fails_when_an_immediate_job_fails(monkeypatch):
+    def broken(chunk_size):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(background_tasks.jobs, "keep_alive", broken)
+
+    with pytest.raises(CommandError, match="1 job\\(s\\) failed: keep_alive"):
+        enqueue_jobs("--only", "keep_alive")
