@@ -10,6 +10,7 @@ import sys
 from datetime import timedelta
 from io import StringIO
 
+import django
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
@@ -96,6 +97,11 @@ def test_importing_without_the_tasks_framework_names_the_extra(monkeypatch):
 
     with pytest.raises(ImportError, match=r"pip install 'google-connect\[tasks\]'"):
         importlib.import_module("google_connect.background_tasks")
+
+
+@pytest.mark.skipif(django.VERSION < (6, 0), reason="django.tasks is core from Django 6.0")
+def test_on_django_6_the_core_framework_is_used_even_beside_the_backport():
+    assert background_tasks.refresh_accounts.__class__.__module__ == "django.tasks.base"
 
 
 def test_the_tasks_are_named_as_the_celery_tasks_under_a_stable_path():
