@@ -33,7 +33,7 @@ try:
     from django.tasks import DEFAULT_TASK_BACKEND_ALIAS, task, task_backends
 except ImportError:
     try:
-        from django_tasks import (  # type: ignore[no-redef]
+        from django_tasks import (  # type: ignore[no-redef,assignment,unused-ignore]
             DEFAULT_TASK_BACKEND_ALIAS,
             task,
             task_backends,
