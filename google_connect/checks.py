@@ -81,6 +81,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_urls(raw))
     errors.extend(_check_base_template(raw))
     errors.extend(_check_observability(raw))
+    errors.extend(_check_task_backend(raw))
     if not isinstance(raw.get("USE_ID_TOKEN", False), bool):
         errors.append(
             Error(
@@ -91,6 +92,39 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
             )
         )
     return errors
+
+
+def _check_task_backend(raw: dict[str, Any]) -> Iterable[Error]:
+    alias = raw.get("TASK_BACKEND")
+    if alias is None:
+        return
+    if not isinstance(alias, str) or not alias:
+        yield Error(
+            f"{SETTING_NAME}['TASK_BACKEND'] must be None or the name of a TASKS backend.",
+            hint="None enqueues google_connect.background_tasks on the site's default "
+            "task backend.",
+            id=ID.format("E120"),
+        )
+        return
+    if importlib.util.find_spec("django.tasks") is None and (
+        importlib.util.find_spec("django_tasks") is None
+    ):
+        yield Error(
+            f"{SETTING_NAME}['TASK_BACKEND'] is set, but Django's Tasks framework is not "
+            "installed.",
+            hint="Use Django 6.0 or later, or on Django 5.2 install the backport: "
+            "pip install 'google-connect[tasks]'.",
+            id=ID.format("E121"),
+        )
+        return
+    # Both the framework and its backport read TASKS; unset, it is one "default".
+    backends = getattr(settings, "TASKS", None) or {"default": {}}
+    if alias not in backends:
+        yield Error(
+            f"{SETTING_NAME}['TASK_BACKEND'] is {alias!r}, which TASKS does not define.",
+            hint="Name one of the site's TASKS backends: " + ", ".join(sorted(backends)) + ".",
+            id=ID.format("E122"),
+        )
 
 
 CLIENT_KEYS = ("CLIENT_ID", "CLIENT_SECRET", "TYPE", "REDIRECT_URI", "SCOPES", "REPLACES")

@@ -65,6 +65,9 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_THRESHOLDS": {},
     # An OpenTelemetry gauge of accounts by status (every process runs its query).
     "ACCOUNTS_GAUGE": False,
+    # The TASKS alias google_connect.background_tasks enqueues to; None: the
+    # site's default backend.
+    "TASK_BACKEND": None,
 }
 
 # HEALTH_THRESHOLDS keys: the most of each the endpoint tolerates (None: no limit).
@@ -110,6 +113,7 @@ class GoogleConnectSettings:
     HEALTH_TOKEN: str | None
     HEALTH_THRESHOLDS: dict[str, int | None]
     ACCOUNTS_GAUGE: bool
+    TASK_BACKEND: str | None
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -177,6 +181,7 @@ def get_settings() -> GoogleConnectSettings:
             ),
         },
         ACCOUNTS_GAUGE=merged["ACCOUNTS_GAUGE"] is True,
+        TASK_BACKEND=merged["TASK_BACKEND"] or None,
     )
 
 

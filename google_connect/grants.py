@@ -1,97 +1,25 @@
 """Keeping grants usable: expiry warnings and keep-alive refreshes.
 
-Plain functions, so that ``check_google_accounts`` and a task queue (the
-Celery tasks) run the same code. Both read accounts in keyset pages (memory
-stays flat however many there are) and are safe to run in several processes
-at once: a warning is claimed with a conditional UPDATE before it is sent,
-and a keep-alive refresh happens under the account's row lock, after
-checking again that the account is still idle.
+Plain functions, so that ``check_google_accounts`` and the task queues (the
+Celery tasks, the ``django.tasks`` tasks) run the same code. Both read
+accounts in keyset pages (memory stays flat however many there are) and are
+safe to run in several processes at once: a warning is claimed with a
+conditional UPDATE before it is sent, and a keep-alive refresh happens under
+the account's row lock, after checking again that the account is still idle.
+
+The work itself lives in ``google_connect.store.upkeep``, where the shared
+job layer (``store/jobs.py``) reaches it; this module adds the progress bar.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from collections.abc import Iterable
 
-from django.db import connections, router, transaction
-from django.db.models import QuerySet
-from django.utils import timezone
-
-from google_connect.exceptions import GoogleConnectError
 from google_connect.management.progress import progress_bar
-from google_connect.signals import google_account_expiring
-from google_connect.store import tokens
-from google_connect.store.health import expiring_accounts, idle_accounts, idle_cutoff
-from google_connect.store.models import GoogleAccount
-from google_connect.store.revocation import one_worker_on_sqlite, pages
+from google_connect.store import upkeep
+from google_connect.store.upkeep import send_expiry_warnings
 
-logger = logging.getLogger("google_connect")
-
-REFRESHED, RECONNECT_REQUIRED, FAILED, SKIPPED = (
-    "refreshed",
-    "reconnect_required",
-    "failed",
-    "skipped",
-)
-
-
-# -- expiry warnings -------------------------------------------------------------
-
-
-def send_expiry_warnings(
-    *, now: datetime | None = None, chunk_size: int = 500, using: str | None = None
-) -> dict[str, int]:
-    """Send ``google_account_expiring`` once for each grant ending soon (on the
-    database ``using``, by default the one the routers write accounts to).
-
-    Returns ``{"warned": n, "failed": m}``: ``failed`` counts warnings whose
-    receivers raised; those are logged and sent again on the next run.
-    """
-    now = now or timezone.now()
-    counts = Counter({"warned": 0, "failed": 0})
-    unwarned = expiring_accounts(now, using).filter(expiry_warned_at__isnull=True)
-    for _, page in pages(unwarned, chunk_size):
-        for account in page:
-            outcome = _warn(account, unwarned, now)
-            if outcome:
-                counts[outcome] += 1
-    return dict(counts)
-
-
-def _warn(account: GoogleAccount, unwarned: QuerySet[GoogleAccount], now: datetime) -> str | None:
-    model = type(account)
-    db = router.db_for_write(model, instance=account)
-    # Claimed first, in its own committed UPDATE that checks the selection
-    # again: of two processes warning at once, one updates the row and
-    # sends, the other updates nothing.
-    if not unwarned.using(db).filter(pk=account.pk).update(expiry_warned_at=now):
-        return None
-    account.expiry_warned_at = now
-    account.mark_token_state_loaded(only=["expiry_warned_at"])
-    responses = google_account_expiring.send_robust(
-        sender=model, account=account, expires_at=account.grant_expires_at
-    )
-    errors = [result for _, result in responses if isinstance(result, Exception)]
-    if not errors:
-        return "warned"
-    # Given back, so that the next run tries again.
-    model.objects.using(db).filter(pk=account.pk, expiry_warned_at=now).update(
-        expiry_warned_at=None
-    )
-    logger.error(
-        "Expiry warning failed (%s), will retry: account_id=%s",
-        type(errors[0]).__name__,
-        account.pk,
-        exc_info=errors[0],
-    )
-    return FAILED
-
-
-# -- keep-alive ------------------------------------------------------------------
+__all__ = ["keep_alive", "send_expiry_warnings"]
 
 
 def keep_alive(
@@ -114,97 +42,18 @@ def keep_alive(
     Returns ``{"refreshed": n, "reconnect_required": n, "failed": n}``. An
     account another process refreshed meanwhile is counted in none of them.
     """
-    now = timezone.now()
-    cutoff = idle_cutoff(now)
-    accounts = idle_accounts(now, using)
-    if ids is not None:
-        accounts = accounts.filter(pk__in=list(ids))
-    if message := one_worker_on_sqlite(workers, using or router.db_for_write(GoogleAccount)):
-        logger.warning(message)
-        workers = 1
-    counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
-    lock = threading.Lock()
-    total = accounts.count() if progress else None
-    with progress_bar(enabled=progress, total=total, unit="account", desc="keep-alive") as bar:
-
-        def refresh(account: GoogleAccount) -> None:
-            outcome = _keep_alive_one(account, cutoff)
-            with lock:
-                if outcome != SKIPPED:
-                    counts[outcome] += 1
-                bar.update()
-
-        each = (account for _, page in pages(accounts, chunk_size) for account in page)
-        _run(each, refresh, workers)
-    return dict(counts)
-
-
-def _keep_alive_one(account: GoogleAccount, cutoff: datetime) -> str:
-    try:
-        return _refresh_if_idle(account, cutoff)
-    except GoogleConnectError as exc:
-        # Google kept failing, or the tokens are undecryptable (a key fault:
-        # no status changes, the health command reports it).
-        logger.warning("Keep-alive refresh failed (%s): account_id=%s", exc.reason, account.pk)
-        return FAILED
-
-
-def _refresh_if_idle(account: GoogleAccount, cutoff: datetime) -> str:
-    model = type(account)
-    db = router.db_for_write(model, instance=account)
-    with transaction.atomic(using=db):
-        # Single-flight like every refresh (see store/tokens.py): under the row
-        # lock, read again. A run that got here first has refreshed it, and
-        # it is no longer idle.
-        locked = model.objects.using(db).select_for_update().filter(pk=account.pk).first()
-        if locked is None or locked.status != model.Status.ACTIVE:
-            return SKIPPED
-        if (locked.last_refreshed_at or locked.created_at) >= cutoff:
-            return SKIPPED
-        try:
-            tokens._refresh_locked(locked)
-        except tokens._GrantIsDead:
-            return RECONNECT_REQUIRED
-    return REFRESHED
-
-
-def _run(
-    items: Iterator[GoogleAccount], work: Callable[[GoogleAccount], None], workers: int
-) -> None:
-    """``work`` on each item, in ``workers`` threads; the items are read on this one."""
-    if workers <= 1:
-        for item in items:
-            work(item)
-        return
-    # Bounded: pages are read only as fast as the workers take them.
-    todo: queue.Queue[GoogleAccount | None] = queue.Queue(maxsize=workers * 2)
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            while (item := todo.get()) is not None:
-                if errors:
-                    continue  # keep draining, so the reader never blocks
-                try:
-                    work(item)
-                except BaseException as exc:  # re-raised on the calling thread
-                    errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [
-        threading.Thread(target=worker, name=f"google-keep-alive-{n}", daemon=True)
-        for n in range(workers)
-    ]
-    for thread in threads:
-        thread.start()
-    try:
-        for item in items:
-            todo.put(item)
-    finally:
-        for _ in threads:
-            todo.put(None)
-        for thread in threads:
-            thread.join()
-    if errors:
-        raise errors[0]
+    return upkeep.keep_alive(
+        chunk_size=chunk_size,
+        workers=workers,
+        ids=ids,
+        progress=(
+            (
+                lambda total: progress_bar(
+                    enabled=True, total=total, unit="account", desc="keep-alive"
+                )
+            )
+            if progress
+            else None
+        ),
+        using=using,
+    )

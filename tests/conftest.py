@@ -120,6 +120,12 @@ def pytest_addoption(parser):
         help="run the tests marked celery_live (real Celery workers on Redis); CI runs them once",
     )
     parser.addoption(
+        "--tasks-live",
+        action="store_true",
+        help="run the tests marked tasks_live (real django-tasks-db workers on PostgreSQL); "
+        "CI runs them once",
+    )
+    parser.addoption(
         "--update-screenshots",
         action="store_true",
         help="the browser tour saves the demo tour's screenshots into docs/ (make screenshots); "
@@ -128,12 +134,16 @@ def pytest_addoption(parser):
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--celery-live"):
-        return
-    skip = pytest.mark.skip(
-        reason="celery_live: starts real Celery workers; run with --celery-live "
-        "(CI runs it once per run, in .ci/run)"
-    )
-    for item in items:
-        if "celery_live" in item.keywords:
-            item.add_marker(skip)
+    opt_in = {
+        "celery_live": ("--celery-live", "starts real Celery workers"),
+        "tasks_live": ("--tasks-live", "starts real django-tasks-db workers"),
+    }
+    for marker, (option, what) in opt_in.items():
+        if config.getoption(option):
+            continue
+        skip = pytest.mark.skip(
+            reason=f"{marker}: {what}; run with {option} (CI runs it once per run, in .ci/run)"
+        )
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)

@@ -2,6 +2,7 @@
 
 import os
 import tempfile
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,17 @@ INSTALLED_APPS = [
     # test database for its own tests and the end-to-end test.
     "example_project.fake_google",
 ]
+
+# Django's Tasks (django.tasks on Django 6.0+, the django-tasks backport on
+# 5.2): the eager tests run on the ImmediateBackend; the live test's workers
+# use the database backend (django-tasks-db), whose table the test database
+# gets. Without either, google_connect.background_tasks' tests skip.
+_TASKS_PACKAGE = next((p for p in ("django.tasks", "django_tasks") if find_spec(p)), None)
+if _TASKS_PACKAGE:
+    TASKS = {"default": {"BACKEND": f"{_TASKS_PACKAGE}.backends.immediate.ImmediateBackend"}}
+    if find_spec("django_tasks_db"):
+        INSTALLED_APPS.append("django_tasks_db")
+        TASKS["database"] = {"BACKEND": "django_tasks_db.DatabaseBackend"}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

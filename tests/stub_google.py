@@ -13,6 +13,7 @@ certificate (``ca_bundle(tmp_path)``) for requests to trust it.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import socket
@@ -32,6 +33,8 @@ class StubGoogle:
         self.token_delay = token_delay
         self.revoke_delay = revoke_delay
         self.counts = {"token": 0, "revoke": 0, "userinfo": 0}
+        # Token calls per refresh token: which accounts were refreshed twice.
+        self.refresh_calls: collections.Counter[str] = collections.Counter()
         self.revoked: set[str] = set()
         self.tls = tls
         self._serial = itertools.count(1)
@@ -87,6 +90,8 @@ class StubGoogle:
         with self._lock:
             self.counts[endpoint] += 1
             serial = next(self._serial)
+            if endpoint == "token":
+                self.refresh_calls[form.get("refresh_token", "")] += 1
         if endpoint == "revoke":
             time.sleep(self.revoke_delay)
             with self._lock:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qs
 
 from django.dispatch import Signal
 
@@ -52,3 +54,29 @@ def connect(client, google: FakeGoogle, *, token=None, userinfo=None, next_url=N
 def example_google_connect(config: dict[str, Any]) -> dict[str, Any]:
     """``GOOGLE_CONNECT`` as example_project/settings.py completes it: the site's layout."""
     return {**config, "BASE_TEMPLATE": "base.html"}
+
+
+class TokenEndpoint:
+    """Google's token endpoint: a new token per call, or the answers queued per refresh token."""
+
+    def __init__(self, google):
+        self.calls: list[str] = []
+        self.answers: dict[str, list[tuple[int, dict, str]]] = {}
+        self.always: dict[str, tuple[int, dict, str]] = {}
+        google.mock.add_callback("POST", google.config.TOKEN_URL, callback=self)
+
+    def __call__(self, request):
+        refresh_token = parse_qs(request.body)["refresh_token"][0]
+        self.calls.append(refresh_token)
+        if self.answers.get(refresh_token):
+            return self.answers[refresh_token].pop(0)
+        if refresh_token in self.always:
+            return self.always[refresh_token]
+        body = token_body(access_token=f"ya29.NEW-{len(self.calls)}", refresh_token=None)
+        return 200, {}, json.dumps(body)
+
+    def unavailable(self, refresh_token, times, headers=None):
+        self.answers[refresh_token] = [(503, headers or {}, "{}")] * times
+
+    def calls_for(self, account):
+        return self.calls.count(account.refresh_token)

@@ -194,6 +194,4 @@ def test_changelist_shows_an_ended_time_limited_grant_as_ended(staff):
     listing = staff.get(CHANGELIST).content.decode()
 
     # One status column, with the reason (issue 28's narrow list).
-    assert (
-        '<td class="field-state">Reconnect required (Time-limited access ended)</td>' in listing
-    )
+    assert '<td class="field-state">Reconnect required (Time-limited access ended)</td>' in listing

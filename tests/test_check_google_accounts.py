@@ -12,7 +12,7 @@ from google_connect import grants
 from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_expiring
-from google_connect.store import health
+from google_connect.store import health, upkeep
 from tests.factories import make_account
 from tests.support import recording
 
@@ -249,14 +249,14 @@ def test_keep_alive_with_ids_takes_only_those_still_idle(google):
 def test_keep_alive_skips_an_account_refreshed_since_it_was_read(google, monkeypatch):
     account = make_account(last_refreshed_at=ago(160))
     google.token(REFRESHED)
-    pages = grants.pages
+    pages = upkeep.pages
 
     def pages_then_someone_refreshes(queryset, size):
         for read_at, page in pages(queryset, size):
             GoogleAccount.objects.filter(pk=account.pk).update(last_refreshed_at=timezone.now())
             yield read_at, page
 
-    monkeypatch.setattr(grants, "pages", pages_then_someone_refreshes)
+    monkeypatch.setattr(upkeep, "pages", pages_then_someone_refreshes)
 
     assert grants.keep_alive() == {"refreshed": 0, "reconnect_required": 0, "failed": 0}
     assert len(google.token_requests()) == 0
@@ -267,18 +267,18 @@ def test_keep_alive_reads_in_keyset_pages(google):
         make_account(last_refreshed_at=ago(160))
     google.token(REFRESHED)
     seen = []
-    pages = grants.pages
+    pages = upkeep.pages
 
     def recorded(queryset, size):
         for read_at, page in pages(queryset, size):
             seen.append(len(page))
             yield read_at, page
 
-    grants.pages = recorded
+    upkeep.pages = recorded
     try:
         assert grants.keep_alive(chunk_size=2)["refreshed"] == 5
     finally:
-        grants.pages = pages
+        upkeep.pages = pages
     assert seen == [2, 2, 1]
 
 
@@ -358,14 +358,14 @@ def test_the_warning_window_is_exactly_expiry_warning_days(settings):
 
 def test_an_account_another_run_warned_since_it_was_read_is_not_warned_again(monkeypatch):
     account = make_account(refresh_token_expires_at=days(3))
-    pages = grants.pages
+    pages = upkeep.pages
 
     def pages_then_another_run_warns(queryset, size):
         for read_at, page in pages(queryset, size):
             GoogleAccount.objects.filter(pk=account.pk).update(expiry_warned_at=timezone.now())
             yield read_at, page
 
-    monkeypatch.setattr(grants, "pages", pages_then_another_run_warns)
+    monkeypatch.setattr(upkeep, "pages", pages_then_another_run_warns)
 
     with recording(google_account_expiring) as sent:
         assert grants.send_expiry_warnings() == {"warned": 0, "failed": 0}
@@ -377,7 +377,7 @@ def test_keep_alive_skips_an_account_that_needs_a_reconnect_since_it_was_read(go
     # never sent to Google again.
     account = make_account(last_refreshed_at=ago(160))
     google.token(REFRESHED)
-    pages = grants.pages
+    pages = upkeep.pages
 
     def pages_then_google_disables_it(queryset, size):
         for read_at, page in pages(queryset, size):
@@ -386,7 +386,7 @@ def test_keep_alive_skips_an_account_that_needs_a_reconnect_since_it_was_read(go
             )
             yield read_at, page
 
-    monkeypatch.setattr(grants, "pages", pages_then_google_disables_it)
+    monkeypatch.setattr(upkeep, "pages", pages_then_google_disables_it)
 
     assert grants.keep_alive() == {"refreshed": 0, "reconnect_required": 0, "failed": 0}
     assert len(google.token_requests()) == 0

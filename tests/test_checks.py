@@ -303,3 +303,47 @@ def test_local_stand_in_urls_pass(settings):
     settings.GOOGLE_CONNECT = {**VALID, "TOKEN_URL": "http://127.0.0.1:8000/fake-google/token"}
 
     assert messages() == []
+
+
+@pytest.mark.parametrize("value", ["", 5])
+def test_task_backend_must_be_none_or_an_alias(settings, value):
+    settings.GOOGLE_CONNECT = {**VALID, "TASK_BACKEND": value}
+
+    assert messages() == [
+        (
+            "google_connect.E120",
+            "GOOGLE_CONNECT['TASK_BACKEND'] must be None or the name of a TASKS backend.",
+        )
+    ]
+
+
+def test_task_backend_must_be_a_tasks_alias(settings):
+    settings.TASKS = {"default": settings.TASKS["default"]}
+    settings.GOOGLE_CONNECT = {**VALID, "TASK_BACKEND": "database"}
+
+    assert messages() == [
+        (
+            "google_connect.E122",
+            "GOOGLE_CONNECT['TASK_BACKEND'] is 'database', which TASKS does not define.",
+        )
+    ]
+
+
+def test_task_backend_needs_the_tasks_framework(settings, monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
+    settings.GOOGLE_CONNECT = {**VALID, "TASK_BACKEND": "database"}
+
+    assert messages() == [
+        (
+            "google_connect.E121",
+            "GOOGLE_CONNECT['TASK_BACKEND'] is set, but Django's Tasks framework is not installed.",
+        )
+    ]
+
+
+def test_a_task_backend_of_tasks_passes(settings):
+    settings.GOOGLE_CONNECT = {**VALID, "TASK_BACKEND": "database"}
+
+    assert messages() == []

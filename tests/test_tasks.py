@@ -21,7 +21,7 @@ from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_expiring
 from tests.factories import make_account
-from tests.support import recording, token_body
+from tests.support import TokenEndpoint, recording
 
 pytestmark = pytest.mark.django_db
 
@@ -89,32 +89,6 @@ def retries(monkeypatch):
 
     monkeypatch.setattr(Task, "retry", spy)
     return seen
-
-
-class TokenEndpoint:
-    """Google's token endpoint: a new token per call, or the answers queued per refresh token."""
-
-    def __init__(self, google):
-        self.calls: list[str] = []
-        self.answers: dict[str, list[tuple[int, dict, str]]] = {}
-        self.always: dict[str, tuple[int, dict, str]] = {}
-        google.mock.add_callback("POST", google.config.TOKEN_URL, callback=self)
-
-    def __call__(self, request):
-        refresh_token = parse_qs(request.body)["refresh_token"][0]
-        self.calls.append(refresh_token)
-        if self.answers.get(refresh_token):
-            return self.answers[refresh_token].pop(0)
-        if refresh_token in self.always:
-            return self.always[refresh_token]
-        body = token_body(access_token=f"ya29.NEW-{len(self.calls)}", refresh_token=None)
-        return 200, {}, json.dumps(body)
-
-    def unavailable(self, refresh_token, times, headers=None):
-        self.answers[refresh_token] = [(503, headers or {}, "{}")] * times
-
-    def calls_for(self, account):
-        return self.calls.count(account.refresh_token)
 
 
 @pytest.fixture

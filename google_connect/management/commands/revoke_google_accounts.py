@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import ngettext
 
 from google_connect.management.databases import add_database_argument, resolve_database
 from google_connect.management.progress import progress_bar, write_above
+from google_connect.store import jobs
 from google_connect.store.models import GoogleAccount
 from google_connect.store.pending_revocation import (
     PendingRevocation,
@@ -218,39 +218,10 @@ class Command(BaseCommand):
             )
 
     def selection(self, options: dict[str, Any]) -> QuerySet[GoogleAccount]:
-        chosen = options["user"] or options["email"]
-        if not (chosen or options["all"] or options["reconnect_required"]):
-            raise CommandError(
-                "Say which accounts to revoke: --user, --email, --reconnect-required, --all "
-                "or --pending."
+        try:
+            return jobs.revocation_selection(
+                {key: options[key] for key in ("user", "email", "reconnect_required", "all")},
+                using=options["database"],
             )
-        if options["all"] and chosen:
-            raise CommandError("--all cannot be combined with --user or --email.")
-        self.check_users_exist(options["user"])
-        accounts = GoogleAccount.objects.using(options["database"])
-        if chosen:
-            accounts = accounts.filter(self.user_filter(options["user"], options["email"]))
-        if options["reconnect_required"]:
-            accounts = accounts.reconnect_required()
-        return accounts
-
-    def check_users_exist(self, users: list[str]) -> None:
-        """A --user that matches nobody is a typo, not an empty selection."""
-        model = get_user_model()
-        for value in users:
-            query = Q(**{model.USERNAME_FIELD: value})
-            if value.isdigit():
-                query |= Q(pk=int(value))
-            if not model._default_manager.filter(query).exists():
-                raise CommandError(f"No user {value!r} exists (--user takes a username or an id).")
-
-    def user_filter(self, users: list[str], emails: list[str]) -> Q:
-        username_field = get_user_model().USERNAME_FIELD
-        query = Q(pk__in=[])
-        for value in users:
-            query |= Q(**{f"user__{username_field}": value})
-            if value.isdigit():
-                query |= Q(user__pk=int(value))
-        for email in emails:
-            query |= Q(email__iexact=email)
-        return query
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None

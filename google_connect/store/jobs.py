@@ -1,0 +1,457 @@
+"""The bulk jobs, once: what to select, how to cut it into chunks, and the work
+of a chunk, for every task queue and for the commands.
+
+The Celery tasks (``google_connect.tasks``), the ``django.tasks`` tasks
+(``google_connect.background_tasks``) and the management commands only adapt
+these functions: how a chunk is queued, and what happens to the accounts that
+failed temporarily (a Celery retry, a deferred re-enqueue, or a count of
+failures). Everything here returns JSON-safe dicts of counts, so results
+survive any backend's serialisation.
+
+Every job is idempotent under double delivery: a refresh is single-flight
+under the account's row lock and skipped for a token that is fresh by then;
+a revoked account is gone (or kept blanked); a rotated row is current.
+
+``run_per_account`` is the one place where the engine that runs a chunk's
+per-account work is chosen (today a thread pool, or the calling thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from django.contrib.auth import get_user_model
+from django.db import InterfaceError, OperationalError, router
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from google_connect.exceptions import GoogleConnectError, ReconnectRequired
+from google_connect.store import pending_revocation, revocation, rotation, tokens, upkeep
+from google_connect.store.models import GoogleAccount, GoogleAccountQuerySet
+from google_connect.store.pending_revocation import PendingRevocation
+
+logger = logging.getLogger("google_connect")
+
+T = TypeVar("T")
+
+CHUNK_SIZE = 500
+WITHIN_SECONDS = 600
+# Google's access tokens last an hour: a window longer than half of that
+# would refresh a token that was just refreshed again on the next run.
+MAX_WITHIN_SECONDS = 1800
+MAX_RETRIES = 5
+RETRY_BACKOFF = 2  # seconds: retries come after up to 2, 4, 8, 16 and 32 s
+RETRY_BACKOFF_MAX = 600
+# Concurrent calls to Google within one revocation chunk (as the command's default).
+REVOKE_WORKERS = 8
+# Concurrent refreshes within one refresh chunk. One: a task queue spreads
+# chunks over its workers already, and each refresh holds a row lock and a
+# database connection across its call to Google.
+REFRESH_WORKERS = 1
+# revoke_google_accounts' selections, as revoke_matching's keyword arguments.
+SELECTIONS = frozenset({"user", "email", "reconnect_required", "all"})
+# The jobs a site runs every day, in the order enqueue_google_connect_jobs queues them.
+DAILY = ("send_expiry_warnings", "keep_alive", "retry_pending_revocations")
+
+
+@dataclass
+class ChunkOutcome:
+    """A chunk's counts, and the accounts that failed only temporarily."""
+
+    counts: dict[str, int]
+    stale: list[int] = field(default_factory=list)
+    retry_after: list[float] = field(default_factory=list)
+
+    def given_up(self) -> dict[str, int]:
+        """The counts, with the stale accounts as failed: no retry is left."""
+        return {**self.counts, "failed": self.counts["failed"] + len(self.stale)}
+
+    @property
+    def longest_retry_after(self) -> float | None:
+        return max(self.retry_after) if self.retry_after else None
+
+
+def backoff(attempt: int) -> float:
+    """Seconds before retry ``attempt`` (1, 2, ...): doubling, capped."""
+    return float(min(RETRY_BACKOFF * 2 ** (attempt - 1), RETRY_BACKOFF_MAX))
+
+
+# -- the engine ------------------------------------------------------------------
+
+
+def run_per_account(
+    work: Callable[[GoogleAccount], T],
+    accounts: list[GoogleAccount],
+    *,
+    workers: int = REFRESH_WORKERS,
+) -> list[tuple[GoogleAccount, T | Exception]]:
+    """``work`` on each account of a chunk; its result or the exception it raised.
+
+    The engine seam: ``workers`` threads (each with its own database
+    connection, one on SQLite), or the calling thread. Results come back in
+    the accounts' order.
+    """
+    if accounts:
+        db = router.db_for_write(GoogleAccount, instance=accounts[0])
+        workers = revocation.effective_workers(workers, db)
+
+    def attempt(account: GoogleAccount) -> tuple[GoogleAccount, T | Exception]:
+        try:
+            return account, work(account)
+        except Exception as exc:  # counted per account by the caller
+            return account, exc
+
+    if workers <= 1 or len(accounts) <= 1:
+        return [attempt(account) for account in accounts]
+    done: dict[int, tuple[GoogleAccount, T | Exception]] = {}
+    lock = threading.Lock()
+
+    def record(account: GoogleAccount) -> None:
+        outcome = attempt(account)
+        with lock:
+            done[account.pk] = outcome
+
+    upkeep.run_in_threads(iter(accounts), record, min(workers, len(accounts)))
+    return [done[account.pk] for account in accounts]
+
+
+# -- selection and fan-out ---------------------------------------------------------
+
+
+def written_accounts() -> GoogleAccountQuerySet:
+    """Accounts on the database the routers write them to: a chunk acts on the
+    ids its fan-out read there, never on a replica that may lag behind."""
+    return GoogleAccount.objects.using(router.db_for_write(GoogleAccount))
+
+
+def id_chunks(queryset: QuerySet[Any], size: int) -> Iterator[list[int]]:
+    """The queryset's primary keys in order, ``size`` at a time (keyset pagination)."""
+    if size < 1:
+        raise ValueError("chunk_size must be at least 1.")
+    last_pk = 0
+    while True:
+        ids = list(
+            queryset.filter(pk__gt=last_pk).order_by("pk").values_list("pk", flat=True)[:size]
+        )
+        if not ids:
+            return
+        yield ids
+        last_pk = ids[-1]
+
+
+def fan_out(
+    queryset: QuerySet[Any], chunk_size: int, queue: Callable[[list[int]], Any]
+) -> dict[str, int]:
+    """``queue`` each chunk of ids; ``{"accounts": n, "chunks": n}``."""
+    counts = {"accounts": 0, "chunks": 0}
+    for ids in id_chunks(queryset, chunk_size):
+        queue(ids)
+        counts["accounts"] += len(ids)
+        counts["chunks"] += 1
+    logger.info("Google accounts queued: %d in %d chunk(s)", counts["accounts"], counts["chunks"])
+    return counts
+
+
+def validate_window(within_seconds: int) -> timedelta:
+    if not 0 < within_seconds <= MAX_WITHIN_SECONDS:
+        raise ValueError(f"within_seconds must be between 1 and {MAX_WITHIN_SECONDS}.")
+    return timedelta(seconds=within_seconds)
+
+
+def expiring(within_seconds: int) -> QuerySet[GoogleAccount]:
+    """The active accounts whose access token expires within the window."""
+    cutoff = timezone.now() + validate_window(within_seconds)
+    return written_accounts().active().filter(expires_at__lte=cutoff)
+
+
+def refresh_expiring(
+    within_seconds: int, chunk_size: int, queue: Callable[[list[int]], Any]
+) -> dict[str, int]:
+    return fan_out(expiring(within_seconds), chunk_size, queue)
+
+
+def revoke_matching(
+    selection: dict[str, Any], chunk_size: int, queue: Callable[[list[int]], Any]
+) -> dict[str, int]:
+    return fan_out(revocation_selection(selection), chunk_size, queue)
+
+
+def rotate_token_keys(
+    chunk_size: int,
+    queue_accounts: Callable[[list[int]], Any],
+    queue_pending: Callable[[list[int]], Any],
+) -> dict[str, int]:
+    """Chunks of every account and of every pending revocation, to re-encrypt."""
+    counts = fan_out(written_accounts(), chunk_size, queue_accounts)
+    pending = PendingRevocation.objects.using(router.db_for_write(PendingRevocation))
+    counts["pending_revocations"] = 0
+    for ids in id_chunks(pending, chunk_size):
+        queue_pending(ids)
+        counts["pending_revocations"] += len(ids)
+        counts["chunks"] += 1
+    return counts
+
+
+def revocation_selection(
+    selection: dict[str, Any], *, using: str | None = None
+) -> QuerySet[GoogleAccount]:
+    """The accounts ``revoke_google_accounts`` selects with these options.
+
+    ``user`` and ``email`` (a value or a list of them), ``reconnect_required``
+    and ``all``. Raises ``ValueError`` for a selection that selects nothing
+    on purpose (none given, ``all`` with a user or email, an unknown user).
+    """
+    unknown = sorted(set(selection) - SELECTIONS)
+    if unknown:
+        raise ValueError(
+            f"Unknown selection {', '.join(unknown)}; use {', '.join(sorted(SELECTIONS))}."
+        )
+
+    def listed(value: Any) -> list[str]:
+        return [str(value)] if isinstance(value, str | int) else [str(v) for v in value or ()]
+
+    users, emails = listed(selection.get("user")), listed(selection.get("email"))
+    everyone, broken = bool(selection.get("all")), bool(selection.get("reconnect_required"))
+    chosen = users or emails
+    if not (chosen or everyone or broken):
+        raise ValueError(
+            "Say which accounts to revoke: --user, --email, --reconnect-required, --all "
+            "or --pending."
+        )
+    if everyone and chosen:
+        raise ValueError("--all cannot be combined with --user or --email.")
+    _check_users_exist(users)
+    # Chunks read and write accounts where the routers write them.
+    accounts = GoogleAccount.objects.using(using or router.db_for_write(GoogleAccount))
+    if chosen:
+        accounts = accounts.filter(_user_filter(users, emails))
+    if broken:
+        accounts = accounts.reconnect_required()
+    return accounts
+
+
+def _check_users_exist(users: list[str]) -> None:
+    """A user that matches nobody is a typo, not an empty selection."""
+    model = get_user_model()
+    for value in users:
+        query = Q(**{model.USERNAME_FIELD: value})
+        if value.isdigit():
+            query |= Q(pk=int(value))
+        if not model._default_manager.filter(query).exists():
+            raise ValueError(f"No user {value!r} exists (--user takes a username or an id).")
+
+
+def _user_filter(users: list[str], emails: list[str]) -> Q:
+    username_field = get_user_model().USERNAME_FIELD
+    query = Q(pk__in=[])
+    for value in users:
+        query |= Q(**{f"user__{username_field}": value})
+        if value.isdigit():
+            query |= Q(user__pk=int(value))
+    for email in emails:
+        query |= Q(email__iexact=email)
+    return query
+
+
+# -- the chunks ------------------------------------------------------------------
+
+
+def _start(counted: dict[str, int] | None, *keys: str) -> dict[str, int]:
+    return {key: int((counted or {}).get(key, 0)) for key in keys}
+
+
+def refresh_accounts(
+    ids: Iterable[int],
+    within_seconds: int = WITHIN_SECONDS,
+    counted: dict[str, int] | None = None,
+    *,
+    workers: int = REFRESH_WORKERS,
+) -> ChunkOutcome:
+    """Refresh each account whose access token expires within ``within_seconds``.
+
+    ``refreshed`` counts the tokens found expiring and fresh afterwards (a
+    concurrent caller's refresh, which the single flight waited for,
+    included); ``already_fresh`` those fresh when read. ``counted`` carries
+    the counts of earlier attempts into a retry.
+    """
+    window = validate_window(within_seconds)
+    outcome = ChunkOutcome(
+        _start(counted, "refreshed", "already_fresh", "reconnect_required", "failed")
+    )
+    accounts = list(written_accounts().filter(pk__in=list(ids)).order_by("pk"))
+    for account, result in run_per_account(
+        lambda account: _refresh_one(account, window), accounts, workers=workers
+    ):
+        if isinstance(result, Exception):
+            if temporary(result):
+                outcome.stale.append(account.pk)
+                if getattr(result, "retry_after", None) is not None:
+                    outcome.retry_after.append(result.retry_after)  # type: ignore[attr-defined]
+            else:
+                outcome.counts["failed"] += 1
+            log_failure("refresh", account, result)
+        else:
+            outcome.counts[result] += 1
+    return outcome
+
+
+def _refresh_one(account: GoogleAccount, window: timedelta) -> str:
+    if account.status == GoogleAccount.Status.RECONNECT_REQUIRED:
+        return "reconnect_required"
+    if account.expires_at - timezone.now() >= window:
+        return "already_fresh"
+    try:
+        tokens.get_access_token(account, min_validity=window)
+    except ReconnectRequired:
+        return "reconnect_required"
+    return "refreshed"
+
+
+def temporary(exc: Exception) -> bool:
+    if isinstance(exc, GoogleConnectError):
+        return bool(getattr(exc, "temporary", False))
+    # The database went away or a lock wait timed out: worth another try.
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def log_failure(what: str, account: GoogleAccount, exc: Exception) -> None:
+    # Our own errors carry no secret in their message; anything else is logged
+    # by type only.
+    detail = str(exc) if isinstance(exc, GoogleConnectError) else type(exc).__name__
+    logger.warning(
+        "Google %s failed%s: account_id=%s sub=%s: %s",
+        what,
+        " temporarily" if temporary(exc) else "",
+        account.pk,
+        account.sub,
+        detail,
+    )
+
+
+def revoke_accounts(
+    ids: Iterable[int],
+    keep_local: bool = False,
+    include_undecryptable: bool = False,
+    counted: dict[str, int] | None = None,
+) -> ChunkOutcome:
+    """Revoke these accounts at Google; delete them, or with ``keep_local`` blank them.
+
+    Accounts already gone count as ``gone``; accounts kept blanked by an
+    earlier run as ``already_revoked``: neither is sent to Google again.
+    Accounts whose tokens no key decrypts are kept (``undecryptable_kept``),
+    or with ``include_undecryptable`` deleted (with ``keep_local`` marked
+    ``reconnect_required``) without calling Google (``undecryptable_cleared``).
+    """
+    ids = list(ids)
+    outcome = ChunkOutcome(
+        _start(
+            counted,
+            "revoked",
+            "already_revoked",
+            "gone",
+            "failed",
+            "undecryptable_kept",
+            "undecryptable_cleared",
+        )
+    )
+    counts = outcome.counts
+    rows = list(written_accounts().filter(pk__in=ids).order_by("pk"))
+    counts["gone"] += len(set(ids) - {row.pk for row in rows})
+    to_revoke = [row.pk for row in rows if not _revoked_and_kept(row)]
+    counts["already_revoked"] += len(rows) - len(to_revoke)
+    if not to_revoke:
+        return outcome
+    report = revocation.revoke_accounts(
+        written_accounts().filter(pk__in=to_revoke),
+        workers=REVOKE_WORKERS,
+        keep_local=keep_local,
+        include_undecryptable=include_undecryptable,
+    )
+    counts["revoked"] += report.revoked
+    counts["already_revoked"] += report.already_revoked
+    counts["undecryptable_kept"] += report.undecryptable_kept
+    counts["undecryptable_cleared"] += report.undecryptable_cleared
+    for failure in report.failures:
+        logger.warning(
+            "Google revoke failed%s: account_id=%s: %s",
+            " temporarily" if failure.temporary else "",
+            failure.account_id,
+            failure.reason,
+        )
+        if failure.temporary:
+            outcome.stale.append(failure.account_id)
+            if failure.retry_after is not None:
+                outcome.retry_after.append(failure.retry_after)
+        else:
+            counts["failed"] += 1
+    return outcome
+
+
+def _revoked_and_kept(account: GoogleAccount) -> bool:
+    """A row ``keep_local`` left behind: nothing is left to revoke."""
+    # Through __dict__: what was loaded, without raising for an undecryptable token.
+    return (
+        account.status == GoogleAccount.Status.RECONNECT_REQUIRED
+        and account.__dict__.get("access_token") == ""
+        and account.__dict__.get("refresh_token") == ""
+    )
+
+
+def rotate_accounts(ids: Iterable[int]) -> dict[str, int]:
+    """Re-encrypt these accounts' tokens with the first key of ``FERNET_KEYS``.
+
+    Rows already under the first key are left alone, so a second run writes nothing.
+    """
+    report = rotation.rotate_keys(ids=list(ids))
+    for account_id, _email in report.undecryptable:
+        logger.warning(
+            "Google tokens undecryptable with every key in FERNET_KEYS: account_id=%s", account_id
+        )
+    return {
+        "rotated": report.rotated,
+        "current": report.current,
+        "undecryptable": len(report.undecryptable),
+    }
+
+
+def rotate_pending_revocations(ids: Iterable[int]) -> dict[str, int]:
+    """Re-encrypt these pending revocations' tokens with the first key of ``FERNET_KEYS``.
+
+    Without it, dropping the old key would leave their grants live at Google
+    for good: ``revoke_google_accounts --pending`` could no longer read them.
+    """
+    report = rotation.rotate_keys(pending_ids=list(ids))
+    for pending_id in report.pending_undecryptable:
+        logger.warning(
+            "Pending revocation's token undecryptable with every key in FERNET_KEYS: "
+            "pending_revocation_id=%s",
+            pending_id,
+        )
+    return {
+        "rotated": report.pending_rotated,
+        "current": report.pending_current,
+        "undecryptable": len(report.pending_undecryptable),
+    }
+
+
+# -- the jobs that run whole -------------------------------------------------------
+
+
+def keep_alive(chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
+    """``check_google_accounts --keep-alive``: refresh the accounts idle too long."""
+    return dict(upkeep.keep_alive(chunk_size=chunk_size))
+
+
+def send_expiry_warnings() -> dict[str, int]:
+    """``check_google_accounts --send-warnings``: warn about grants about to end."""
+    return dict(upkeep.send_expiry_warnings())
+
+
+def retry_pending_revocations() -> dict[str, int]:
+    """Try again the pending revocations whose ``next_attempt_at`` has passed."""
+    return pending_revocation.retry_pending_revocations().as_dict()
