@@ -34,15 +34,7 @@ from google_connect.google.answers import (
 )
 from google_connect.google.clients import OAuthClient
 from google_connect.google.deadline import call_deadline
-from google_connect.google.http import (
-    decode_json,
-    error_answer,
-    google_at,
-    host_of,
-    read_capped,
-    read_quietly,
-    send,
-)
+from google_connect.google.http import json_answer, read_capped, read_quietly, send
 from google_connect.google.transport import shared_session
 
 # Long imported from here by sites and by google_connect itself.
@@ -179,7 +171,6 @@ class GoogleOAuthClient:
         status_only: bool = False,
         **kwargs: Any,
     ) -> Any:
-        what = error_class.reason
         timeout = self.config.TIMEOUT
         # TIMEOUT bounds the whole call, not each read: a refresh holds its
         # account's row lock throughout.
@@ -202,12 +193,4 @@ class GoogleOAuthClient:
                     # An error answer is classified by its status: a 5xx too
                     # large or cut short is as temporary as any other 5xx.
                     raw = b""
-        body = decode_json(raw)
-        if not response.ok:
-            raise error_answer(response, body, error_class, host_of(url))
-        if not isinstance(body, dict):
-            logger.warning("Google %s: the answer is not a JSON object", what)
-            raise error_class(
-                f"The answer of {google_at(url)} is not a JSON object.", status_code=200
-            )
-        return body
+        return json_answer(response.status_code, response.headers, raw, error_class, url)
