@@ -21,7 +21,7 @@ from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from google_connect.exceptions import GoogleConnectError
+from google_connect.exceptions import GoogleConnectError, ReconnectRequired
 from google_connect.management.progress import progress_bar
 from google_connect.signals import google_account_expiring
 from google_connect.store import tokens
@@ -161,6 +161,9 @@ def _refresh_if_idle(account: GoogleAccount, cutoff: datetime) -> str:
             return SKIPPED
         if (locked.last_refreshed_at or locked.created_at) >= cutoff:
             return SKIPPED
+        if locked.refresh_lease_until is not None and locked.refresh_lease_until > timezone.now():
+            # An async refresh is in flight (see store/lease.py): it keeps the grant alive.
+            return SKIPPED
         try:
             tokens._refresh_locked(locked)
         except tokens._GrantIsDead:
@@ -208,3 +211,38 @@ def _run(
             thread.join()
     if errors:
         raise errors[0]
+
+
+# -- proactive refresh (the thread pool; the async engine is store/bulk.py) --------
+
+
+def refresh_in_threads(
+    accounts: QuerySet[GoogleAccount], *, workers: int = 1, progress: bool = False
+) -> dict[str, int]:
+    """Refresh every active account of ``accounts`` (single-flight, see tokens.py),
+    ``workers`` threads at once. Counts as ``keep_alive``'s."""
+    accounts = accounts.filter(status=GoogleAccount.Status.ACTIVE)
+    if message := one_worker_on_sqlite(workers, accounts.db):
+        logger.warning(message)
+        workers = 1
+    counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
+    lock = threading.Lock()
+    total = accounts.count() if progress else None
+    with progress_bar(enabled=progress, total=total, unit="account", desc="refresh") as bar:
+
+        def refresh(account: GoogleAccount) -> None:
+            try:
+                tokens.refresh(account)
+                outcome = REFRESHED
+            except ReconnectRequired:
+                outcome = RECONNECT_REQUIRED
+            except GoogleConnectError as exc:
+                logger.warning("Refresh failed (%s): account_id=%s", exc.reason, account.pk)
+                outcome = FAILED
+            with lock:
+                counts[outcome] += 1
+                bar.update()
+
+        each = (account for _, page in pages(accounts) for account in page)
+        _run(each, refresh, workers)
+    return dict(counts)

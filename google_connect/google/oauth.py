@@ -50,6 +50,11 @@ __all__ = [
 logger = logging.getLogger("google_connect")
 
 
+def already_invalid(exc: RevokeFailed) -> bool:
+    """Whether a failed revocation says the token was already dead (so, revoked)."""
+    return exc.status_code == 400 and exc.error_code == "invalid_token"
+
+
 class GoogleOAuthClient:
     """Talks to Google's OAuth 2.0 endpoints as ``client`` (the ``default`` one unless given).
 
@@ -124,14 +129,20 @@ class GoogleOAuthClient:
     @sensitive_variables()
     def refresh(self, refresh_token: str) -> TokenResponse:
         """Trade a refresh token for a new access token (RFC 6749 §6)."""
-        data = {
+        body = self._call(
+            "POST", self.config.TOKEN_URL, RefreshFailed, data=self.refresh_form(refresh_token)
+        )
+        return parse_token_response(body, RefreshFailed)
+
+    @sensitive_variables()
+    def refresh_form(self, refresh_token: str) -> dict[str, str]:
+        """The form of a refresh, whichever HTTP client sends it."""
+        return {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "client_id": self.client.client_id,
             "client_secret": self.client.secret,
         }
-        body = self._call("POST", self.config.TOKEN_URL, RefreshFailed, data=data)
-        return parse_token_response(body, RefreshFailed)
 
     @sensitive_variables()
     def revoke(self, token: str) -> bool:
@@ -151,7 +162,7 @@ class GoogleOAuthClient:
                 status_only=True,
             )
         except RevokeFailed as exc:
-            if exc.status_code == 400 and exc.error_code == "invalid_token":
+            if already_invalid(exc):
                 return False
             raise
         return True
