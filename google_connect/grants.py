@@ -15,7 +15,7 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
@@ -217,10 +217,15 @@ def _run(
 
 
 def refresh_in_threads(
-    accounts: QuerySet[GoogleAccount], *, workers: int = 1, progress: bool = False
+    accounts: QuerySet[GoogleAccount],
+    *,
+    min_validity: timedelta = tokens.MIN_VALIDITY,
+    workers: int = 1,
+    progress: bool = False,
 ) -> dict[str, int]:
-    """Refresh every active account of ``accounts`` (single-flight, see tokens.py),
-    ``workers`` threads at once. Counts as ``keep_alive``'s."""
+    """Refresh every active account of ``accounts`` whose token is valid for less
+    than ``min_validity`` (single-flight, see tokens.py), ``workers`` threads at
+    once. Counts as ``keep_alive``'s."""
     accounts = accounts.filter(status=GoogleAccount.Status.ACTIVE)
     if message := one_worker_on_sqlite(workers, accounts.db):
         logger.warning(message)
@@ -232,7 +237,7 @@ def refresh_in_threads(
 
         def refresh(account: GoogleAccount) -> None:
             try:
-                tokens.refresh(account)
+                tokens.refresh(account, min_validity=min_validity)
                 outcome = REFRESHED
             except ReconnectRequired:
                 outcome = RECONNECT_REQUIRED

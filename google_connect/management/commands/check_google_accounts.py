@@ -88,7 +88,10 @@ class Command(BaseCommand):
                 done["refresh"] = self.on_engine(bulk, expiring, options, "refresh")
             else:
                 done["refresh"] = refresh_in_threads(
-                    expiring, workers=options["workers"], progress=progress
+                    expiring,
+                    min_validity=REFRESH_WINDOW,
+                    workers=options["workers"],
+                    progress=progress,
                 )
         report = {
             **summary(using=database),
