@@ -159,6 +159,13 @@ class EncryptedTextField(_EncryptedTextBase):
         value = super().pre_save(model_instance, add)
         return Concealed(value) if type(value) is str else value
 
+    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+        # An SQL expression (a CASE of ciphertexts from a bulk update) is
+        # written as it is: django-fernet-fields would encrypt its SQL text.
+        if hasattr(value, "as_sql"):
+            return value
+        return super().get_db_prep_save(value, connection)
+
     @property
     def keys(self) -> tuple[str, ...]:
         return configured_keys()

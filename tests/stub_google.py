@@ -127,6 +127,9 @@ class JSONHandler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the connects of many async
+    # callers at once; a dropped SYN is retried only after a second.
+    request_queue_size = 256
 
     def __init__(self, address: Any, handler: Any, context: ssl.SSLContext | None) -> None:
         self.context = context

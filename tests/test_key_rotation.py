@@ -355,18 +355,22 @@ def test_a_pending_revocation_re_encrypted_meanwhile_is_not_rewritten(settings, 
 # -- found by mutation testing (issue 22) ----------------------------------------------
 
 
-def test_a_row_re_encrypted_meanwhile_is_not_rewritten(settings, old_key_accounts):
+def test_a_row_re_encrypted_meanwhile_is_not_rewritten(settings, old_key_accounts, monkeypatch):
     first, second, _ = old_key_accounts
     settings.FERNET_KEYS = [NEW, OLD]
     meanwhile = {}
+    write = rotation._write_guarded
 
-    def another_run_rotates_the_second_row(pk, email, state):
-        if pk == first.pk:
-            # Read already as stale by this run; another run rotates it now.
-            assert rotation.rotate_keys(ids=[second.pk]).rotated == 1
-            meanwhile["second"] = raw_tokens(second.pk)
+    def another_run_rotates_the_second_row_first(model, db, columns, stale):
+        # Read already as stale by this run; another run rotates it now.
+        monkeypatch.setattr(rotation, "_write_guarded", write)
+        assert rotation.rotate_keys(ids=[second.pk]).rotated == 1
+        meanwhile["second"] = raw_tokens(second.pk)
+        return write(model, db, columns, stale)
 
-    report = rotation.rotate_keys(on_row=another_run_rotates_the_second_row)
+    monkeypatch.setattr(rotation, "_write_guarded", another_run_rotates_the_second_row_first)
+
+    report = rotation.rotate_keys()
 
     assert (report.rotated, report.current) == (2, 1)
     assert raw_tokens(second.pk) == meanwhile["second"]

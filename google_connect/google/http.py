@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,10 +44,20 @@ def error_answer(
     host: str | None = None,
 ) -> GoogleAPIError:
     """The error for an HTTP error answer: its status, Google's codes, never its body."""
-    status = response.status_code
+    return error_for_status(response.status_code, response.headers, body, error_class, host)
+
+
+def error_for_status(
+    status: int,
+    headers: Mapping[str, str],
+    body: Any,
+    error_class: type[GoogleAPIError],
+    host: str | None = None,
+) -> GoogleAPIError:
+    """``error_answer`` for any HTTP client: the status, its headers, the decoded body."""
     retry_after = None
     if status in RETRY_AFTER_STATUS_CODES:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(headers.get("Retry-After"))
     error = error_class(
         status_code=status,
         error_code=code_of(body),
@@ -63,6 +74,62 @@ def error_answer(
         error.summary,
     )
     return error
+
+
+# -- the rules of a call, for every HTTP client (requests here, aiohttp in aio.py) --
+
+
+def unreachable(url: str, exc: BaseException, error_class: type[GoogleAPIError]) -> GoogleAPIError:
+    """The error for a call that never got an answer: temporary, named by type only."""
+    logger.warning("Google %s: request failed (%s)", error_class.reason, type(exc).__name__)
+    return error_class(
+        f"{google_at(url)} could not be reached ({type(exc).__name__}).", temporary=True
+    )
+
+
+def is_redirect(status: int) -> bool:
+    return 300 <= status < 400
+
+
+def redirect_refused(url: str, status: int, error_class: type[GoogleAPIError]) -> GoogleAPIError:
+    """The error for a 3xx, which is never followed (see ``send``)."""
+    logger.warning("Google %s: HTTP %s, a redirect (not followed)", error_class.reason, status)
+    return error_class(
+        f"{google_at(url)} answered HTTP {status}, a redirect (not followed).",
+        status_code=status,
+    )
+
+
+def read_failed(url: str, exc: BaseException, error_class: type[GoogleAPIError]) -> GoogleAPIError:
+    logger.warning(
+        "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
+    )
+    return error_class(
+        f"Reading the answer of {google_at(url)} failed ({type(exc).__name__}).", temporary=True
+    )
+
+
+def too_large(url: str, status: int, error_class: type[GoogleAPIError]) -> GoogleAPIError:
+    logger.warning("Google %s: answer larger than %d bytes", error_class.reason, MAX_RESPONSE_BYTES)
+    return error_class(f"The answer of {google_at(url)} is too large.", status_code=status)
+
+
+@sensitive_variables()
+def json_answer(
+    status: int,
+    headers: Mapping[str, str],
+    raw: bytes,
+    error_class: type[GoogleAPIError],
+    url: str,
+) -> dict[str, Any]:
+    """What a complete answer means: its JSON object, or the error it stands for."""
+    body = decode_json(raw)
+    if not 200 <= status < 300:
+        raise error_for_status(status, headers, body, error_class, host_of(url))
+    if not isinstance(body, dict):
+        logger.warning("Google %s: the answer is not a JSON object", error_class.reason)
+        raise error_class(f"The answer of {google_at(url)} is not a JSON object.", status_code=200)
+    return body
 
 
 @sensitive_variables()
@@ -82,7 +149,6 @@ def send(
     client secret, code or refresh token, on to wherever it points) and its
     body is never read (see GoogleSession.get_redirect_target).
     """
-    what = error_class.reason
     try:
         with telemetry.client_span(method, url) as span:
             response = session.request(
@@ -90,17 +156,10 @@ def send(
             )
             span.set_status_code(response.status_code)
     except requests.RequestException as exc:
-        logger.warning("Google %s: request failed (%s)", what, type(exc).__name__)
-        raise error_class(
-            f"{google_at(url)} could not be reached ({type(exc).__name__}).", temporary=True
-        ) from None
-    if response.is_redirect or 300 <= response.status_code < 400:
+        raise unreachable(url, exc, error_class) from None
+    if response.is_redirect or is_redirect(response.status_code):
         response.close()
-        logger.warning("Google %s: HTTP %s, a redirect (not followed)", what, response.status_code)
-        raise error_class(
-            f"{google_at(url)} answered HTTP {response.status_code}, a redirect (not followed).",
-            status_code=response.status_code,
-        )
+        raise redirect_refused(url, response.status_code, error_class)
     return response
 
 
@@ -120,20 +179,9 @@ def read_capped(response: requests.Response, error_class: type[GoogleAPIError], 
     try:
         body = read_up_to(response, MAX_RESPONSE_BYTES + 1)
     except READ_ERRORS as exc:
-        logger.warning(
-            "Google %s: reading the answer failed (%s)", error_class.reason, type(exc).__name__
-        )
-        raise error_class(
-            f"Reading the answer of {google_at(url)} failed ({type(exc).__name__}).",
-            temporary=True,
-        ) from None
+        raise read_failed(url, exc, error_class) from None
     if len(body) > MAX_RESPONSE_BYTES:
-        logger.warning(
-            "Google %s: answer larger than %d bytes", error_class.reason, MAX_RESPONSE_BYTES
-        )
-        raise error_class(
-            f"The answer of {google_at(url)} is too large.", status_code=response.status_code
-        )
+        raise too_large(url, response.status_code, error_class)
     return body
 
 

@@ -34,15 +34,7 @@ from google_connect.google.answers import (
 )
 from google_connect.google.clients import OAuthClient
 from google_connect.google.deadline import call_deadline
-from google_connect.google.http import (
-    decode_json,
-    error_answer,
-    google_at,
-    host_of,
-    read_capped,
-    read_quietly,
-    send,
-)
+from google_connect.google.http import json_answer, read_capped, read_quietly, send
 from google_connect.google.transport import shared_session
 
 # Long imported from here by sites and by google_connect itself.
@@ -56,6 +48,11 @@ __all__ = [
 ]
 
 logger = logging.getLogger("google_connect")
+
+
+def already_invalid(exc: RevokeFailed) -> bool:
+    """Whether a failed revocation says the token was already dead (so, revoked)."""
+    return exc.status_code == 400 and exc.error_code == "invalid_token"
 
 
 class GoogleOAuthClient:
@@ -132,14 +129,20 @@ class GoogleOAuthClient:
     @sensitive_variables()
     def refresh(self, refresh_token: str) -> TokenResponse:
         """Trade a refresh token for a new access token (RFC 6749 §6)."""
-        data = {
+        body = self._call(
+            "POST", self.config.TOKEN_URL, RefreshFailed, data=self.refresh_form(refresh_token)
+        )
+        return parse_token_response(body, RefreshFailed)
+
+    @sensitive_variables()
+    def refresh_form(self, refresh_token: str) -> dict[str, str]:
+        """The form of a refresh, whichever HTTP client sends it."""
+        return {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "client_id": self.client.client_id,
             "client_secret": self.client.secret,
         }
-        body = self._call("POST", self.config.TOKEN_URL, RefreshFailed, data=data)
-        return parse_token_response(body, RefreshFailed)
 
     @sensitive_variables()
     def revoke(self, token: str) -> bool:
@@ -159,7 +162,7 @@ class GoogleOAuthClient:
                 status_only=True,
             )
         except RevokeFailed as exc:
-            if exc.status_code == 400 and exc.error_code == "invalid_token":
+            if already_invalid(exc):
                 return False
             raise
         return True
@@ -179,7 +182,6 @@ class GoogleOAuthClient:
         status_only: bool = False,
         **kwargs: Any,
     ) -> Any:
-        what = error_class.reason
         timeout = self.config.TIMEOUT
         # TIMEOUT bounds the whole call, not each read: a refresh holds its
         # account's row lock throughout.
@@ -202,12 +204,4 @@ class GoogleOAuthClient:
                     # An error answer is classified by its status: a 5xx too
                     # large or cut short is as temporary as any other 5xx.
                     raw = b""
-        body = decode_json(raw)
-        if not response.ok:
-            raise error_answer(response, body, error_class, host_of(url))
-        if not isinstance(body, dict):
-            logger.warning("Google %s: the answer is not a JSON object", what)
-            raise error_class(
-                f"The answer of {google_at(url)} is not a JSON object.", status_code=200
-            )
-        return body
+        return json_answer(response.status_code, response.headers, raw, error_class, url)

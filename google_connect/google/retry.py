@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
@@ -24,6 +25,7 @@ MAX_DELAY = 4.0
 
 # Indirection so tests can record the waits instead of sleeping.
 sleep = time.sleep
+asleep = asyncio.sleep
 
 
 def backoff_delay(retry_number: int) -> float:
@@ -78,22 +80,42 @@ def with_retries(call: Callable[[], T], *, what: str) -> T:
             with telemetry.retry_attempt(retry_number):
                 return call()
         except GoogleAPIError as exc:
-            if not exc.temporary:
-                raise
-            waits_too_long = exc.retry_after is not None and exc.retry_after > MAX_DELAY
-            if retry_number == MAX_RETRIES or waits_too_long:
-                raise _unavailable(exc, what, retry_number) from exc
-            delay = backoff_delay(retry_number) if exc.retry_after is None else exc.retry_after
-            logger.warning(
-                "Google %s failed temporarily (%s); retry %d of %d in %.2fs",
-                what,
-                exc.summary,
-                retry_number + 1,
-                MAX_RETRIES,
-                delay,
-            )
-            sleep(delay)
+            sleep(wait_before_retry(exc, retry_number, what))
     raise AssertionError("unreachable")
+
+
+async def awith_retries(call: Callable[[], Awaitable[T]], *, what: str) -> T:
+    """``with_retries`` for a coroutine: the same decisions, waiting without a thread."""
+    for retry_number in range(MAX_RETRIES + 1):
+        try:
+            return await call()
+        except GoogleAPIError as exc:
+            await asleep(wait_before_retry(exc, retry_number, what))
+    raise AssertionError("unreachable")
+
+
+def wait_before_retry(exc: GoogleAPIError, retry_number: int, what: str) -> float:
+    """How long to wait before retrying after ``exc``; raises when not to retry.
+
+    The one decision both ``with_retries`` and ``awith_retries`` take: ``exc``
+    itself when it is not temporary, ``GoogleUnavailable`` after the last
+    retry or when Google asks for a wait longer than ``MAX_DELAY``.
+    """
+    if not exc.temporary:
+        raise exc
+    waits_too_long = exc.retry_after is not None and exc.retry_after > MAX_DELAY
+    if retry_number == MAX_RETRIES or waits_too_long:
+        raise _unavailable(exc, what, retry_number) from exc
+    delay = backoff_delay(retry_number) if exc.retry_after is None else exc.retry_after
+    logger.warning(
+        "Google %s failed temporarily (%s); retry %d of %d in %.2fs",
+        what,
+        exc.summary,
+        retry_number + 1,
+        MAX_RETRIES,
+        delay,
+    )
+    return delay
 
 
 def _unavailable(exc: GoogleAPIError, what: str, retries: int) -> GoogleUnavailable:

@@ -24,11 +24,13 @@ from google_connect.token_digests import DOUBLE_SHA512, PREFIX, RefreshTokenDige
 
 if TYPE_CHECKING:
     from google_connect.google.answers import TokenResponse, UserInfo
+    from google_connect.store.async_session import AsyncAuthorizedSession
     from google_connect.store.authorized_session import AuthorizedSession
 
 TOKEN_STATE_FIELDS = tokens.TOKEN_FIELDS
 # Written whenever, and only when, the refresh token is (see token_digests.py).
 REFRESH_TOKEN_DIGEST_FIELDS = ("refresh_token_prefix_digest", "refresh_token_digest")
+LEASE_FIELDS = ("refresh_lease_until", "refresh_lease_owner")
 
 
 class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
@@ -247,6 +249,12 @@ class GoogleAccount(models.Model):
     # decrypts the stored tokens, cleared when new tokens are stored: the
     # admin filters on it without decrypting a row.
     tokens_undecryptable = models.BooleanField(_("tokens undecryptable"), default=False)
+    # The refresh lease (see lease.py): who is refreshing the token without a
+    # row lock (an async caller), and until when the others wait for it.
+    refresh_lease_until = models.DateTimeField(_("refresh lease until"), null=True, blank=True)
+    refresh_lease_owner = models.CharField(
+        _("refresh lease owner"), max_length=32, blank=True, default=""
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -317,6 +325,9 @@ class GoogleAccount(models.Model):
             unchanged = {f for f, value in loaded.items() if self.__dict__.get(f) is value}
             if "refresh_token" in unchanged:
                 unchanged.update(REFRESH_TOKEN_DIGEST_FIELDS)
+            # Claimed and released by conditional UPDATEs only: an instance
+            # read before a claim must not write the lease away.
+            unchanged.update(LEASE_FIELDS)
             if unchanged:
                 kwargs["update_fields"] = [
                     f.name
@@ -442,6 +453,39 @@ class GoogleAccount(models.Model):
         from google_connect.store.google_auth import credentials_for
 
         return credentials_for(self)
+
+    # -- the async twins (see aio.py; need the ``async`` extra) ---------------------
+
+    async def aget_access_token(self, *, min_validity: timedelta = tokens.MIN_VALIDITY) -> str:
+        """``get_access_token``, awaited: one call to Google between every caller,
+        sync or async, in any process (see lease.py)."""
+        from google_connect.store import aio
+
+        return await aio.aget_access_token(self, min_validity=min_validity)
+
+    async def arefresh_access_token(self) -> None:
+        """``refresh_access_token``, awaited."""
+        from google_connect.store import aio
+
+        await aio.arefresh_access_token(self)
+
+    async def aauthorized_session(self) -> AsyncAuthorizedSession:
+        """An aiohttp session sending this account's fresh token (see async_session.py)."""
+        from google_connect.store.async_session import AsyncAuthorizedSession
+
+        return AsyncAuthorizedSession(self)
+
+    async def arevoke(self) -> bool:
+        """``revoke``, awaited."""
+        from google_connect.store import aio
+
+        return await aio.arevoke(self)
+
+    async def adisconnect(self, *, request: Any = None) -> bool:
+        """``disconnect``, awaited, with no transaction held across the call to Google."""
+        from google_connect.store import aio
+
+        return await aio.adisconnect(self, request=request)
 
     # -- ending the grant (see disconnection.py) -----------------------------------
 

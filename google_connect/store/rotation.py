@@ -5,9 +5,11 @@ after it, deploy, run ``rotate_google_token_keys``, then remove the old keys.
 Every encrypted column is rotated: the accounts' tokens and the tokens kept
 in pending revocations (an account deleted while Google could not be told),
 which would otherwise become unrevocable once the old key is gone. Each row
-is rotated in its own short transaction under its row lock, so the command is
-safe on a live site and safe to run again after an interruption: rows already
-under the first key are left alone.
+is read in chunks, and a chunk's stale rows are re-encrypted with one UPDATE
+that writes a row only where its ciphertexts are still the ones read (a row a
+refresh wrote meanwhile is read again and rotated on its own, under its row
+lock). The command is safe on a live site and safe to run again after an
+interruption: rows already under the first key are left alone.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 from django.db import models, router, transaction
-from django.db.models import BinaryField, ExpressionWrapper, F
+from django.db.models import BinaryField, Case, ExpressionWrapper, F, Q, Value, When
+from django.db.models.lookups import Exact
 from django.utils.encoding import force_str
 
 from google_connect.fields import current_fernet, primary_fernet
@@ -133,15 +136,19 @@ def rotate_keys(
         if selected is not None:
             rows = rows.filter(pk__in=list(selected))
         seen: list[int] | None = [] if selected is not None else None
-        for pk, email, *ciphertexts in rows.iterator(chunk_size=CHUNK_SIZE):
-            state = classify(tuple(ciphertexts))
-            if state == STALE and not dry_run:
-                state = _rotate_row(model, pk, db)
-            record(pk, email, state)
-            if seen is not None:
-                seen.append(pk)
-            if callback is not None:
-                callback(pk, email, state)
+        last_pk: Any = None
+        while True:
+            page = rows if last_pk is None else rows.filter(pk__gt=last_pk)
+            chunk = list(page[:CHUNK_SIZE])
+            if not chunk:
+                break
+            last_pk = chunk[-1][0]
+            for pk, email, state in _rotate_chunk(model, db, chunk, dry_run):
+                record(pk, email, state)
+                if seen is not None:
+                    seen.append(pk)
+                if callback is not None:
+                    callback(pk, email, state)
         if model is GoogleAccount and not dry_run:
             record_undecryptable(db, [pk for pk, _email in report.undecryptable], among=seen)
     return report
@@ -157,6 +164,110 @@ def record_undecryptable(db: str, ids: Collection[int], *, among: Collection[int
     if among is not None:
         cleared = cleared.filter(pk__in=list(among))
     cleared.update(tokens_undecryptable=False)
+
+
+def _rotate_chunk(
+    model: type[models.Model], db: str, chunk: list[tuple[Any, ...]], dry_run: bool
+) -> list[tuple[int, str, str]]:
+    """Classify a chunk of rows and re-encrypt its stale ones with one guarded UPDATE.
+
+    The UPDATE writes a row only where every encrypted column still holds
+    the ciphertext read: a row a refresh wrote meanwhile is left alone, read
+    again and rotated on its own (under its row lock) if it is still stale.
+    """
+    columns = ENCRYPTED[model]
+    states: list[tuple[int, str, str]] = []
+    stale: dict[Any, tuple[tuple[Any, ...], dict[str, bytes | None]]] = {}
+    primary = primary_fernet()
+    for pk, email, *ciphertexts in chunk:
+        state, plaintexts = classify_and_decrypt(tuple(ciphertexts))
+        states.append((pk, email, state))
+        if state == STALE and not dry_run:
+            new = {
+                name: None if plain is None else primary.encrypt(plain)
+                for name, plain in zip(columns, plaintexts, strict=True)
+            }
+            stale[pk] = (tuple(ciphertexts), new)
+    if not stale:
+        return states
+    written = _write_guarded(model, db, columns, stale)
+    if written < len(stale):
+        # Some rows changed since they were read: never clobbered; those not
+        # holding what this run wrote are read again and rotated one by one.
+        now_stored = {
+            pk: tuple(cts) for pk, _, *cts in _ciphertexts(db, model).filter(pk__in=list(stale))
+        }
+        ours = {
+            pk
+            for pk, (_, new) in stale.items()
+            if now_stored.get(pk) is not None
+            and tuple(None if v is None else bytes(v) for v in now_stored[pk])
+            == tuple(new[name] for name in columns)
+        }
+        changed = {pk: _rotate_row(model, pk, db) for pk in stale if pk not in ours}
+        states = [(pk, email, changed.get(pk, state)) for pk, email, state in states]
+    return states
+
+
+def _write_guarded(
+    model: type[models.Model],
+    db: str,
+    columns: tuple[str, ...],
+    stale: dict[Any, tuple[tuple[Any, ...], dict[str, bytes | None]]],
+) -> int:
+    binary = BinaryField()
+
+    def raw(name: str) -> Any:
+        return ExpressionWrapper(F(name), output_field=binary)
+
+    def as_read(pk: Any, old: tuple[Any, ...]) -> Q:
+        condition = Q(pk=pk)
+        for name, value in zip(columns, old, strict=True):
+            if value is None:
+                condition &= Q(**{f"{name}__isnull": True})
+            else:
+                condition &= Q(Exact(raw(name), Value(bytes(value), output_field=binary)))
+        return condition
+
+    guards = {pk: as_read(pk, old) for pk, (old, _) in stale.items()}
+    update = {
+        name: Case(
+            *(
+                When(pk=pk, then=Value(new[name], output_field=binary))
+                for pk, (_, new) in stale.items()
+            ),
+            default=raw(name),
+            output_field=binary,
+        )
+        for name in columns
+    }
+    where = Q()
+    for guard in guards.values():
+        where |= guard
+    # update(), not save(): updated_at stays as it was, since the row itself
+    # did not change; one statement for the whole chunk.
+    return model._default_manager.using(db).filter(where).update(**update)
+
+
+def classify_and_decrypt(ciphertexts: tuple[Any, ...]) -> tuple[str, list[bytes | None]]:
+    """``classify``, with the plaintexts of a stale row (decrypted once)."""
+    primary, every_key = primary_fernet(), current_fernet()
+    state = CURRENT
+    plaintexts: list[bytes | None] = []
+    for value in ciphertexts:
+        if value is None:
+            plaintexts.append(None)
+            continue
+        token = bytes(value)
+        try:
+            plaintexts.append(primary.decrypt(token))
+        except InvalidToken:
+            try:
+                plaintexts.append(every_key.decrypt(token))
+            except InvalidToken:
+                return UNDECRYPTABLE, []
+            state = STALE
+    return state, plaintexts
 
 
 def _pending_recorder(report: RotationReport) -> Callable[[int, str, str], None]:

@@ -13,6 +13,8 @@ refresh in flight together (``FOR SHARE``) instead of being let in one by one.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -63,10 +65,14 @@ def get_access_token(account: GoogleAccount, *, min_validity: timedelta = MIN_VA
     """An access token valid for at least ``min_validity``, refreshed first if needed."""
     if account.status == account.Status.RECONNECT_REQUIRED:
         raise ReconnectRequired(account=account)
-    if account.expires_at - timezone.now() >= min_validity:
+    if not _needs_refresh(account, min_validity):
         return account.access_token
     refresh(account, min_validity=min_validity)
     return account.access_token
+
+
+def _needs_refresh(account: GoogleAccount, min_validity: timedelta) -> bool:
+    return account.expires_at - timezone.now() < min_validity
 
 
 @activity.observed("refresh")
@@ -86,12 +92,19 @@ def refresh(
     """
     db = database_of(account)
     wait_alongside = _can_wait_alongside(db)
+    lease_polls = _lease_polls()
     while True:
         with transaction.atomic(using=db):
             locked = _lock(account, db, skip_locked=wait_alongside)
-            if locked is not None:
+            leased = locked is not None and _leased_elsewhere(locked, min_validity, stale_token)
+            if locked is not None and not leased:
                 grant_is_dead = _refresh_or_keep(locked, account, min_validity, stale_token)
                 break
+        if leased:
+            # An async caller is refreshing it without a row lock (see
+            # lease.py): wait with no lock held, then look again.
+            time.sleep(next(lease_polls))
+            continue
         # Another caller holds the lock, so it is refreshing this token now.
         if _await_other_refresh(account, db, min_validity, stale_token):
             return
@@ -99,6 +112,26 @@ def refresh(
         wait_alongside = False
     if grant_is_dead:
         raise ReconnectRequired(account=account)
+
+
+def _leased_elsewhere(
+    locked: GoogleAccount, min_validity: timedelta, stale_token: str | None
+) -> bool:
+    """Under the row lock: another caller's live lease covers a refresh this one needs."""
+    until = locked.refresh_lease_until
+    if until is None or until <= timezone.now():
+        return False
+    try:
+        return not _still_good(locked, min_validity, stale_token)
+    except ReconnectRequired:
+        return False  # _refresh_or_keep raises it
+
+
+def _lease_polls() -> Iterator[float]:
+    delay = 0.02
+    while True:
+        yield delay
+        delay = min(delay * 2, 0.25)
 
 
 def _refresh_or_keep(
@@ -218,6 +251,10 @@ def _refresh_locked(locked: GoogleAccount) -> None:
         activity.refresh_failed(locked._state.db or database_of(locked), error=exc.reason)
         raise
     _store_refreshed(locked, tokens)
+    _announce_refreshed(locked)
+
+
+def _announce_refreshed(locked: GoogleAccount) -> None:
     activity.refreshed(locked._state.db or database_of(locked))
     logger.info("Google token refreshed: account_id=%s sub=%s", locked.pk, locked.sub)
     transaction.on_commit(

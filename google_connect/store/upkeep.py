@@ -17,14 +17,14 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from google_connect.exceptions import GoogleConnectError
+from google_connect.exceptions import GoogleConnectError, ReconnectRequired
 from google_connect.signals import google_account_expiring
 from google_connect.store import tokens
 from google_connect.store.health import expiring_accounts, idle_accounts, idle_cutoff
@@ -144,6 +144,45 @@ def keep_alive(
     return dict(counts)
 
 
+def refresh_in_threads(
+    accounts: QuerySet[GoogleAccount],
+    *,
+    min_validity: timedelta = tokens.MIN_VALIDITY,
+    workers: int = 1,
+    progress: Callable[[int], contextlib.AbstractContextManager[Any]] | None = None,
+) -> dict[str, int]:
+    """Refresh every active account of ``accounts`` whose token is valid for less
+    than ``min_validity`` (single-flight, see tokens.py), ``workers`` threads at
+    once. Counts as ``keep_alive``'s; ``progress`` as there."""
+    accounts = accounts.filter(status=GoogleAccount.Status.ACTIVE)
+    if message := one_worker_on_sqlite(workers, accounts.db):
+        logger.warning(message)
+        workers = 1
+    counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
+    lock = threading.Lock()
+    bar_opened = (
+        progress(accounts.count()) if progress is not None else contextlib.nullcontext(_NoBar())
+    )
+    with bar_opened as bar:
+
+        def refresh(account: GoogleAccount) -> None:
+            try:
+                tokens.refresh(account, min_validity=min_validity)
+                outcome = REFRESHED
+            except ReconnectRequired:
+                outcome = RECONNECT_REQUIRED
+            except GoogleConnectError as exc:
+                logger.warning("Refresh failed (%s): account_id=%s", exc.reason, account.pk)
+                outcome = FAILED
+            with lock:
+                counts[outcome] += 1
+                bar.update()
+
+        each = (account for _, page in pages(accounts) for account in page)
+        run_in_threads(each, refresh, workers)
+    return dict(counts)
+
+
 class _NoBar:
     def update(self, n: int = 1) -> None:
         pass
@@ -170,6 +209,9 @@ def _refresh_if_idle(account: GoogleAccount, cutoff: datetime) -> str:
         if locked is None or locked.status != model.Status.ACTIVE:
             return SKIPPED
         if (locked.last_refreshed_at or locked.created_at) >= cutoff:
+            return SKIPPED
+        if locked.refresh_lease_until is not None and locked.refresh_lease_until > timezone.now():
+            # An async refresh is in flight (see store/lease.py): it keeps the grant alive.
             return SKIPPED
         try:
             tokens._refresh_locked(locked)

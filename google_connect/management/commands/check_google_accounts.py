@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from django.utils.translation import ngettext
 
-from google_connect.grants import keep_alive, send_expiry_warnings
+from google_connect.grants import keep_alive, refresh_in_threads, send_expiry_warnings
+from google_connect.management.concurrency import add_concurrency_argument, engine
 from google_connect.management.databases import add_database_argument, resolve_database
-from google_connect.store.health import UNKNOWN_REASON, summary
+from google_connect.management.progress import progress_bar
+from google_connect.store.health import UNKNOWN_REASON, idle_accounts, summary
+from google_connect.store.models import GoogleAccount
 from google_connect.store.pending_revocation import MAX_ATTEMPTS, pending_summary
 from google_connect.store.reasons import ReconnectReason
 from google_connect.store.revocation import MAX_WORKERS, one_worker_on_sqlite
+
+# As the Celery task refresh_expiring's default window.
+REFRESH_WINDOW = timedelta(minutes=10)
 
 
 class Command(BaseCommand):
@@ -44,11 +52,18 @@ class Command(BaseCommand):
             help=f"Concurrent keep-alive refreshes, each with its own database connection "
             f"(1 to {MAX_WORKERS}, default 1).",
         )
+        parser.add_argument(
+            "--refresh-expiring",
+            action="store_true",
+            help="Refresh every active account whose access token expires within 10 minutes.",
+        )
+        add_concurrency_argument(parser)
         add_database_argument(parser, "accounts are reported on, warned and kept alive")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
+        bulk = engine(options["concurrency"])
         database = resolve_database(options["database"])
         if message := one_worker_on_sqlite(options["workers"], database):
             if options["keep_alive"]:
@@ -57,12 +72,27 @@ class Command(BaseCommand):
         done: dict[str, dict[str, int]] = {}
         if options["send_warnings"]:
             done["warnings"] = send_expiry_warnings(using=database)
+        progress = not options["json"] and self.stderr.isatty()
         if options["keep_alive"]:
-            done["keep_alive"] = keep_alive(
-                using=database,
-                workers=options["workers"],
-                progress=not options["json"] and self.stderr.isatty(),
-            )
+            if bulk is not None:
+                done["keep_alive"] = self.on_engine(
+                    bulk, idle_accounts(timezone.now(), database), options, "keep-alive"
+                )
+            else:
+                done["keep_alive"] = keep_alive(
+                    using=database, workers=options["workers"], progress=progress
+                )
+        if options["refresh_expiring"]:
+            expiring = GoogleAccount.objects.using(database).expiring_within(REFRESH_WINDOW)
+            if bulk is not None:
+                done["refresh"] = self.on_engine(bulk, expiring, options, "refresh")
+            else:
+                done["refresh"] = refresh_in_threads(
+                    expiring,
+                    min_validity=REFRESH_WINDOW,
+                    workers=options["workers"],
+                    progress=progress,
+                )
         report = {
             **summary(using=database),
             "pending_revocations": pending_summary(using=database),
@@ -75,7 +105,7 @@ class Command(BaseCommand):
         problems = []
         failed = sum(counts.get("failed", 0) for counts in done.values())
         if failed:
-            problems.append(f"{failed} warning(s) or keep-alive refresh(es) failed")
+            problems.append(f"{failed} warning(s) or refresh(es) failed")
         pending = report["pending_revocations"]
         if pending["overdue"] or pending["past_attempt_cap"]:
             # A grant still live at Google for an account we deleted.
@@ -90,6 +120,20 @@ class Command(BaseCommand):
             )
         if problems:
             raise CommandError("; ".join(problems) + ".")
+
+    def on_engine(
+        self, bulk: Any, accounts: Any, options: dict[str, Any], what: str
+    ) -> dict[str, int]:
+        total = accounts.count()
+        enabled = not options["json"] and self.stderr.isatty()
+        with progress_bar(enabled=enabled, total=total, unit="account", desc=what) as bar:
+            return bulk.run(
+                bulk.refresh_accounts(
+                    accounts,
+                    concurrency=options["concurrency"],
+                    on_outcome=lambda _account, _outcome: bar.update(),
+                )
+            )
 
     def write_text(self, report: dict[str, Any]) -> None:
         write = self.stdout.write
@@ -164,12 +208,13 @@ class Command(BaseCommand):
                 )
                 + f", {warnings['failed']} failed"
             )
-        if "keep_alive" in report:
-            counts = report["keep_alive"]
-            write(
-                f"{counts['refreshed']} refreshed, {counts['reconnect_required']} reconnect "
-                f"required, {counts['failed']} failed"
-            )
+        for key, label in (("keep_alive", ""), ("refresh", "expiring: ")):
+            if key in report:
+                counts = report[key]
+                write(
+                    f"{label}{counts['refreshed']} refreshed, {counts['reconnect_required']} "
+                    f"reconnect required, {counts['failed']} failed"
+                )
 
 
 def _plural(count: int, singular: str, plural: str) -> str:

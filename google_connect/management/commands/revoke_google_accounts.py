@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
 from django.utils.translation import ngettext
 
+from google_connect.management.concurrency import add_concurrency_argument, engine
 from google_connect.management.databases import add_database_argument, resolve_database
 from google_connect.management.progress import progress_bar, write_above
 from google_connect.store import jobs
@@ -79,6 +80,7 @@ class Command(BaseCommand):
             default=None,
             help=f"Concurrent calls to Google (1 to {MAX_WORKERS}, default 8; 1 on SQLite).",
         )
+        add_concurrency_argument(parser)
         add_database_argument(parser, "accounts (or pending revocations) are revoked")
         parser.add_argument(
             "--keep-local",
@@ -99,6 +101,7 @@ class Command(BaseCommand):
             options["workers"] = DEFAULT_WORKERS
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
+        bulk = engine(options["concurrency"])
         options["database"] = resolve_database(options["database"])
         if options["pending"]:
             self.revoke_pending(options)
@@ -130,13 +133,17 @@ class Command(BaseCommand):
                     )
                 bar.update()
 
-            report = revoke_accounts(
-                accounts,
-                workers=options["workers"],
-                keep_local=options["keep_local"],
-                include_undecryptable=options["include_undecryptable"],
-                on_outcome=on_outcome,
-            )
+            chosen = {
+                "keep_local": options["keep_local"],
+                "include_undecryptable": options["include_undecryptable"],
+                "on_outcome": on_outcome,
+            }
+            if bulk is not None:
+                report = bulk.run(
+                    bulk.revoke_accounts(accounts, concurrency=options["concurrency"], **chosen)
+                )
+            else:
+                report = revoke_accounts(accounts, workers=options["workers"], **chosen)
         self.stdout.write(
             f"{report.revoked} revoked, {report.already_revoked} already revoked, "
             f"{report.failed} failed"

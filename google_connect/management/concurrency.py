@@ -1,0 +1,39 @@
+"""``--concurrency``: the bulk commands on the async engine (store/bulk.py)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from django.core.management.base import CommandError, CommandParser
+
+DEFAULT, MAX = 64, 1024
+
+
+def add_concurrency_argument(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="?",
+        const=DEFAULT,
+        default=None,
+        metavar="N",
+        help=f"Run on the async engine with N calls to Google in flight from this process "
+        f"(default {DEFAULT} when given without N, at most {MAX}); needs the 'async' extra. "
+        "Without it, --workers threads do the calls.",
+    )
+
+
+def engine(concurrency: int | None) -> ModuleType | None:
+    """The async bulk engine when ``--concurrency`` was given, else None (threads)."""
+    if concurrency is None:
+        return None
+    if not 1 <= concurrency <= MAX:
+        raise CommandError(f"--concurrency must be between 1 and {MAX}.")
+    try:
+        from google_connect.store import bulk
+    except ImportError as exc:
+        raise CommandError(
+            "--concurrency needs aiohttp, which the 'async' extra installs: "
+            "pip install 'google-connect[async]'"
+        ) from exc
+    return bulk

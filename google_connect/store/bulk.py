@@ -1,0 +1,434 @@
+"""The async bulk engine: hundreds of calls to Google in flight from one process.
+
+Needs the ``async`` extra. Plain functions, for the management commands
+(``--concurrency``) and for the shared job layer that the task queues call:
+
+- ``run_concurrently(items, work, concurrency)``: ``work(item)`` awaited for
+  every item, ``concurrency`` at a time, results as they come;
+- ``refresh_accounts(queryset, concurrency=...)``: refresh every account of
+  a selection (expiring, idle for keep-alive, ...);
+- ``revoke_accounts(queryset, concurrency=...)``: ``revocation.revoke_accounts``
+  on an event loop.
+
+Each is a coroutine; ``run(coroutine)`` runs one from sync code (a command, a
+Celery task) on a fresh event loop and closes its connections after.
+
+The database work is chunked as in the thread-pool path: accounts are read
+in keyset pages of ``PAGE_SIZE``, and for refreshes a page is *claimed* with
+one conditional ``UPDATE`` of its refresh leases (see lease.py), so a run in
+another process, a sync caller or an async one never refreshes the same
+account at the same time, and a run that is killed holds nothing for longer
+than a lease. Results are written in batches of ``WRITE_BATCH`` with one
+``UPDATE`` each (``bulk_update``), guarded by the lease: a row whose lease
+another caller took over is not overwritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import connections, router, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from google_connect.exceptions import GoogleAPIError, GoogleConnectError
+from google_connect.google import aio as google_aio
+from google_connect.google import clients
+from google_connect.google.answers import TokenResponse
+from google_connect.google.retry import awith_retries
+from google_connect.store import aio, disconnection, lease, revocation, scope_changes, tokens
+from google_connect.store.case_update import case_update
+from google_connect.store.lifetimes import store_lifetimes
+from google_connect.store.reasons import ReconnectReason
+
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
+    from google_connect.store.models import GoogleAccount
+
+logger = logging.getLogger("google_connect")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_CONCURRENCY = 64
+MAX_CONCURRENCY = 1024
+PAGE_SIZE = 500
+WRITE_BATCH = 100
+REFRESHED, RECONNECT_REQUIRED, FAILED = "refreshed", "reconnect_required", "failed"
+
+
+def run(coroutine: Awaitable[T]) -> T:
+    """Run a bulk coroutine to the end on a new event loop (from sync code)."""
+
+    async def and_close() -> T:
+        try:
+            return await coroutine
+        finally:
+            await google_aio.close_shared_session()
+            # The connections of asgiref's thread, which outlives the loop.
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(and_close())
+
+
+async def run_concurrently(
+    items: Iterable[T] | AsyncIterable[T],
+    work: Callable[[T], Awaitable[R]],
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> AsyncIterator[tuple[T, R]]:
+    """``(item, await work(item))`` for every item, ``concurrency`` awaited at once.
+
+    Results come in the order they finish. Items are taken only as workers
+    free up, so a generator of pages is read no faster than it is worked
+    through. An exception from ``work`` stops everything and is raised here.
+    """
+    concurrency = max(1, min(concurrency, MAX_CONCURRENCY))
+    source = _aiter(items)
+    take = asyncio.Lock()
+    done: asyncio.Queue[tuple[T, R] | None] = asyncio.Queue()
+
+    async def worker() -> None:
+        try:
+            while True:
+                async with take:
+                    try:
+                        item = await anext(source)
+                    except StopAsyncIteration:
+                        return
+                await done.put((item, await work(item)))
+        finally:
+            await done.put(None)
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    running = len(workers)
+    try:
+        while running:
+            result = await done.get()
+            if result is None:
+                running -= 1
+                continue
+            yield result
+        for task in workers:
+            task.result()  # raises what a worker raised
+    finally:
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        for task in workers:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+
+async def _aiter(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+# -- refreshing many accounts ------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class RefreshResult:
+    """What one account's call came to (never its tokens in a repr)."""
+
+    outcome: str
+    response: TokenResponse | None = None
+    reason: ReconnectReason | None = None
+    error_code: str | None = None
+    message: str = ""
+
+
+async def refresh_accounts(
+    queryset: QuerySet[GoogleAccount],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_outcome: Callable[[GoogleAccount, str], None] | None = None,
+) -> dict[str, int]:
+    """Refresh every active account of ``queryset``, ``concurrency`` calls at once.
+
+    Returns ``{"refreshed": n, "reconnect_required": n, "failed": n}``. An
+    account another caller is refreshing (a live lease or row lock) or has
+    refreshed so that it no longer matches ``queryset`` is counted in none.
+    ``on_outcome(account, outcome)`` is called for each counted account.
+    """
+    model = queryset.model
+    db = router.db_for_write(model)
+    owner = lease.new_owner()
+    selection = queryset.filter(status=model.Status.ACTIVE)
+    counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
+    batch: list[tuple[GoogleAccount, RefreshResult]] = []
+
+    async def flush() -> None:
+        for account, outcome in await sync_to_async(_settle)(list(batch), db, owner):
+            counts[outcome] += 1
+            if on_outcome is not None:
+                on_outcome(account, outcome)
+        batch.clear()
+
+    claimed = _claimed_pages(selection, db, owner)
+    try:
+        async for account, result in run_concurrently(claimed, _refresh_one, concurrency):
+            batch.append((account, result))
+            if len(batch) >= WRITE_BATCH:
+                await flush()
+        await flush()
+    finally:
+        # Whatever was claimed and not settled (a crash, a cancellation).
+        await asyncio.shield(sync_to_async(_release_all)(model, db, owner))
+    return dict(counts)
+
+
+async def _claimed_pages(
+    selection: QuerySet[GoogleAccount], db: str, owner: str
+) -> AsyncIterator[GoogleAccount]:
+    last_pk: Any = 0
+    while True:
+        last_pk, claimed = await sync_to_async(_claim_page)(selection, db, owner, last_pk)
+        if last_pk is None:
+            return
+        for account in claimed:
+            yield account
+
+
+@sensitive_variables()
+def _claim_page(
+    selection: QuerySet[GoogleAccount], db: str, owner: str, after: Any
+) -> tuple[Any, list[GoogleAccount]]:
+    """Claim the leases of the next page of ``selection``; (last pk read, claimed rows)."""
+    ids = list(
+        selection.using(db)
+        .filter(pk__gt=after)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:PAGE_SIZE]
+    )
+    if not ids:
+        return None, []
+    now = timezone.now()
+    free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
+    with transaction.atomic(using=db):
+        candidates = selection.using(db).filter(free, pk__in=ids)
+        if connections[db].vendor != "sqlite":
+            # Rows a sync refresh holds locked are in flight already: skipped,
+            # not waited for.
+            candidates = candidates.filter(
+                pk__in=list(
+                    candidates.select_for_update(skip_locked=True, of=("self",))
+                    .order_by()
+                    .values_list("pk", flat=True)
+                )
+            )
+        candidates.update(
+            refresh_lease_until=now + timedelta(seconds=_page_lease_seconds()),
+            refresh_lease_owner=owner,
+        )
+    claimed = list(
+        selection.model.objects.using(db)
+        .filter(pk__in=ids, refresh_lease_owner=owner)
+        .order_by("pk")
+    )
+    return ids[-1], claimed
+
+
+def _page_lease_seconds() -> float:
+    # A page waits its turn while the one before is worked through: its leases
+    # last as long as every one of its refreshes could take one after another,
+    # however slowly, within reason.
+    return lease.lease_seconds() * 4
+
+
+@sensitive_variables()
+async def _refresh_one(row: GoogleAccount) -> RefreshResult:
+    reason = lease.reason_not_to_call(row)
+    if reason is not None:
+        return RefreshResult(RECONNECT_REQUIRED, reason=reason)
+    oauth_client = clients.with_id(row.client_id)
+    assert oauth_client is not None
+    client = google_aio.AsyncGoogleOAuthClient(client=oauth_client)
+    try:
+        refresh_token = row.refresh_token
+        response = await awith_retries(
+            lambda: client.refresh(refresh_token), what="refresh a token"
+        )
+    except GoogleAPIError as exc:
+        if exc.error_code in tokens.DEAD_GRANT_ERRORS:
+            return RefreshResult(
+                RECONNECT_REQUIRED,
+                reason=lease.invalid_grant_reason(row, exc.error_subtype),
+                error_code=exc.error_code,
+            )
+        logger.warning("Refresh failed (%s): account_id=%s", exc.reason, row.pk)
+        return RefreshResult(FAILED, message=str(exc))
+    except GoogleConnectError as exc:  # undecryptable tokens: a key fault
+        logger.warning("Refresh failed (%s): account_id=%s", exc.reason, row.pk)
+        return RefreshResult(FAILED, message=str(exc))
+    return RefreshResult(REFRESHED, response=response)
+
+
+REFRESH_WRITES = (
+    *tokens.TOKEN_FIELDS,
+    "refresh_token_prefix_digest",
+    "refresh_token_digest",
+    "refresh_lease_until",
+    "refresh_lease_owner",
+    "updated_at",
+)
+
+
+@sensitive_variables()
+def _settle(
+    batch: list[tuple[GoogleAccount, RefreshResult]], db: str, owner: str
+) -> list[tuple[GoogleAccount, str]]:
+    """Write a batch of results: one UPDATE for the refreshed rows, guarded by the lease."""
+    if not batch:
+        return []
+    model = type(batch[0][0])
+    now = timezone.now()
+    settled: list[tuple[GoogleAccount, str]] = []
+    refreshed: list[tuple[GoogleAccount, str]] = []
+    with transaction.atomic(using=db):
+        owned = model.objects.using(db).filter(refresh_lease_owner=owner)
+        for row, result in batch:
+            if result.outcome == REFRESHED:
+                assert result.response is not None
+                refreshed.append((row, _apply_refresh(row, result.response, now)))
+            elif result.outcome == RECONNECT_REQUIRED:
+                assert result.reason is not None
+                if lease.mark_dead(row, db, owner, result.reason, result.error_code) is not None:
+                    settled.append((row, RECONNECT_REQUIRED))
+            else:
+                settled.append((row, FAILED))
+        if refreshed:
+            case_update(
+                owned,
+                {
+                    row.pk: {name: row.__dict__[name] for name in REFRESH_WRITES}
+                    for row, _ in refreshed
+                },
+            )
+            for row, previous_scopes in refreshed:
+                row.mark_token_state_loaded()
+                scope_changes.announce(row, previous_scopes)
+                tokens._announce_refreshed(row)
+                settled.append((row, REFRESHED))
+        failed = [row.pk for row, result in batch if result.outcome == FAILED]
+        owned.filter(pk__in=failed).update(refresh_lease_until=None, refresh_lease_owner="")
+    return settled
+
+
+@sensitive_variables()
+def _apply_refresh(row: GoogleAccount, response: TokenResponse, now: datetime) -> str:
+    """Set what ``tokens._store_refreshed`` stores, without saving; the scopes before."""
+    row.access_token = response.access_token
+    if response.refresh_token:
+        row.refresh_token = response.refresh_token
+    row.token_type = response.token_type
+    row.expires_at = now + timedelta(seconds=response.expires_in)
+    previous_scopes = row.scopes
+    if response.scopes is not None:
+        row.scopes = " ".join(response.scopes)
+    store_lifetimes(row, response, now=now, connect=False)
+    for name in ("refresh_token_prefix_digest", "refresh_token_digest"):
+        row._meta.get_field(name).pre_save(row, False)
+    row.refresh_lease_until = None
+    row.refresh_lease_owner = ""
+    row.updated_at = now
+    return previous_scopes
+
+
+def _release_all(model: type[GoogleAccount], db: str, owner: str) -> None:
+    model.objects.using(db).filter(refresh_lease_owner=owner).update(
+        refresh_lease_until=None, refresh_lease_owner=""
+    )
+
+
+def expiring(
+    model: type[GoogleAccount], within: timedelta, using: str | None = None
+) -> QuerySet[GoogleAccount]:
+    """Active accounts whose access token expires within ``within`` (proactive refresh)."""
+    return model.objects.using(using or router.db_for_write(model)).active().expiring_within(within)
+
+
+# -- revoking many accounts --------------------------------------------------------
+
+
+async def revoke_accounts(
+    queryset: QuerySet[GoogleAccount],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    keep_local: bool = False,
+    include_undecryptable: bool = False,
+    on_outcome: Callable[[revocation.Outcome], None] | None = None,
+) -> revocation.Report:
+    """``revocation.revoke_accounts`` with ``concurrency`` calls in flight on an event loop.
+
+    The same pages, the same guard (a row changed since it was read is kept
+    and reported), the same report; each page is settled with
+    ``revocation._apply`` once its last call has come back.
+    """
+    report = revocation.Report()
+    waiting: dict[int, list[Any]] = {}
+
+    async def each() -> AsyncIterator[tuple[int, GoogleAccount]]:
+        number = 0
+        pages = revocation.pages(queryset)
+        while True:
+            page = await sync_to_async(next)(pages, None)
+            if page is None:
+                return
+            read_at, accounts = page
+            waiting[number] = [read_at, accounts, {}]
+            for account in accounts:
+                yield number, account
+            number += 1
+
+    async def work(item: tuple[int, GoogleAccount]) -> revocation.Outcome:
+        return await _revoke_one(item[1])
+
+    async for (number, account), outcome in run_concurrently(each(), work, concurrency):
+        read_at, accounts, outcomes = waiting[number]
+        outcomes[account.pk] = outcome
+        if len(outcomes) < len(accounts):
+            continue
+        del waiting[number]
+        ordered = [outcomes[a.pk] for a in accounts]
+        for final in await sync_to_async(revocation._apply)(
+            accounts, ordered, read_at, keep_local, include_undecryptable
+        ):
+            report.add(final, cleared=include_undecryptable)
+            if on_outcome is not None:
+                on_outcome(final)
+    return report
+
+
+async def _revoke_one(account: GoogleAccount) -> revocation.Outcome:
+    if not account.tokens_decryptable and disconnection.revocable_token(account) is None:
+        return revocation.Outcome(account.pk, account.email, revocation.UNDECRYPTABLE)
+    try:
+        revoked = await aio.arevoke(account)
+    except GoogleConnectError as exc:
+        return revocation.Outcome(
+            account.pk,
+            account.email,
+            revocation.FAILED,
+            str(exc),
+            temporary=getattr(exc, "temporary", False),
+            retry_after=getattr(exc, "retry_after", None),
+        )
+    return revocation.Outcome(
+        account.pk,
+        account.email,
+        revocation.REVOKED if revoked else revocation.ALREADY_REVOKED,
+    )

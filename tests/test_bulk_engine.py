@@ -1,0 +1,188 @@
+"""The async bulk engine (store/bulk.py) and the commands' --concurrency,
+against a stand-in Google on 127.0.0.1."""
+
+import asyncio
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from google_connect.models import GoogleAccount
+from google_connect.store import bulk
+from tests.factories import make_account
+from tests.stub_google import StubGoogle
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def stand_in(settings):
+    with StubGoogle(token_delay=0.1) as stub:
+        settings.GOOGLE_CONNECT = {
+            **settings.GOOGLE_CONNECT,
+            "TOKEN_URL": stub.token_url,
+            "REVOKE_URL": stub.revoke_url,
+        }
+        yield stub
+
+
+def expiring(count, **fields):
+    return [
+        make_account(expires_at=timezone.now() + timedelta(minutes=2), **fields)
+        for _ in range(count)
+    ]
+
+
+def test_run_concurrently_keeps_at_most_n_in_flight_and_returns_every_result():
+    in_flight, most = 0, 0
+
+    async def work(n):
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return n * 2
+
+    async def collect():
+        return [pair async for pair in bulk.run_concurrently(range(50), work, 7)]
+
+    results = asyncio.run(collect())
+
+    assert sorted(results) == [(n, n * 2) for n in range(50)]
+    assert most == 7
+
+
+def test_run_concurrently_raises_what_work_raised():
+    async def work(n):
+        if n == 3:
+            raise ValueError("three")
+        return n
+
+    async def collect():
+        return [pair async for pair in bulk.run_concurrently(range(10), work, 2)]
+
+    with pytest.raises(ValueError, match="three"):
+        asyncio.run(collect())
+
+
+def test_refresh_expiring_on_the_engine_calls_google_once_per_account(stand_in):
+    accounts = expiring(30)
+    fresh = make_account()
+    out = StringIO()
+
+    call_command("check_google_accounts", "--refresh-expiring", "--concurrency", "16", stdout=out)
+
+    assert stand_in.count("token") == 30
+    assert "expiring: 30 refreshed, 0 reconnect required, 0 failed" in out.getvalue()
+    stored = GoogleAccount.objects.filter(pk__in=[a.pk for a in accounts])
+    assert all(a.access_token.startswith("ya29.STUB-") for a in stored)
+    assert all(a.expires_at > timezone.now() + timedelta(minutes=50) for a in stored)
+    assert not GoogleAccount.objects.exclude(refresh_lease_owner="").exists()
+    assert GoogleAccount.objects.get(pk=fresh.pk).access_token == fresh.access_token
+
+
+def test_a_second_run_refreshes_nothing(stand_in):
+    expiring(5)
+    call_command("check_google_accounts", "--refresh-expiring", "--concurrency", stdout=StringIO())
+
+    out = StringIO()
+    call_command("check_google_accounts", "--refresh-expiring", "--concurrency", stdout=out)
+
+    assert stand_in.count("token") == 5
+    assert "expiring: 0 refreshed" in out.getvalue()
+
+
+def test_an_account_leased_by_another_caller_is_left_to_it(stand_in):
+    leased, free = expiring(2)
+    GoogleAccount.objects.filter(pk=leased.pk).update(
+        refresh_lease_until=timezone.now() + timedelta(seconds=60), refresh_lease_owner="other"
+    )
+
+    counts = bulk.run(
+        bulk.refresh_accounts(GoogleAccount.objects.expiring_within(timedelta(minutes=10)))
+    )
+
+    assert counts == {"refreshed": 1, "reconnect_required": 0, "failed": 0}
+    assert GoogleAccount.objects.get(pk=leased.pk).access_token == leased.access_token
+    assert GoogleAccount.objects.get(pk=leased.pk).refresh_lease_owner == "other"
+
+
+def test_a_dead_grant_is_counted_and_marked(stand_in):
+    (dead,) = expiring(1, refresh_token="1//DEAD")
+    stand_in.revoked.add("1//DEAD")
+    out = StringIO()
+
+    call_command("check_google_accounts", "--refresh-expiring", "--concurrency", stdout=out)
+
+    assert "expiring: 0 refreshed, 1 reconnect required, 0 failed" in out.getvalue()
+    assert GoogleAccount.objects.get(pk=dead.pk).status == GoogleAccount.Status.RECONNECT_REQUIRED
+
+
+def test_a_new_refresh_token_updates_the_lookup_digests(stand_in, monkeypatch):
+    (account,) = expiring(1)
+    answer = stand_in.answer
+
+    def with_new_refresh_token(endpoint, form):
+        status, body = answer(endpoint, form)
+        return status, {**body, "refresh_token": "1//ROTATED"}
+
+    monkeypatch.setattr(stand_in, "answer", with_new_refresh_token)
+
+    bulk.run(bulk.refresh_accounts(GoogleAccount.objects.filter(pk=account.pk)))
+
+    stored = GoogleAccount.objects.get(pk=account.pk)
+    assert stored.refresh_token == "1//ROTATED"
+    assert GoogleAccount.objects.filter(pk=account.pk).first().refresh_token_digest != ""
+    reference = make_account(refresh_token="1//ROTATED", sub="reference")
+    assert stored.refresh_token_digest == reference.refresh_token_digest
+
+
+def test_keep_alive_on_the_engine_refreshes_idle_accounts(stand_in):
+    idle = make_account()
+    GoogleAccount.objects.filter(pk=idle.pk).update(
+        created_at=timezone.now() - timedelta(days=200), last_refreshed_at=None
+    )
+    make_account()  # used recently
+    out = StringIO()
+
+    call_command("check_google_accounts", "--keep-alive", "--concurrency", "4", stdout=out)
+
+    assert stand_in.count("token") == 1
+    assert "1 refreshed, 0 reconnect required, 0 failed" in out.getvalue()
+    assert GoogleAccount.objects.get(pk=idle.pk).last_refreshed_at is not None
+
+
+def test_revoke_on_the_engine_revokes_and_deletes_every_account(stand_in):
+    accounts = [make_account() for _ in range(12)]
+    out = StringIO()
+
+    call_command("revoke_google_accounts", "--all", "--noinput", "--concurrency", "5", stdout=out)
+
+    assert out.getvalue().strip() == "12 revoked, 0 already revoked, 0 failed"
+    assert stand_in.revoked == {a.refresh_token for a in accounts}
+    assert not GoogleAccount.objects.exists()
+
+
+def test_revoke_on_the_engine_keeps_local_rows_when_asked(stand_in):
+    account = make_account()
+
+    call_command(
+        "revoke_google_accounts",
+        "--all",
+        "--noinput",
+        "--keep-local",
+        "--concurrency",
+        stdout=StringIO(),
+    )
+
+    stored = GoogleAccount.objects.get(pk=account.pk)
+    assert (stored.status, stored.refresh_token) == (GoogleAccount.Status.RECONNECT_REQUIRED, "")
+
+
+@pytest.mark.parametrize("value", ["0", "1025"])
+def test_concurrency_out_of_range_is_refused(value):
+    with pytest.raises(CommandError, match="--concurrency must be between 1 and 1024"):
+        call_command("check_google_accounts", "--keep-alive", "--concurrency", value)
