@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     "REQUIRE_ISSUER": False,
     "BASE_TEMPLATE": None,
     "USE_ID_TOKEN": False,
+    # The JSON API's authentication (web/api/authentication.py): dotted paths
+    # to callable(request) -> user | None, tried in order.
+    "API_AUTHENTICATION": ["google_connect.web.api.authentication.session_user"],
 }
 
 
@@ -90,6 +93,7 @@ class GoogleConnectSettings:
     REQUIRE_ISSUER: bool
     BASE_TEMPLATE: str | None
     USE_ID_TOKEN: bool
+    API_AUTHENTICATION: tuple[str, ...]
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -149,7 +153,15 @@ def get_settings() -> GoogleConnectSettings:
         REQUIRE_ISSUER=merged["REQUIRE_ISSUER"] is True,
         BASE_TEMPLATE=merged["BASE_TEMPLATE"] or None,
         USE_ID_TOKEN=merged["USE_ID_TOKEN"] is True,
+        API_AUTHENTICATION=_strings(merged["API_AUTHENTICATION"]),
     )
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    # A malformed value is a check error (E100); until fixed, nothing matches.
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return ()
 
 
 @receiver(setting_changed)

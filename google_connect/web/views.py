@@ -25,6 +25,7 @@ from google_connect.exceptions import (
     UnknownScopeSet,
 )
 from google_connect.google.answers import code_of
+from google_connect.google.clients import OAuthClient
 from google_connect.google.issuer import check_issuer
 from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.store.models import GoogleAccount
@@ -58,35 +59,54 @@ def no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def start_flow(
+    request: HttpRequest,
+    *,
+    client: OAuthClient,
+    wanted: consent.ConsentRequest,
+    next_url: str | None,
+) -> str:
+    """Keep a new flow in the session and return Google's consent URL for it.
+
+    The authorize view redirects there; the JSON API hands it to a
+    single-page app that navigates there. Either way the callback finishes it.
+    """
+    redirect_uri = client.redirect_uri or request.build_absolute_uri(
+        reverse("google_connect:connect")
+    )
+    pending = flow.begin(
+        request,
+        redirect_uri=redirect_uri,
+        next_url=next_url,
+        scope_sets=wanted.sets,
+        client=client.name,
+        client_id=client.client_id,
+    )
+    return GoogleOAuthClient(get_settings(), client=client).authorization_url(
+        redirect_uri=redirect_uri,
+        state=pending.state,
+        code_challenge=pending.code_challenge,
+        scopes=wanted.scopes,
+        login_hint=wanted.login_hint,
+    )
+
+
 class AuthorizeView(LoginRequiredMixin, View):
     """Send the user to Google's consent screen with a fresh state and PKCE challenge."""
 
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        config = get_settings()
         try:
             client = flow.client_for_request(request)
             wanted = consent.consent_request(request, base=client.scopes)
         except (UnknownScopeSet, UnknownClient) as exc:
             return no_store(ConnectView().failure(request, exc))
-        redirect_uri = client.redirect_uri or request.build_absolute_uri(
-            reverse("google_connect:connect")
-        )
-        pending = flow.begin(
+        url = start_flow(
             request,
-            redirect_uri=redirect_uri,
+            client=client,
+            wanted=wanted,
             next_url=safe_next_url(request, request.GET.get("next")),
-            scope_sets=wanted.sets,
-            client=client.name,
-            client_id=client.client_id,
-        )
-        url = GoogleOAuthClient(config, client=client).authorization_url(
-            redirect_uri=redirect_uri,
-            state=pending.state,
-            code_challenge=pending.code_challenge,
-            scopes=wanted.scopes,
-            login_hint=wanted.login_hint,
         )
         return no_store(HttpResponseRedirect(url))
 
