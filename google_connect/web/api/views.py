@@ -53,6 +53,8 @@ class ApiView(View):
     # False: anyone may call (the OpenAPI document).
     authenticated = True
 
+    # ``data`` holds the authorization code: no error report may show it.
+    @sensitive_variables()
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             if request.method is None or request.method.lower() not in self.http_method_names:
