@@ -1,13 +1,18 @@
 from datetime import datetime
 
 import requests
+from django.apps import apps
+from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from google_connect.conf import get_settings
 from google_connect.decorators import google_scopes_required
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired
+from google_connect.web.flow import client_for_request
 
 from . import demo
 
@@ -54,3 +59,30 @@ def upcoming_events(account) -> list[dict]:
         for item in response.json().get("items", [])
         if "dateTime" in item.get("start", {})
     ]
+
+
+# Google's script; in demo mode the stand-in serves its own at the same path.
+GSI_SCRIPT_URL = "https://accounts.google.com/gsi/client"
+
+
+@login_required
+@ensure_csrf_cookie
+def spa(request: HttpRequest) -> HttpResponse:
+    """A single-page app on the JSON API: list, connect with the popup, disconnect.
+
+    The page is plain JavaScript with no build step; what it needs from the
+    server (the web client's id, the scopes, the API's address) is handed to it
+    as JSON. The session authenticates its API calls, so it sends the CSRF token.
+    """
+    client = client_for_request(request)
+    gsi = (
+        reverse("fake_google:gsi_client")
+        if apps.is_installed("example_project.fake_google")
+        else GSI_SCRIPT_URL
+    )
+    config = {
+        "clientId": client.client_id,
+        "scope": " ".join(client.scopes),
+        "api": reverse("google_connect:api-openapi").rsplit("/", 1)[0],
+    }
+    return render(request, "spa.html", {"config": config, "gsi_script_url": gsi})

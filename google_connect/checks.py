@@ -82,6 +82,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_base_template(raw))
     errors.extend(_check_observability(raw))
     errors.extend(_check_task_backend(raw))
+    errors.extend(_check_api_authentication(raw))
     if not isinstance(raw.get("USE_ID_TOKEN", False), bool):
         errors.append(
             Error(
@@ -493,6 +494,36 @@ def _check_require_issuer(raw: dict[str, Any]) -> Iterable[Error]:
             "False, accepts one.",
             id=ID.format("E014"),
         )
+
+
+def _check_api_authentication(raw: dict[str, Any]) -> Iterable[Error]:
+    if "API_AUTHENTICATION" not in raw:
+        return
+    value = raw["API_AUTHENTICATION"]
+    if not _is_list_of_strings(value):
+        yield Error(
+            f"{SETTING_NAME}['API_AUTHENTICATION'] must be a non-empty list of dotted paths.",
+            hint="Each names a callable(request) -> user | None, tried in order; the default is "
+            "['google_connect.web.api.authentication.session_user'].",
+            id=ID.format("E100"),
+        )
+        return
+    for path in value:
+        try:
+            authenticator = import_string(path)
+        except ImportError:
+            yield Error(
+                f"{SETTING_NAME}['API_AUTHENTICATION'] names {path!r}, which cannot be imported.",
+                hint="Give the dotted path of a callable(request) -> user | None.",
+                id=ID.format("E101"),
+            )
+            continue
+        if not callable(authenticator):
+            yield Error(
+                f"{SETTING_NAME}['API_AUTHENTICATION'] names {path!r}, which is not callable.",
+                hint="Give the dotted path of a callable(request) -> user | None.",
+                id=ID.format("E102"),
+            )
 
 
 def _check_base_template(raw: dict[str, Any]) -> Iterable[Error]:

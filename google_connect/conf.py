@@ -68,6 +68,9 @@ DEFAULTS: dict[str, Any] = {
     # The TASKS alias google_connect.background_tasks enqueues to; None: the
     # site's default backend.
     "TASK_BACKEND": None,
+    # The JSON API's authentication (web/api/authentication.py): dotted paths
+    # to callable(request) -> user | None, tried in order.
+    "API_AUTHENTICATION": ["google_connect.web.api.authentication.session_user"],
 }
 
 # HEALTH_THRESHOLDS keys: the most of each the endpoint tolerates (None: no limit).
@@ -114,6 +117,7 @@ class GoogleConnectSettings:
     HEALTH_THRESHOLDS: dict[str, int | None]
     ACCOUNTS_GAUGE: bool
     TASK_BACKEND: str | None
+    API_AUTHENTICATION: tuple[str, ...]
 
     @property
     def required_scopes(self) -> tuple[str, ...]:
@@ -182,7 +186,15 @@ def get_settings() -> GoogleConnectSettings:
         },
         ACCOUNTS_GAUGE=merged["ACCOUNTS_GAUGE"] is True,
         TASK_BACKEND=merged["TASK_BACKEND"] or None,
+        API_AUTHENTICATION=_strings(merged["API_AUTHENTICATION"]),
     )
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    # A malformed value is a check error (E100); until fixed, nothing matches.
+    if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return ()
 
 
 @receiver(setting_changed)

@@ -99,6 +99,14 @@ class TokenView(View):
         if request.POST.get("redirect_uri") != issued.redirect_uri:
             return oauth_error("redirect_uri_mismatch", "Bad Request")
         verifier = request.POST.get("code_verifier")
+        if not issued.code_challenge:
+            # A popup's or a mobile app's code, issued without PKCE: Google
+            # refuses a verifier it did not ask for.
+            if verifier:
+                return oauth_error("invalid_grant", "code_verifier or verifier is not needed.")
+            return no_store(
+                JsonResponse(token_body(issued.grant, issued.scopes, with_refresh_token=True))
+            )
         if not verifier:
             return oauth_error("invalid_grant", "Missing code verifier.")
         if not hmac.compare_digest(s256(verifier), issued.code_challenge):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from django.http import QueryDict
+from django.urls import reverse
 
 from .conf import RegisteredClient, oauth_issuer
 
@@ -19,6 +20,9 @@ from .conf import RegisteredClient, oauth_issuer
 S256_CHALLENGE_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_SCOPE_LENGTH = 4096
 MAX_STATE_LENGTH = 2048
+# Google Identity Services' popup: the code goes back to the opener page by
+# postMessage, not by a redirect (gsi.py).
+POSTMESSAGE = "postmessage"
 
 
 class AuthorizationError(Exception):
@@ -39,6 +43,8 @@ class AuthorizationRequest:
     login_hint: str | None = None
     # Google then grants the union of this and the identity's earlier grants.
     include_granted_scopes: bool = False
+    # The opener page's origin, for redirect_uri=postmessage.
+    origin: str | None = None
 
     def redirect(self, **params: str) -> str:
         """``redirect_uri`` with ``params``, the state and ``iss`` added to its query.
@@ -48,6 +54,8 @@ class AuthorizationRequest:
         """
         if self.state is not None:
             params["state"] = self.state
+        if self.redirect_uri == POSTMESSAGE:
+            return popup_relay_url(self.origin or "", params)
         params["iss"] = oauth_issuer()
         parts = urlsplit(self.redirect_uri)
         query = "&".join(filter(None, [parts.query, urlencode(params)]))
@@ -70,8 +78,17 @@ def parse(query: QueryDict, client: RegisteredClient) -> AuthorizationRequest:
     if required("client_id") != client.client_id:
         raise AuthorizationError("invalid_client", "The OAuth client was not found.", 401)
     redirect_uri = required("redirect_uri")
+    origin = None
+    if redirect_uri == POSTMESSAGE:
+        # Google checks the page's origin against the client's JavaScript
+        # origins; the stand-in takes those of its redirect URIs.
+        origin = required("origin")
+        if origin not in javascript_origins(client):
+            raise AuthorizationError(
+                "origin_mismatch", f"The origin {origin} is not authorized for the OAuth client."
+            )
     # Google compares redirect URIs character for character: no normalising.
-    if redirect_uri not in client.redirect_uris:
+    elif redirect_uri not in client.redirect_uris:
         raise AuthorizationError(
             "redirect_uri_mismatch",
             f"The redirect URI in the request, {redirect_uri}, does not match the ones "
@@ -85,12 +102,16 @@ def parse(query: QueryDict, client: RegisteredClient) -> AuthorizationRequest:
     scope = required("scope")
     if len(scope) > MAX_SCOPE_LENGTH:
         raise AuthorizationError("invalid_scope", "The scope parameter is too long.")
-    # PKCE is optional at Google; the stand-in insists, to catch a client that drops it.
-    code_challenge = required("code_challenge")
-    if required("code_challenge_method") != "S256":
-        raise AuthorizationError("invalid_request", "code_challenge_method must be S256.")
-    if not S256_CHALLENGE_RE.match(code_challenge):
-        raise AuthorizationError("invalid_request", "Invalid code_challenge.")
+    # PKCE is optional at Google; the stand-in insists, to catch a client that
+    # drops it, except for the popup, whose codes Google issues without one.
+    if origin is not None:
+        code_challenge = ""
+    else:
+        code_challenge = required("code_challenge")
+        if required("code_challenge_method") != "S256":
+            raise AuthorizationError("invalid_request", "code_challenge_method must be S256.")
+        if not S256_CHALLENGE_RE.match(code_challenge):
+            raise AuthorizationError("invalid_request", "Invalid code_challenge.")
     state = single("state")
     if state is not None and len(state) > MAX_STATE_LENGTH:
         raise AuthorizationError("invalid_request", "The state parameter is too long.")
@@ -102,4 +123,20 @@ def parse(query: QueryDict, client: RegisteredClient) -> AuthorizationRequest:
         code_challenge=code_challenge,
         login_hint=single("login_hint"),
         include_granted_scopes=single("include_granted_scopes") == "true",
+        origin=origin,
     )
+
+
+def javascript_origins(client: RegisteredClient) -> set[str]:
+    """The origins (``scheme://host:port``) of the client's redirect URIs."""
+    origins = set()
+    for uri in client.redirect_uris:
+        parts = urlsplit(uri)
+        if parts.scheme and parts.netloc:
+            origins.add(f"{parts.scheme}://{parts.netloc}")
+    return origins
+
+
+def popup_relay_url(origin: str, params: dict[str, str]) -> str:
+    """The popup's last page: it posts ``params`` to the opener at ``origin`` (gsi.py)."""
+    return reverse("fake_google:gsi_relay") + "?" + urlencode({**params, "origin": origin})

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import api, calendar, risc, views
+from . import api, calendar, gsi, risc, views
 
 app_name = "fake_google"
 
@@ -11,6 +11,9 @@ urlpatterns = [
     path("token", api.TokenView.as_view(), name="token"),
     path("oauth2/v3/userinfo", api.UserInfoView.as_view(), name="userinfo"),
     path("revoke", api.RevokeView.as_view(), name="revoke"),
+    # Google Identity Services' script, its code client in popup mode (gsi.py).
+    path("gsi/client", gsi.client_script, name="gsi_client"),
+    path("gsi/relay", gsi.popup_relay, name="gsi_relay"),
     path("permissions", views.PermissionsView.as_view(), name="permissions"),
     path("avatars/<slug:key>.svg", views.avatar, name="avatar"),
     path("calendar/v3/users/me/calendarList", calendar.CalendarListView.as_view()),

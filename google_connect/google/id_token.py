@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Collection
 from typing import Any
 
 from django.views.decorators.debug import sensitive_variables
@@ -31,8 +32,19 @@ LEEWAY_SECONDS = 5 * 60
 
 
 @sensitive_variables()
-def userinfo_from_id_token(id_token: str, *, client_id: str, now: float | None = None) -> UserInfo:
-    """The identity claims of ``id_token``, checked as issued to ``client_id`` and current."""
+def userinfo_from_id_token(
+    id_token: str,
+    *,
+    client_id: str,
+    authorized_parties: Collection[str] = (),
+    now: float | None = None,
+) -> UserInfo:
+    """The identity claims of ``id_token``, checked as issued to ``client_id`` and current.
+
+    ``authorized_parties``: other client ids ``azp`` may name. A mobile app's
+    server auth code is exchanged by the web client (the ``aud``) but was
+    asked for by the app's iOS or Android client (the ``azp``).
+    """
     claims = _claims(id_token)
     now = time.time() if now is None else now
     if claims.get("iss") not in ISSUERS:
@@ -41,7 +53,7 @@ def userinfo_from_id_token(id_token: str, *, client_id: str, now: float | None =
     audiences = audience if isinstance(audience, list) else [audience]
     if client_id not in audiences:
         raise _invalid("aud is not this client")
-    if "azp" in claims and claims["azp"] != client_id:
+    if "azp" in claims and claims["azp"] != client_id and claims["azp"] not in authorized_parties:
         raise _invalid("azp is not this client")
     if len(audiences) > 1 and "azp" not in claims:
         raise _invalid("several audiences and no azp")

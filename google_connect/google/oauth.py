@@ -104,15 +104,25 @@ class GoogleOAuthClient:
         return self.config.AUTHORIZE_URL + separator + urlencode(params)
 
     @sensitive_variables()
-    def exchange_code(self, *, code: str, redirect_uri: str, code_verifier: str) -> TokenResponse:
+    def exchange_code(
+        self, *, code: str, redirect_uri: str, code_verifier: str | None
+    ) -> TokenResponse:
+        """Trade an authorization code for tokens (RFC 6749 §4.1.3).
+
+        ``code_verifier`` None sends none: Google refuses a verifier for a
+        code issued without a PKCE challenge (a popup's or a mobile app's).
+        ``redirect_uri`` is sent even when empty, as a mobile app's server
+        auth code needs.
+        """
         data = {
             "code": code,
             "client_id": self.client.client_id,
             "client_secret": self.client.secret,
             "redirect_uri": redirect_uri,
             "grant_type": "authorization_code",
-            "code_verifier": code_verifier,
         }
+        if code_verifier is not None:
+            data["code_verifier"] = code_verifier
         body = self._call("POST", self.config.TOKEN_URL, TokenExchangeFailed, data=data)
         return parse_token_response(body, TokenExchangeFailed)
 

@@ -7,7 +7,6 @@ from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.db import router, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, resolve_url
 from django.urls import reverse
@@ -16,30 +15,24 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.debug import sensitive_variables
 
-from google_connect import scopes
-from google_connect.conf import GoogleConnectSettings, get_settings
+from google_connect.conf import get_settings
 from google_connect.exceptions import (
     AccessDenied,
     GoogleAPIError,
     GoogleConnectError,
     InvalidCallback,
-    InvalidIdToken,
-    MissingRefreshToken,
-    ScopeNotGranted,
     UnknownClient,
     UnknownScopeSet,
 )
-from google_connect.google import clients, telemetry
-from google_connect.google.answers import TokenResponse, code_of
-from google_connect.google.id_token import userinfo_from_id_token
+from google_connect.google import telemetry
+from google_connect.google.answers import code_of
+from google_connect.google.clients import OAuthClient
 from google_connect.google.issuer import check_issuer
 from google_connect.google.oauth import GoogleOAuthClient
-from google_connect.scopes import sets as scope_sets
-from google_connect.signals import google_account_connected
 from google_connect.store import activity
-from google_connect.store.disconnection import retire_replaced
 from google_connect.store.models import GoogleAccount
 from google_connect.web import consent, flow
+from google_connect.web.connecting import connect_with_code
 from google_connect.web.error_page import error_context
 from google_connect.web.pages import render_page
 
@@ -68,35 +61,54 @@ def no_store(response: HttpResponse) -> HttpResponse:
     return response
 
 
+def start_flow(
+    request: HttpRequest,
+    *,
+    client: OAuthClient,
+    wanted: consent.ConsentRequest,
+    next_url: str | None,
+) -> str:
+    """Keep a new flow in the session and return Google's consent URL for it.
+
+    The authorize view redirects there; the JSON API hands it to a
+    single-page app that navigates there. Either way the callback finishes it.
+    """
+    redirect_uri = client.redirect_uri or request.build_absolute_uri(
+        reverse("google_connect:connect")
+    )
+    pending = flow.begin(
+        request,
+        redirect_uri=redirect_uri,
+        next_url=next_url,
+        scope_sets=wanted.sets,
+        client=client.name,
+        client_id=client.client_id,
+    )
+    return GoogleOAuthClient(get_settings(), client=client).authorization_url(
+        redirect_uri=redirect_uri,
+        state=pending.state,
+        code_challenge=pending.code_challenge,
+        scopes=wanted.scopes,
+        login_hint=wanted.login_hint,
+    )
+
+
 class AuthorizeView(LoginRequiredMixin, View):
     """Send the user to Google's consent screen with a fresh state and PKCE challenge."""
 
     http_method_names = ["get"]
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        config = get_settings()
         try:
             client = flow.client_for_request(request)
             wanted = consent.consent_request(request, base=client.scopes)
         except (UnknownScopeSet, UnknownClient) as exc:
             return no_store(ConnectView().failure(request, exc))
-        redirect_uri = client.redirect_uri or request.build_absolute_uri(
-            reverse("google_connect:connect")
-        )
-        pending = flow.begin(
+        url = start_flow(
             request,
-            redirect_uri=redirect_uri,
+            client=client,
+            wanted=wanted,
             next_url=safe_next_url(request, request.GET.get("next")),
-            scope_sets=wanted.sets,
-            client=client.name,
-            client_id=client.client_id,
-        )
-        url = GoogleOAuthClient(config, client=client).authorization_url(
-            redirect_uri=redirect_uri,
-            state=pending.state,
-            code_challenge=pending.code_challenge,
-            scopes=wanted.scopes,
-            login_hint=wanted.login_hint,
         )
         return no_store(HttpResponseRedirect(url))
 
@@ -125,7 +137,6 @@ class ConnectView(View):
 
     @sensitive_variables()
     def connect(self, request: HttpRequest) -> HttpResponse:
-        config = get_settings()
         code = self._take_code(request)
         pending = flow.consume(request, _single(request, "state"))
         self.next_url = pending.next_url
@@ -137,61 +148,16 @@ class ConnectView(View):
             raise InvalidCallback()
 
         # The client that started the flow: the code was issued to it.
-        oauth_client = flow.client_of(pending)
-        client = GoogleOAuthClient(config, client=oauth_client)
-        tokens = client.exchange_code(
-            code=code, redirect_uri=pending.redirect_uri, code_verifier=pending.code_verifier
+        connected = connect_with_code(
+            request,
+            user=request.user,
+            oauth_client=flow.client_of(pending),
+            code=code,
+            redirect_uri=pending.redirect_uri,
+            code_verifier=pending.code_verifier,
+            scope_set_names=pending.scope_sets,
         )
-        requested = scope_sets.requested_scopes(pending.scope_sets, base=oauth_client.scopes)
-        granted = tokens.scopes if tokens.scopes is not None else requested
-        required = oauth_client.scopes if config.REQUIRED_SCOPES is None else config.REQUIRED_SCOPES
-        missing_scopes = scopes.missing(required, granted)
-        if missing_scopes:
-            self._end_refused_grant(client, config, tokens)
-            raise ScopeNotGranted(missing_scopes)
-        if config.USE_ID_TOKEN and tokens.id_token is not None:
-            # The identity from the token answer itself: one round trip to
-            # Google fewer (see google/id_token.py for what is checked, and why).
-            userinfo = userinfo_from_id_token(tokens.id_token, client_id=oauth_client.client_id)
-        else:
-            userinfo = client.fetch_userinfo(tokens.access_token)
-        try:
-            account, created = GoogleAccount.objects.connect(
-                user=request.user,
-                tokens=tokens,
-                userinfo=userinfo,
-                requested_scopes=requested,
-                client_id=oauth_client.client_id,
-                same_client_ids=clients.stored_ids(oauth_client),
-            )
-        except MissingRefreshToken:
-            # Without a refresh token the grant is useless to us, and while it
-            # lives Google will not send a new refresh token. Revoking it lets
-            # the user's next attempt succeed even if they skip the guide.
-            self._revoke_quietly(client, tokens.access_token)
-            raise
-
-        logger.info(
-            "Google account %s: account_id=%s sub=%s user_id=%s client=%s",
-            "connected" if created else "reconnected",
-            account.pk,
-            account.sub,
-            request.user.pk,
-            oauth_client.name,
-        )
-        activity.connected(
-            account._state.db or router.db_for_write(GoogleAccount), client=oauth_client.name
-        )
-        telemetry.annotate(client=oauth_client.name)
-        replaced = clients.replaced(oauth_client)
-        if replaced is not None:
-            retire_replaced(account, clients.stored_ids(replaced))
-        transaction.on_commit(
-            lambda: google_account_connected.send(
-                sender=GoogleAccount, account=account, created=created, request=request
-            ),
-            using=account._state.db,
-        )
+        account, created = connected.account, connected.created
         next_url = safe_next_url(request, pending.next_url)
         # A set the user unticked is no failure: the account keeps what was granted.
         missing_sets = account.missing_scope_sets(*pending.scope_sets)
@@ -200,7 +166,7 @@ class ConnectView(View):
         if next_url:
             return HttpResponseRedirect(next_url)
         # No ``next``: the page links onward, to the accounts page and the site.
-        home_url = resolve_url(config.SUCCESS_URL or "/")
+        home_url = resolve_url(get_settings().SUCCESS_URL or "/")
         context = {"account": account, "created": created, "home_url": home_url}
         return render_page(request, self.template_name, context)
 
@@ -248,62 +214,6 @@ class ConnectView(View):
         if len(codes) != 1 or not codes[0] or len(codes[0]) > 2048:
             return None
         return codes[0]
-
-    @sensitive_variables()
-    def _revoke_quietly(
-        self, client: GoogleOAuthClient, token: str, what: str = "without a refresh token"
-    ) -> None:
-        try:
-            client.revoke(token)
-        except GoogleConnectError as exc:
-            logger.warning("Revoking the grant %s failed: %s", what, exc)
-
-    @sensitive_variables()
-    def _end_refused_grant(
-        self, client: GoogleOAuthClient, config: GoogleConnectSettings, tokens: TokenResponse
-    ) -> None:
-        """Revoke the grant of a connect refused for an unticked required scope,
-        unless it is the grant of an account already stored.
-
-        Google's revoke ends the whole grant of the Google account and this
-        client: on a refused reconnect it would end the user's working
-        connection, and on an account linked to another user that user's.
-        So the Google account is named first, and an unknown one is left
-        alone (a grant left live is the lesser harm).
-        """
-        try:
-            sub = self._sub_of(client, config, tokens)
-        except GoogleConnectError as exc:
-            logger.warning(
-                "A connect was refused (%s) and its Google account could not be named: "
-                "the refused grant is not revoked",
-                exc.reason,
-            )
-            return
-        # Where a connect would write: a replica's lag must not hide the
-        # account that was stored a moment ago.
-        db = router.db_for_write(GoogleAccount)
-        if GoogleAccount.objects.using(db).filter(sub=sub).exists():
-            return
-        self._revoke_quietly(
-            client, tokens.refresh_token or tokens.access_token, what="of a refused connect"
-        )
-
-    @sensitive_variables()
-    def _sub_of(
-        self, client: GoogleOAuthClient, config: GoogleConnectSettings, tokens: TokenResponse
-    ) -> str:
-        """The Google account id of a token answer: from its id_token when it
-        can be trusted (as ``USE_ID_TOKEN`` trusts it: straight from the token
-        endpoint, over TLS), else from the one userinfo call."""
-        trusted = config.USE_ID_TOKEN or config.TOKEN_URL.startswith("https://")
-        if tokens.id_token is not None and trusted:
-            try:
-                audience = client.client.client_id  # the flow's own client
-                return userinfo_from_id_token(tokens.id_token, client_id=audience).sub
-            except InvalidIdToken:
-                pass  # logged; userinfo still knows
-        return client.fetch_userinfo(tokens.access_token).sub
 
 
 class DisconnectView(LoginRequiredMixin, View):

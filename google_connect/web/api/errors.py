@@ -1,0 +1,101 @@
+"""The API's errors: ``{"error": reason, "message": ..., "help_url"?: ...}`` with a status.
+
+A failed connect answers with the connect error page's reason code and
+text, and the guide's address where the page shows it. The API's own
+refusals (bad input, not signed in, CSRF) have codes and sentences of
+their own below.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.http import JsonResponse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from google_connect.conf import get_settings
+from google_connect.exceptions import (
+    AccountLinkedToAnotherUser,
+    GoogleAPIError,
+    GoogleConnectError,
+    ScopeNotGranted,
+)
+from google_connect.web.error_texts import SPEC_TEXT, needs_disconnect, texts_for
+
+# Seconds a client waits before trying again when Google did not say.
+DEFAULT_RETRY_AFTER = 30
+
+API_TEXTS: dict[str, Promise] = {
+    "invalid_body": _("The request body is not valid."),
+    "not_authenticated": _("Sign in to this site first."),
+    "csrf_failed": _("The request did not come from this site's own page (CSRF check failed)."),
+    "custom_header_required": _(
+        "A popup's code must be sent with the header X-Requested-With: XmlHttpRequest."
+    ),
+    "session_required": _(
+        "Connecting by redirect needs a signed-in browser session: the callback checks it."
+    ),
+    "not_found": _("No such Google account."),
+    "method_not_allowed": _("This method is not allowed here."),
+    "body_too_large": _("The request body is larger than 16 KiB."),
+    "unsupported_media_type": _("The request body must be JSON (Content-Type: application/json)."),
+}
+
+
+class ApiError(Exception):
+    """An API refusal: raised by the views' helpers, answered by ``response``."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        message: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.message = message if message is not None else str(API_TEXTS[reason])
+        self.headers = headers or {}
+        self.extra = extra or {}
+        super().__init__(f"{status} {reason}")
+
+    def response(self) -> JsonResponse:
+        body = {"error": self.reason, "message": self.message, **self.extra}
+        response = JsonResponse(body, status=self.status)
+        for name, value in self.headers.items():
+            response[name] = value
+        return response
+
+
+def status_for(error: GoogleConnectError) -> int:
+    if isinstance(error, AccountLinkedToAnotherUser):
+        return 409
+    if isinstance(error, GoogleAPIError) and error.temporary:
+        return 503
+    return 400
+
+
+def retry_after(error: GoogleConnectError) -> dict[str, str]:
+    seconds = getattr(error, "retry_after", None) or DEFAULT_RETRY_AFTER
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+def from_connect_error(error: GoogleConnectError) -> ApiError:
+    """The API's answer to a failed connect: the error page's reason, text and guide."""
+    heading, text = texts_for(error)
+    status = status_for(error)
+    # The guide only where the page shows it: where disconnecting is the fix.
+    extra: dict[str, Any] = {"help_url": get_settings().HELP_URL} if needs_disconnect(error) else {}
+    if isinstance(error, ScopeNotGranted):
+        extra["missing_scopes"] = list(error.missing_scopes)
+    return ApiError(
+        status,
+        error.reason,
+        f"{heading}. {text or SPEC_TEXT}",
+        headers=retry_after(error) if status == 503 else None,
+        extra=extra,
+    )
