@@ -66,12 +66,12 @@ def grow_to(size: int, current: int, template_id: int) -> None:
                 CASE WHEN n %% 20 = 0 THEN 'reconnect_required' ELSE 'active' END,
                 CASE WHEN n %% 20 = 0 THEN (%s::text[])[1 + (n / 20) %% %s] ELSE '' END,
                 CASE n %% 20
-                    WHEN 1 THEN now() + make_interval(secs => (n * 7919) %% (56 * 86400))
+                    WHEN 1 THEN now() + make_interval(secs => (n::bigint * 7919) %% (56 * 86400))
                     WHEN 3 THEN now() + make_interval(days => 57 + n %% 300)
                     WHEN 4 THEN now() - make_interval(days => 1 + n %% 300)
                 END,
                 CASE n %% 20
-                    WHEN 2 THEN now() + make_interval(secs => (n * 7919) %% (56 * 86400))
+                    WHEN 2 THEN now() + make_interval(secs => (n::bigint * 7919) %% (56 * 86400))
                 END,
                 now() - make_interval(secs => n %% 86400), NULL, false,
                 now() - make_interval(secs => n), now()

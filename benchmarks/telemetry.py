@@ -71,9 +71,7 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
         token_calls = stub.count("token")
     modes: dict[str, Any] = {}
     for mode, results in runs.items():
-        modes[mode] = {
-            figure: statistics.median(r[figure] for r in results) for figure in FIGURES
-        }
+        modes[mode] = {figure: statistics.median(r[figure] for r in results) for figure in FIGURES}
         modes[mode]["processes"] = len(results)
         modes[mode]["max_load"] = max(r["load"] for r in results)
     sdk_runs = runs["sdk"]
