@@ -487,10 +487,10 @@ def _overview(result: dict[str, Any]) -> list[str]:
         "reasons in turn), one in 10 has a time-limited grant (half ending within the next "
         "8 weeks on either grant-end column, a quarter later, a quarter already past); "
         "daily counts fill the last 30 days, 20,000 security events the last year, 200 "
-        "revocations are pending. *Warm*: the counts by status come from the snapshot of "
-        "the last minute; *cold*: a new snapshot on every render (a count over the whole "
-        f"table). Target: warm median < {OVERVIEW_TARGET_MS:g} ms at 1,000,000 accounts, "
-        "and the same number of queries at every size.",
+        "revocations are pending. *Warm*: the aggregates over the accounts table (by status, "
+        "by reason, grants ending by week) come from the snapshots of the last minute; "
+        f"*cold*: new snapshots on every render. Target: warm median < {OVERVIEW_TARGET_MS:g} "
+        "ms at 1,000,000 accounts, and the same number of queries at every size.",
         "",
         *_table(
             [

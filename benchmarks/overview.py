@@ -3,9 +3,10 @@
 Renders ``/admin/google_connect/googleaccount/overview/`` with Django's test
 client, logged in as a superuser, as the table grows through ``sizes``;
 counts its SQL queries and times warm renders (median and p90 of
-``renders``). Warm: the counts by status come from the snapshot of the last
-minute, as they do between refreshes of it; the *cold* figures take a new
-snapshot on every render (the status count over the whole table).
+``renders``). Warm: the aggregates over the accounts table (by status, by
+reason, grants ending by week) come from the snapshots of the last minute,
+as they do between refreshes of them; the *cold* figures take new snapshots
+on every render.
 
 The accounts are written by PostgreSQL itself (``INSERT ... SELECT
 generate_series``), copying one account's ciphertexts: a million through the
@@ -125,9 +126,12 @@ def seed_the_rest() -> None:
 
 
 def forget_snapshot() -> None:
+    """Drop the snapshots of the account counts (by status; reasons and grant weeks)."""
+    from google_connect.admin import overview
     from google_connect.store import health
 
     health._snapshots.clear()
+    overview._snapshots.clear()
 
 
 def render(client: Any) -> float:
