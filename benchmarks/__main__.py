@@ -49,6 +49,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "revoke": {"runs": [[10_000, 32], [500, 1]], "delay": 0.05},
         "rotation": {"rows": 100_000},
         "risc": {"events": 2_000},
+        "telemetry": {"rounds": 3, "refreshes": 2_000, "warm": 200},
+        "overview": {"sizes": [1_000, 1_000_000], "renders": 30},
         "celery_scale": {
             "accounts": 20_000,
             "processes": [1, 2, 4],
@@ -68,6 +70,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "revoke": {"runs": [[40, 8], [5, 1]], "delay": 0.01},
         "rotation": {"rows": 30},
         "risc": {"events": 20},
+        "telemetry": {"rounds": 1, "refreshes": 20, "warm": 5},
+        "overview": {"sizes": [100, 1_000], "renders": 3},
         "celery_scale": {"accounts": 40, "processes": [1, 2], "concurrency": 2, "chunk_size": 10},
     },
 }
@@ -157,6 +161,9 @@ def main() -> int:
         ("rotation", "postgresql", {**pg, **alone}),
         ("risc", "sqlite", {**sqlite, **alone}),
         ("risc", "postgresql", {**pg, **alone}),
+        # Its own processes, one per configuration, each on in-memory SQLite.
+        ("telemetry", "sqlite", {**sqlite, **alone}),
+        ("overview", "postgresql", {**pg, **alone}),
         ("celery_scale", "postgresql", {**pg, **alone}),
     ]
     unknown = only - {module for module, _, _ in plan}
@@ -202,6 +209,8 @@ def main() -> int:
             text = celery_report.splice(text, celery_report.section(celery, celery_checks, machine))
             if "skipped" not in celery and "celery_scale" in (only or {"celery_scale"}):
                 celery_report.chart(celery, args.output.with_name(celery_report.CHART))
+        # After the Celery section, which the splice above appends.
+        text = text.rstrip() + "\n\n" + markdown.after_celery(results)
         args.output.write_text(text)
         raw.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
         print(f"== wrote {args.output} and {raw.name}")

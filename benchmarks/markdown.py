@@ -417,3 +417,103 @@ def _risc(risc: dict[str, Any]) -> list[str]:
     return out + _table(
         ["database", "event", "accepted", "events/s", "events per CPU second"], rows
     )
+
+
+def after_celery(results: dict[str, dict[str, Any]]) -> str:
+    """Sections 9 and 10, which follow the Celery section (spliced in as 8)."""
+    out = _telemetry(results.get("telemetry", {}).get("sqlite", {}))
+    out += _overview(results.get("overview", {}).get("postgresql", {}))
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _telemetry(result: dict[str, Any]) -> list[str]:
+    out = ["## 9. OpenTelemetry cost per refresh", ""]
+    if not result:
+        return out + ["Not run.", ""]
+    names = {
+        "absent": "no opentelemetry-api (the baseline)",
+        "api": "opentelemetry-api, no SDK configured",
+        "sdk": "opentelemetry-sdk, in-memory exporter and reader",
+    }
+    modes = result["modes"]
+    out += [
+        "`refresh_access_token()` on one account, again and again, against the stand-in "
+        "token endpoint on 127.0.0.1 answering at once, in-memory SQLite: what a refresh "
+        "costs the library when Google and the database cost next to nothing. Each "
+        "configuration runs in a process of its own (a provider once set stays set); "
+        f"{result['rounds']} rounds of {result['refreshes']} refreshes each, the "
+        "configurations taking turns in a new order each round; a figure is the median "
+        "over the rounds of each process's median. With the SDK, spans go through a "
+        "`SimpleSpanProcessor` to an in-memory exporter (exported in the calling thread: "
+        "a `BatchSpanProcessor` would move the export to its own thread) and metrics to an "
+        "in-memory reader. CPU is the calling thread's. No target: the figures are reported.",
+        "",
+        *_table(
+            ["configuration", "median µs", "p90 µs", "CPU median µs", "highest load (1 min)"],
+            [
+                [
+                    names.get(mode, mode),
+                    f"{r['median_us']:.0f}",
+                    f"{r['p90_us']:.0f}",
+                    f"{r['cpu_median_us']:.0f}",
+                    f"{r['max_load']:.1f}",
+                ]
+                for mode, r in modes.items()
+            ],
+        ),
+        f"The SDK adds **{result['sdk_added_us']:.0f} µs** per refresh "
+        f"({result['sdk_added_cpu_us']:.0f} µs CPU) over the API alone, "
+        f"{result['sdk_over_absent_us']:.0f} µs over no API; the API alone adds "
+        f"{result['api_added_us']:.0f} µs ({result['api_added_cpu_us']:.0f} µs CPU) over "
+        f"no API. The SDK recorded {result['spans_per_refresh']:g} spans per refresh (the "
+        "`google_connect.refresh` operation and its HTTP client span).",
+        "",
+    ]
+    return out
+
+
+def _overview(result: dict[str, Any]) -> list[str]:
+    from benchmarks.report import OVERVIEW_TARGET_MS
+
+    out = ["## 10. Admin overview of the Google accounts (PostgreSQL)", ""]
+    if not result:
+        return out + ["Not run.", ""]
+    if "skipped" in result:
+        return out + [f"Skipped: {result['skipped']}.", ""]
+    out += [
+        "`/admin/google_connect/googleaccount/overview/` rendered by Django's test client "
+        f"logged in as a superuser, on PostgreSQL {result['version']}. The accounts are "
+        "written by PostgreSQL itself (`generate_series`): one in 20 needs reconnecting (the "
+        "reasons in turn), one in 10 has a time-limited grant (half ending within the next "
+        "8 weeks on either grant-end column, a quarter later, a quarter already past); "
+        "daily counts fill the last 30 days, 20,000 security events the last year, 200 "
+        "revocations are pending. *Warm*: the aggregates over the accounts table (by status, "
+        "by reason, grants ending by week) come from the snapshots of the last minute; "
+        f"*cold*: new snapshots on every render. Target: warm median < {OVERVIEW_TARGET_MS:g} "
+        "ms at 1,000,000 accounts, and the same number of queries at every size.",
+        "",
+        *_table(
+            [
+                "accounts",
+                "SQL queries (cold)",
+                "warm median ms",
+                "warm p90 ms",
+                "cold median ms",
+                "renders",
+                "load (1 min)",
+            ],
+            [
+                [
+                    f"{r['accounts']:,}",
+                    f"{r['queries']} ({r['cold_queries']})",
+                    f"{r['median_ms']:.1f}",
+                    f"{r['p90_ms']:.1f}",
+                    f"{r['cold_median_ms']:.1f}",
+                    r["renders"],
+                    f"{r['load']:.1f}",
+                ]
+                for r in result["sizes"].values()
+            ],
+        ),
+    ]
+    return out

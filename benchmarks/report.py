@@ -34,6 +34,9 @@ OWN_TIME_TARGET_MS = 5.0
 REVOKE_FLOOR_TARGET = 1.3
 # Per connect flow, transaction control aside.
 QUERY_BUDGET = 9
+# The admin overview's warm render, median, at a million accounts on PostgreSQL.
+OVERVIEW_TARGET_MS = 200.0
+OVERVIEW_TARGET_SIZE = 1_000_000
 ENCRYPTED = {True: "encrypted", False: "in plaintext", None: "not stored"}
 
 
@@ -187,6 +190,24 @@ def describe(module: str, database: str, result: dict[str, Any]) -> list[str]:
             f"{r['events_per_s']:.0f} events/s ({r['events_per_cpu_s']:.0f} per CPU second)"
             for name, r in result.items()
             if isinstance(r, dict) and "events_per_s" in r
+        ]
+    if module == "telemetry":
+        modes = result["modes"]
+        return [
+            f"{mode:6} median {r['median_us']:7.0f} µs  p90 {r['p90_us']:7.0f} µs  "
+            f"CPU median {r['cpu_median_us']:7.0f} µs per refresh ({r['processes']} processes)"
+            for mode, r in modes.items()
+        ] + [
+            f"SDK adds {result['sdk_added_us']:.0f} µs ({result['sdk_added_cpu_us']:.0f} µs CPU) "
+            f"per refresh over the API alone; the API alone {result['api_added_us']:.0f} µs "
+            f"over no API; {result['spans_per_refresh']:g} spans per refresh"
+        ]
+    if module == "overview":
+        return [
+            f"{rows:>8} accounts: {r['queries']} queries ({r['cold_queries']} cold), "
+            f"warm median {r['median_ms']:.1f} ms p90 {r['p90_ms']:.1f} ms, "
+            f"cold median {r['cold_median_ms']:.1f} ms, load {r['load']:.1f}"
+            for rows, r in result["sizes"].items()
         ]
     return [str(result)]
 
@@ -347,7 +368,56 @@ def targets(results: dict[str, dict[str, Any]]) -> list[Check]:
             ),
         ]
     checks += _risc_targets(results.get("risc", {}))
+    checks += _telemetry_targets(results.get("telemetry", {}).get("sqlite"))
+    checks += _overview_targets(results.get("overview", {}).get("postgresql"))
     return checks
+
+
+def _telemetry_targets(result: dict[str, Any] | None) -> list[Check]:
+    """Correctness only: the cost per refresh has no target, it is reported."""
+    if not result:
+        return []
+    return [
+        Check("OpenTelemetry: refreshes the stand-in served, every configuration",
+              str(result["token_calls"]), str(result["expected_token_calls"]),
+              result["token_calls"] == result["expected_token_calls"], True),
+        Check("OpenTelemetry SDK: spans per refresh (operation, HTTP client)",
+              f"{result['spans_per_refresh']:g}", "2", result["spans_per_refresh"] == 2, True),
+        Check("OpenTelemetry SDK: refreshes counted by google_connect.refreshes",
+              str(result["refreshes_counted"]), str(result["expected_refreshes_counted"]),
+              result["refreshes_counted"] == result["expected_refreshes_counted"], True),
+    ]  # fmt: skip
+
+
+def _overview_targets(result: dict[str, Any] | None) -> list[Check]:
+    if not result:
+        return []
+    if "skipped" in result:
+        return [Check("admin overview", f"skipped: {result['skipped']}", "—", True, False, True)]
+    sizes = result["sizes"]
+    largest = max(sizes, key=int)
+    r = sizes[largest]
+    full_size = int(largest) >= OVERVIEW_TARGET_SIZE
+    counts = {s["queries"] for s in sizes.values()}
+    return [
+        Check(
+            f"admin overview, postgresql: warm render median at {int(largest):,} accounts",
+            f"{r['median_ms']:.1f} ms (p90 {r['p90_ms']:.1f} ms)",
+            f"< {OVERVIEW_TARGET_MS:g} ms"
+            + ("" if full_size else f" (at {OVERVIEW_TARGET_SIZE:,} only)"),
+            r["median_ms"] < OVERVIEW_TARGET_MS or not full_size,
+            False,
+        ),
+        Check(
+            "admin overview, postgresql: queries at "
+            + ", ".join(f"{int(s):,}" for s in sizes)
+            + " accounts",
+            " / ".join(str(s["queries"]) for s in sizes.values()),
+            "the same",
+            len(counts) == 1,
+            fatal=False,
+        ),
+    ]
 
 
 def _risc_targets(risc: dict[str, Any]) -> list[Check]:

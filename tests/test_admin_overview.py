@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from google_connect.admin import overview
 from google_connect.models import DailyCount, GoogleSecurityEvent, PendingRevocation
 from google_connect.store import health
 from tests.factories import make_account
@@ -22,6 +23,7 @@ TOKENS_REVOKED = "https://schemas.openid.net/secevent/oauth/event-type/tokens-re
 @pytest.fixture(autouse=True)
 def fresh_snapshot(monkeypatch):
     monkeypatch.setattr(health, "_snapshots", {})
+    monkeypatch.setattr(overview, "_snapshots", {})
 
 
 def event(sub="sub-1", **fields):
@@ -91,11 +93,30 @@ def test_the_overview_costs_the_same_queries_for_one_account_or_many(admin_clien
     for n in range(30):
         make_account(sub=f"many-{n}", refresh_token_expires_at=timezone.now() + timedelta(days=n))
     health._snapshots.clear()
+    overview._snapshots.clear()
 
     with CaptureQueriesContext(connection) as many:
         admin_client.get(OVERVIEW)
 
     assert len(many) == len(one)
+
+
+def test_reasons_and_grants_ending_come_from_a_snapshot_at_most_a_minute_old(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(overview.time, "monotonic", lambda: clock[0])
+    now = timezone.now()
+    overview.account_figures(now, "default")
+    make_account(sub="b", status="reconnect_required", reconnect_reason="revoked")
+    make_account(sub="c", refresh_token_expires_at=now + timedelta(days=1))
+
+    clock[0] += 59
+    with CaptureQueriesContext(connection) as within_the_minute:
+        cached = overview.account_figures(now, "default")
+    clock[0] += 2
+    fresh = overview.account_figures(now, "default")
+
+    assert (len(within_the_minute), cached["reasons"], cached["weeks"][0]) == (0, {}, 0)
+    assert (fresh["reasons"], fresh["weeks"][0]) == ({"revoked": 1}, 1)
 
 
 def test_the_list_has_five_columns(admin_client):
