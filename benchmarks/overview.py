@@ -59,7 +59,8 @@ def grow_to(size: int, current: int, template_id: int) -> None:
                 picture, locale, access_token, refresh_token, refresh_token_prefix_digest,
                 refresh_token_digest, token_type, expires_at, scopes, status, reconnect_reason,
                 refresh_token_expires_at, authorization_expires_at, last_refreshed_at,
-                expiry_warned_at, tokens_undecryptable, created_at, updated_at)
+                expiry_warned_at, tokens_undecryptable, refresh_lease_until, refresh_lease_owner,
+                created_at, updated_at)
             SELECT u.id, 'ov-sub-' || n, t.client_id, 'ov-' || n || '@example.com', true,
                 '', '', '', '', '', t.access_token, t.refresh_token,
                 t.refresh_token_prefix_digest, t.refresh_token_digest, t.token_type,
@@ -74,7 +75,7 @@ def grow_to(size: int, current: int, template_id: int) -> None:
                 CASE n %% 20
                     WHEN 2 THEN now() + make_interval(secs => (n::bigint * 7919) %% (56 * 86400))
                 END,
-                now() - make_interval(secs => n %% 86400), NULL, false,
+                now() - make_interval(secs => n %% 86400), NULL, false, NULL, '',
                 now() - make_interval(secs => n), now()
             FROM generate_series(%s, %s) AS n
             JOIN auth_user AS u ON u.username = 'ov-' || n

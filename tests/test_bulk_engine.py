@@ -140,6 +140,53 @@ def test_a_new_refresh_token_updates_the_lookup_digests(stand_in, monkeypatch):
     assert stored.refresh_token_digest == reference.refresh_token_digest
 
 
+def test_one_batch_stores_each_rows_own_answer(stand_in, monkeypatch):
+    # One UPDATE writes the batch: some rows get a new refresh token, one
+    # narrower scopes, each its own access token; none takes another's.
+    accounts = expiring(6)
+    answer = stand_in.answer
+    renewed = {a.refresh_token for a in accounts[:2]}
+    narrowed = accounts[5].refresh_token
+
+    def mixed(endpoint, form):
+        status, body = answer(endpoint, form)
+        token = form.get("refresh_token", "")
+        body = {**body, "access_token": f"ya29.FOR-{token}"}
+        if token in renewed:
+            body["refresh_token"] = f"{token}-NEW"
+        if token == narrowed:
+            body["scope"] = "openid"
+        return status, body
+
+    monkeypatch.setattr(stand_in, "answer", mixed)
+
+    counts = bulk.run(bulk.refresh_accounts(GoogleAccount.objects.all()))
+
+    assert counts["refreshed"] == 6
+    for account in accounts:
+        stored = GoogleAccount.objects.get(pk=account.pk)
+        assert stored.access_token == f"ya29.FOR-{account.refresh_token}"
+        if account.refresh_token in renewed:
+            assert stored.refresh_token == f"{account.refresh_token}-NEW"
+            assert stored.refresh_token_digest != account.refresh_token_digest
+        else:
+            assert stored.refresh_token == account.refresh_token
+            assert stored.refresh_token_digest == account.refresh_token_digest
+        assert (stored.scopes == "openid") is (account.refresh_token == narrowed)
+        assert stored.refresh_lease_owner == ""
+
+
+def test_a_batch_is_counted_once_for_the_overview(stand_in):
+    from google_connect.store.activity import DailyCount
+
+    expiring(5)
+
+    bulk.run(bulk.refresh_accounts(GoogleAccount.objects.all()))
+
+    (row,) = DailyCount.objects.filter(kind=DailyCount.Kind.REFRESHES)
+    assert row.count == 5
+
+
 def test_keep_alive_on_the_engine_refreshes_idle_accounts(stand_in):
     idle = make_account()
     GoogleAccount.objects.filter(pk=idle.pk).update(

@@ -15,6 +15,7 @@ import contextlib
 import contextvars
 import functools
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any, TypeVar
@@ -61,21 +62,23 @@ class DailyCount(models.Model):
         return f"{self.day} {self.kind}: {self.count}"
 
 
-def increment(kind: str, using: str, *, day: date | None = None) -> bool:
-    """Add one to today's ``kind`` on ``using``; False (logged) when the database refused."""
+def increment(kind: str, using: str, *, day: date | None = None, by: int = 1) -> bool:
+    """Add ``by`` to today's ``kind`` on ``using``; False (logged) when the database refused."""
     now = timezone.now()
     day = day or timezone.localdate(now)
     try:
         with transaction.atomic(using=using):
             rows = DailyCount.objects.using(using).filter(day=day, kind=kind)
-            if rows.update(count=F("count") + 1, last_at=now):
+            if rows.update(count=F("count") + by, last_at=now):
                 return True
             try:
                 with transaction.atomic(using=using):
-                    DailyCount.objects.using(using).create(day=day, kind=kind, count=1, last_at=now)
+                    DailyCount.objects.using(using).create(
+                        day=day, kind=kind, count=by, last_at=now
+                    )
             except IntegrityError:
                 # Another process created today's row first.
-                rows.update(count=F("count") + 1, last_at=now)
+                rows.update(count=F("count") + by, last_at=now)
     except DatabaseError as exc:
         logger.warning("Counting a %s for the overview failed (%s)", kind, type(exc).__name__)
         return False
@@ -98,10 +101,12 @@ def note(kind: str, using: str) -> None:
         pending.append((kind, using))
 
 
-def _count_after_commit(kind: str, using: str) -> None:
+def _count_after_commit(kind: str, using: str, by: int = 1) -> None:
     # Outside a transaction, on_commit runs at once; robust: a failure to
     # count is never the caller's.
-    transaction.on_commit(functools.partial(increment, kind, using), using=using, robust=True)
+    transaction.on_commit(
+        functools.partial(increment, kind, using, by=by), using=using, robust=True
+    )
 
 
 @contextlib.contextmanager
@@ -110,6 +115,8 @@ def counted() -> Iterator[None]:
 
     Placed outside the account's transaction: a failed refresh rolls its
     transaction back, and an ``on_commit`` registered inside it would be lost.
+    The same kind noted many times (a bulk run's batch of refreshes) is one
+    ``UPDATE``, not one per account.
     """
     pending: list[tuple[str, str]] = []
     token = _noted.set(pending)
@@ -117,8 +124,8 @@ def counted() -> Iterator[None]:
         yield
     finally:
         _noted.reset(token)
-        for kind, using in pending:
-            _count_after_commit(kind, using)
+        for (kind, using), times in Counter(pending).items():
+            _count_after_commit(kind, using, times)
 
 
 def observed(name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:

@@ -44,7 +44,15 @@ from google_connect.google import aio as google_aio
 from google_connect.google import clients
 from google_connect.google.answers import TokenResponse
 from google_connect.google.retry import awith_retries
-from google_connect.store import aio, disconnection, lease, revocation, scope_changes, tokens
+from google_connect.store import (
+    activity,
+    aio,
+    disconnection,
+    lease,
+    revocation,
+    scope_changes,
+    tokens,
+)
 from google_connect.store.case_update import case_update
 from google_connect.store.lifetimes import store_lifetimes
 from google_connect.store.reasons import ReconnectReason
@@ -220,12 +228,14 @@ def _claim_page(
     free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
     with transaction.atomic(using=db):
         candidates = selection.using(db).filter(free, pk__in=ids)
-        if connections[db].vendor != "sqlite":
+        features = connections[db].features
+        if features.has_select_for_update_skip_locked:
             # Rows a sync refresh holds locked are in flight already: skipped,
-            # not waited for.
+            # not waited for. (SQLite has no row locks: the lease alone decides.)
+            of = ("self",) if features.has_select_for_update_of else ()
             candidates = candidates.filter(
                 pk__in=list(
-                    candidates.select_for_update(skip_locked=True, of=("self",))
+                    candidates.select_for_update(skip_locked=True, of=of)
                     .order_by()
                     .values_list("pk", flat=True)
                 )
@@ -285,6 +295,11 @@ REFRESH_WRITES = (
     "refresh_lease_owner",
     "updated_at",
 )
+KEPT_REFRESH_TOKEN_WRITES = tuple(
+    name
+    for name in REFRESH_WRITES
+    if name not in ("refresh_token", "refresh_token_prefix_digest", "refresh_token_digest")
+)
 
 
 @sensitive_variables()
@@ -298,31 +313,37 @@ def _settle(
     now = timezone.now()
     settled: list[tuple[GoogleAccount, str]] = []
     refreshed: list[tuple[GoogleAccount, str]] = []
-    with transaction.atomic(using=db):
+    renewed_token: dict[Any, bool] = {}
+    # One count per batch for the overview's chart, not one per account.
+    with activity.counted(), transaction.atomic(using=db):
         owned = model.objects.using(db).filter(refresh_lease_owner=owner)
         for row, result in batch:
             if result.outcome == REFRESHED:
                 assert result.response is not None
                 refreshed.append((row, _apply_refresh(row, result.response, now)))
+                renewed_token[row.pk] = bool(result.response.refresh_token)
             elif result.outcome == RECONNECT_REQUIRED:
                 assert result.reason is not None
                 if lease.mark_dead(row, db, owner, result.reason, result.error_code) is not None:
                     settled.append((row, RECONNECT_REQUIRED))
             else:
                 settled.append((row, FAILED))
-        if refreshed:
-            case_update(
-                owned,
-                {
-                    row.pk: {name: row.__dict__[name] for name in REFRESH_WRITES}
-                    for row, _ in refreshed
-                },
-            )
-            for row, previous_scopes in refreshed:
-                row.mark_token_state_loaded()
-                scope_changes.announce(row, previous_scopes)
-                tokens._announce_refreshed(row)
-                settled.append((row, REFRESHED))
+        # A refresh answer rarely brings a new refresh token: the rows that
+        # got none keep theirs, and are written without it (no encryption,
+        # no digest, no ciphertext sent for nothing).
+        for renewed in (True, False):
+            names = REFRESH_WRITES if renewed else KEPT_REFRESH_TOKEN_WRITES
+            group = {
+                row.pk: {name: row.__dict__[name] for name in names}
+                for row, _ in refreshed
+                if renewed_token[row.pk] is renewed
+            }
+            case_update(owned, group)
+        for row, previous_scopes in refreshed:
+            row.mark_token_state_loaded()
+            scope_changes.announce(row, previous_scopes)
+            tokens._announce_refreshed(row)
+            settled.append((row, REFRESHED))
         failed = [row.pk for row, result in batch if result.outcome == FAILED]
         owned.filter(pk__in=failed).update(refresh_lease_until=None, refresh_lease_owner="")
     return settled
@@ -340,8 +361,9 @@ def _apply_refresh(row: GoogleAccount, response: TokenResponse, now: datetime) -
     if response.scopes is not None:
         row.scopes = " ".join(response.scopes)
     store_lifetimes(row, response, now=now, connect=False)
-    for name in ("refresh_token_prefix_digest", "refresh_token_digest"):
-        row._meta.get_field(name).pre_save(row, False)
+    if response.refresh_token:
+        for name in ("refresh_token_prefix_digest", "refresh_token_digest"):
+            row._meta.get_field(name).pre_save(row, False)
     row.refresh_lease_until = None
     row.refresh_lease_owner = ""
     row.updated_at = now

@@ -20,11 +20,11 @@ from typing import Any
 
 from cryptography.fernet import InvalidToken
 from django.db import models, router, transaction
-from django.db.models import BinaryField, Case, ExpressionWrapper, F, Q, Value, When
-from django.db.models.lookups import Exact
+from django.db.models import BinaryField, ExpressionWrapper, F
 from django.utils.encoding import force_str
 
 from google_connect.fields import current_fernet, primary_fernet
+from google_connect.store.case_update import as_read, case_update
 from google_connect.store.models import GoogleAccount
 from google_connect.store.pending_revocation import PendingRevocation
 
@@ -215,38 +215,11 @@ def _write_guarded(
     columns: tuple[str, ...],
     stale: dict[Any, tuple[tuple[Any, ...], dict[str, bytes | None]]],
 ) -> int:
-    binary = BinaryField()
-
-    def raw(name: str) -> Any:
-        return ExpressionWrapper(F(name), output_field=binary)
-
-    def as_read(pk: Any, old: tuple[Any, ...]) -> Q:
-        condition = Q(pk=pk)
-        for name, value in zip(columns, old, strict=True):
-            if value is None:
-                condition &= Q(**{f"{name}__isnull": True})
-            else:
-                condition &= Q(Exact(raw(name), Value(bytes(value), output_field=binary)))
-        return condition
-
-    guards = {pk: as_read(pk, old) for pk, (old, _) in stale.items()}
-    update = {
-        name: Case(
-            *(
-                When(pk=pk, then=Value(new[name], output_field=binary))
-                for pk, (_, new) in stale.items()
-            ),
-            default=raw(name),
-            output_field=binary,
-        )
-        for name in columns
-    }
-    where = Q()
-    for guard in guards.values():
-        where |= guard
+    rows = model._default_manager.using(db)
+    guarded = rows.filter(as_read(rows, columns, {pk: old for pk, (old, _) in stale.items()}))
     # update(), not save(): updated_at stays as it was, since the row itself
     # did not change; one statement for the whole chunk.
-    return model._default_manager.using(db).filter(where).update(**update)
+    return case_update(guarded, {pk: new for pk, (_, new) in stale.items()}, stored=True)
 
 
 def classify_and_decrypt(ciphertexts: tuple[Any, ...]) -> tuple[str, list[bytes | None]]:
