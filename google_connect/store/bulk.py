@@ -202,13 +202,22 @@ async def refresh_accounts(
 async def _claimed_pages(
     selection: QuerySet[GoogleAccount], db: str, owner: str
 ) -> AsyncIterator[GoogleAccount]:
-    last_pk: Any = 0
-    while True:
-        last_pk, claimed = await sync_to_async(_claim_page)(selection, db, owner, last_pk)
-        if last_pk is None:
-            return
-        for account in claimed:
-            yield account
+    claim = sync_to_async(_claim_page)
+    upcoming = asyncio.ensure_future(claim(selection, db, owner, 0))
+    try:
+        while True:
+            last_pk, claimed = await upcoming
+            if last_pk is None:
+                return
+            # The next page is claimed while this one is worked through:
+            # otherwise every worker that frees up meanwhile waits for it.
+            upcoming = asyncio.ensure_future(claim(selection, db, owner, last_pk))
+            for account in claimed:
+                yield account
+    finally:
+        # Stopped early: its leases go with the run's others (_release_all,
+        # which the database thread runs after this claim).
+        upcoming.cancel()
 
 
 @sensitive_variables()
