@@ -47,7 +47,11 @@ SIZES: dict[str, dict[str, Any]] = {
             "many": {"accounts": 2_000, "processes": 8, "threads": 4},
         },
         "revoke": {"runs": [[10_000, 32], [500, 1]], "delay": 0.05},
-        "rotation": {"rows": 100_000},
+        "rotation": {"rows": 1_000_000},
+        "bulk_refresh": {
+            "accounts": 20_000,
+            "runs": [["concurrency", 64], ["concurrency", 256], ["workers", 32]],
+        },
         "risc": {"events": 2_000},
         "telemetry": {"rounds": 3, "refreshes": 2_000, "warm": 200},
         "overview": {"sizes": [1_000, 1_000_000], "renders": 30},
@@ -69,6 +73,7 @@ SIZES: dict[str, dict[str, Any]] = {
         },
         "revoke": {"runs": [[40, 8], [5, 1]], "delay": 0.01},
         "rotation": {"rows": 30},
+        "bulk_refresh": {"accounts": 40, "runs": [["concurrency", 8], ["workers", 4]]},
         "risc": {"events": 20},
         "telemetry": {"rounds": 1, "refreshes": 20, "warm": 5},
         "overview": {"sizes": [100, 1_000], "renders": 3},
@@ -137,6 +142,7 @@ def main() -> int:
         part["delay"] = delay
     sizes["latency"]["delay"] = args.rtt
     sizes["celery_scale"]["delay"] = delay
+    sizes["bulk_refresh"]["delay"] = delay
     if args.accounts is not None:
         sizes["celery_scale"]["accounts"] = args.accounts
     only = {name for name in args.only.split(",") if name}
@@ -159,6 +165,7 @@ def main() -> int:
         ("refresh", "postgresql", {**pg, **alone}),
         ("revoke", "postgresql", {**pg, **alone}),
         ("rotation", "postgresql", {**pg, **alone}),
+        ("bulk_refresh", "postgresql", {**pg, **alone}),
         ("risc", "sqlite", {**sqlite, **alone}),
         ("risc", "postgresql", {**pg, **alone}),
         # Its own processes, one per configuration, each on in-memory SQLite.

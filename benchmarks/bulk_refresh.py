@@ -110,7 +110,10 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
         return {"skipped": "needs PostgreSQL"}
     count, delay = options["accounts"], options["delay"]
     seed.create_accounts(count, label="bulk")
-    return {"runs": [one_run(count, how, n, delay) for how, n in options["runs"]]}
+    return {
+        "delay_ms": delay * 1000,
+        "runs": [one_run(count, how, n, delay) for how, n in options["runs"]],
+    }
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.report import FLOOR, OWN_TIME_TARGET_MS, Check, ms
+from benchmarks.report import FLOOR, OWN_TIME_TARGET_MS, ROTATION_BEFORE_ROWS_PER_S, Check, ms
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
@@ -383,11 +383,20 @@ def _admin_and_rotation(changelist: dict[str, Any], rotation: dict[str, Any]) ->
     elif rotated:
         out += [
             f"Key rotation: `rotate_google_token_keys` re-encrypted {rotated['rows']} rows in "
-            f"{rotated['wall_s']:.1f} s ({rotated['rows_per_s']:.0f} rows/s), own peak RSS "
+            f"{rotated['wall_s']:.1f} s ({rotated['rows_per_s']:.0f} rows/s; before the "
+            f"batched UPDATE, {ROTATION_BEFORE_ROWS_PER_S} rows/s), own peak RSS "
             f"{rotated['peak_rss_mb']:.0f} MB; {rotated['rows_under_new_key']} rows decrypt "
             "under the new key alone.",
             "",
         ]
+        if "fernet_share" in rotated:
+            out += [
+                f"Fernet's part: {rotated['fernet_us_per_row']:.0f} µs of CPU per row (a failed "
+                "decrypt with the new key, a decrypt with the old, an encrypt, for each of the "
+                f"two tokens), {rotated['fernet_share']:.0%} of the run's wall time; the rest is "
+                "reading the rows, building the statement and PostgreSQL writing it.",
+                "",
+            ]
     return out
 
 
@@ -423,7 +432,53 @@ def after_celery(results: dict[str, dict[str, Any]]) -> str:
     """Sections 9 and 10, which follow the Celery section (spliced in as 8)."""
     out = _telemetry(results.get("telemetry", {}).get("sqlite", {}))
     out += _overview(results.get("overview", {}).get("postgresql", {}))
+    out += _bulk_refresh(results.get("bulk_refresh", {}).get("postgresql", {}))
     return "\n".join(out).rstrip() + "\n"
+
+
+def _bulk_refresh(result: dict[str, Any]) -> list[str]:
+    out = ["## 11. Bulk refresh from one process: async engine and thread pool (PostgreSQL)", ""]
+    if not result:
+        return out + ["Not run.", ""]
+    if "skipped" in result:
+        return out + [f"Skipped: {result['skipped']}.", ""]
+    runs = result["runs"]
+    out += [
+        f"`check_google_accounts --refresh-expiring` over {runs[0]['accounts']} expiring "
+        "accounts, in its own process, against an HTTPS stand-in in another process "
+        f"(benchmarks/async_stand_in.py) that answers every call after "
+        f"{result.get('delay_ms', 200):.0f} ms. The floor is accounts x delay / calls in flight. "
+        "CPU is the command's own (user + system), startup included; the stand-in's is apart.",
+        "",
+    ]
+    out += _table(
+        [
+            "engine",
+            "in flight",
+            "wall s",
+            "floor s",
+            "x floor",
+            "calls",
+            "CPU ms / account",
+            "stand-in CPU s",
+            "peak RSS MB",
+        ],
+        [
+            [
+                "async" if "concurrency" in r else "threads",
+                r.get("concurrency", r.get("workers")),
+                f"{r['wall_s']:.1f}",
+                f"{r['floor_s']:.1f}",
+                f"{r['over_floor']:.2f}",
+                r["token_calls"],
+                f"{r['cpu_ms_per_account']:.2f}",
+                f"{r['stand_in_cpu_s']:.1f}",
+                f"{r['peak_rss_mb']:.0f}",
+            ]
+            for r in runs
+        ],
+    )
+    return out
 
 
 def _telemetry(result: dict[str, Any]) -> list[str]:
