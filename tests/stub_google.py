@@ -36,6 +36,10 @@ class StubGoogle:
         # Token calls per refresh token: which accounts were refreshed twice.
         self.refresh_calls: collections.Counter[str] = collections.Counter()
         self.revoked: set[str] = set()
+        # Token calls waiting at once, now and at most: proof of overlap that
+        # does not depend on how fast a loaded machine runs.
+        self.token_calls_in_flight = 0
+        self.most_token_calls_in_flight = 0
         self.tls = tls
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
@@ -97,7 +101,16 @@ class StubGoogle:
             with self._lock:
                 self.revoked.add(form.get("token", ""))
             return 200, {}
-        time.sleep(self.token_delay)
+        with self._lock:
+            self.token_calls_in_flight += 1
+            self.most_token_calls_in_flight = max(
+                self.most_token_calls_in_flight, self.token_calls_in_flight
+            )
+        try:
+            time.sleep(self.token_delay)
+        finally:
+            with self._lock:
+                self.token_calls_in_flight -= 1
         if form.get("grant_type") != "refresh_token":
             return 400, {"error": "unsupported_grant_type"}
         if form.get("refresh_token") in self.revoked:
