@@ -63,9 +63,12 @@ def test_fifty_expired_accounts_awaited_together_take_about_one_round_trip(stand
     assert stand_in.count("token") == 50
     assert len(set(tokens)) == 50
     assert all(t.startswith("ya29.STUB-") for t in tokens)
-    # All 50 calls waited at Google together: one round trip, not 50. (The
-    # wall time is only a loose bound: 50 one after another take 15 s.)
-    assert stand_in.most_token_calls_in_flight == 50
+    # The calls waited at Google together, not one after another (which
+    # would hold 1 at a time and take 15 s). Not all 50 at once: each claims
+    # its lease first, and those short database calls take turns on
+    # asgiref's one thread, so the first answers come back before the last
+    # claims are done. The wall time is only a loose bound.
+    assert stand_in.most_token_calls_in_flight >= 25
     assert elapsed < 20 * DELAY
 
 
