@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from django.db.models import QuerySet
 
 from google_connect.management.progress import progress_bar
-from google_connect.store import upkeep
+from google_connect.store import tokens, upkeep
 from google_connect.store.upkeep import send_expiry_warnings
 
 __all__ = ["keep_alive", "refresh_in_threads", "send_expiry_warnings"]
@@ -69,7 +69,7 @@ def keep_alive(
 def refresh_in_threads(
     accounts: QuerySet[GoogleAccount],
     *,
-    min_validity: timedelta = upkeep.tokens.MIN_VALIDITY,
+    min_validity: timedelta = tokens.MIN_VALIDITY,
     workers: int = 1,
     progress: bool = False,
 ) -> dict[str, int]:

@@ -245,10 +245,15 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: GoogleAccount | None = None) -> bool:
         return admin.ModelAdmin.has_delete_permission(self, request, obj)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict[str, Any]:
         # One bulk way to remove accounts: "Revoke and remove" tells Google
         # first and keeps, with a message, an account whose revoke failed.
-        actions = super().get_actions(request)
+        # Django 6.1 passes where the actions show (and deprecates overrides
+        # without the argument); Django 5.2 and 6.0 have no such argument.
+        if action_location is None:
+            actions = super().get_actions(request)
+        else:
+            actions = super().get_actions(request, action_location=action_location)  # type: ignore[call-arg]
         actions.pop("delete_selected", None)
         return actions
 

@@ -22,12 +22,16 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+_metrics: Any
+_trace: Any
 try:
     from opentelemetry import metrics as _metrics
     from opentelemetry import trace as _trace
 except ImportError:  # the otel extra is not installed
-    _metrics = None  # type: ignore[assignment]
-    _trace = None  # type: ignore[assignment]
+    # Typed Any above: the checker sees the API installed, but code here must
+    # also run without it, and every use checks for None first.
+    _metrics = None
+    _trace = None
 
 INSTRUMENTATION_NAME = "google_connect"
 PREFIX = "google_connect."
@@ -59,11 +63,11 @@ def _version() -> str:
 
 def tracer() -> Any:
     # A proxy until the site sets a provider, then the real one: safe to ask early.
-    return _trace.get_tracer(INSTRUMENTATION_NAME, _version())  # type: ignore[union-attr]
+    return _trace.get_tracer(INSTRUMENTATION_NAME, _version())
 
 
 def meter() -> Any:
-    return _metrics.get_meter(INSTRUMENTATION_NAME, _version())  # type: ignore[union-attr]
+    return _metrics.get_meter(INSTRUMENTATION_NAME, _version())
 
 
 def _instrument(name: str) -> Any:
@@ -124,7 +128,7 @@ class ClientSpan:
         self.attributes["error.type"] = error_type
         if self.span is not None:
             self.span.set_attribute("error.type", error_type)
-            self.span.set_status(_trace.StatusCode.ERROR)  # type: ignore[union-attr]
+            self.span.set_status(_trace.StatusCode.ERROR)
 
 
 _NO_SPAN = ClientSpan(None, {})
@@ -264,9 +268,7 @@ def observe_gauge(
 
     def callback(options: Any) -> Iterator[Any]:
         for value, attrs in read():
-            yield _metrics.Observation(  # type: ignore[union-attr]
-                value, {PREFIX + key: v for key, v in attrs.items()}
-            )
+            yield _metrics.Observation(value, {PREFIX + key: v for key, v in attrs.items()})
 
     meter().create_observable_gauge(name, callbacks=[callback], description=description)
     _gauge_registered = True

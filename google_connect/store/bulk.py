@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import connections, router, transaction
-from django.db.models import Q
+from django.db.models import Field, Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -372,7 +372,9 @@ def _apply_refresh(row: GoogleAccount, response: TokenResponse, now: datetime) -
     store_lifetimes(row, response, now=now, connect=False)
     if response.refresh_token:
         for name in ("refresh_token_prefix_digest", "refresh_token_digest"):
-            row._meta.get_field(name).pre_save(row, False)
+            digest = row._meta.get_field(name)
+            assert isinstance(digest, Field)
+            digest.pre_save(row, False)
     row.refresh_lease_until = None
     row.refresh_lease_owner = ""
     row.updated_at = now
@@ -416,7 +418,7 @@ async def revoke_accounts(
         number = 0
         pages = revocation.pages(queryset)
         while True:
-            page = await sync_to_async(next)(pages, None)
+            page = await sync_to_async(lambda: next(pages, None))()
             if page is None:
                 return
             read_at, accounts = page

@@ -91,6 +91,10 @@ def _joined_update(
             return None if value is None else binary.get_db_prep_value(value, connection)
         return field.get_db_prep_save(value, connection)
 
+    def column_of(field: Field[Any, Any]) -> str:
+        assert field.column is not None  # a concrete field: it has a column
+        return quote(field.column)
+
     pk_field = meta.pk
     assert pk_field is not None
     arrays = [array(pk_field, [pk_field.get_db_prep_value(pk, connection) for pk in pks])]
@@ -101,8 +105,8 @@ def _joined_update(
         assert isinstance(field, Field)
         arrays.append(array(field, [prepared(field, values[pk][name]) for pk in pks]))
         aliases.append(f"v{number}")
-        sets.append(f"{quote(field.column)} = v.v{number}")
-    where = [f"{table}.{quote(pk_field.column)} = v.pk"]
+        sets.append(f"{column_of(field)} = v.v{number}")
+    where = [f"{table}.{column_of(pk_field)} = v.pk"]
     if read is not None:
         columns, as_read_by_pk = read
         for number, name in enumerate(columns):
@@ -119,7 +123,7 @@ def _joined_update(
                 )
             )
             aliases.append(f"r{number}")
-            where.append(f"{table}.{quote(field.column)} IS NOT DISTINCT FROM v.r{number}")
+            where.append(f"{table}.{column_of(field)} IS NOT DISTINCT FROM v.r{number}")
     params: list[Any] = [column for _, column in arrays]
     query = queryset.query.chain()
     try:
@@ -138,7 +142,7 @@ def _joined_update(
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 @sensitive_variables()

@@ -127,13 +127,14 @@ class Command(BaseCommand):
         total = accounts.count()
         enabled = not options["json"] and self.stderr.isatty()
         with progress_bar(enabled=enabled, total=total, unit="account", desc=what) as bar:
-            return bulk.run(
+            counts: dict[str, int] = bulk.run(
                 bulk.refresh_accounts(
                     accounts,
                     concurrency=options["concurrency"],
                     on_outcome=lambda _account, _outcome: bar.update(),
                 )
             )
+        return counts
 
     def write_text(self, report: dict[str, Any]) -> None:
         write = self.stdout.write

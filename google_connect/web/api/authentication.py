@@ -62,5 +62,6 @@ def csrf_failure(request: HttpRequest) -> str | None:
     check = _CsrfCheck(_no_response)
     check.process_request(request)
     # A view of None: the API views are csrf_exempt, and this check must run anyway.
-    reason = check.process_view(request, None, (), {})  # type: ignore[arg-type]
+    # Typed as Django's (a response or None); _reject above makes it the reason.
+    reason: object = check.process_view(request, None, (), {})  # type: ignore[arg-type]
     return reason if isinstance(reason, str) else None
