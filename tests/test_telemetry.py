@@ -5,12 +5,6 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from opentelemetry import metrics, trace
-from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider
-from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
 from google_connect.exceptions import GoogleUnavailable, ReconnectRequired
@@ -19,28 +13,16 @@ from google_connect.models import DailyCount
 from tests.factories import make_account
 from tests.risc_support import TOKENS_REVOKED, claims, iss_sub, sign
 from tests.support import connect
+from tests.telemetry_support import EXPORTER, READER, set_providers
 
 pytestmark = pytest.mark.django_db
 
 SECRETS = ("ya29.", "1//", "alice@example.com", "sub-telemetry", "client-secret", "AUTH")
-EXPORTER = InMemorySpanExporter()
-# Delta: each read holds only what was counted since the one before.
-READER = InMemoryMetricReader(
-    preferred_temporality={
-        Counter: AggregationTemporality.DELTA,
-        Histogram: AggregationTemporality.DELTA,
-    }
-)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def providers():
-    # OpenTelemetry lets a process set its global providers once.
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
-        trace.set_tracer_provider(provider)
-        metrics.set_meter_provider(MeterProvider(metric_readers=[READER]))
+    set_providers()
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from django.views.decorators.debug import sensitive_variables
 from google_connect import __version__
 from google_connect.conf import GoogleConnectSettings, get_settings
 from google_connect.exceptions import GoogleAPIError, RefreshFailed, RevokeFailed
-from google_connect.google import clients
+from google_connect.google import clients, telemetry
 from google_connect.google.answers import TokenResponse, parse_token_response
 from google_connect.google.clients import OAuthClient
 from google_connect.google.http import (
@@ -109,10 +109,17 @@ async def call(
     status_only: bool = False,
     **kwargs: Any,
 ) -> dict[str, Any] | None:
-    """One call to Google: its JSON object (None with ``status_only`` on success)."""
+    """One call to Google: its JSON object (None with ``status_only`` on success).
+
+    One client span (and ``http.client.request.duration``) per call, as on the
+    sync path; it lasts the whole call, to the last byte, as the deadline does.
+    """
     try:
-        async with asyncio.timeout(timeout):
-            return await _call(session, method, url, error_class, timeout, status_only, kwargs)
+        with telemetry.client_span(method, url) as span:
+            async with asyncio.timeout(timeout):
+                return await _call(
+                    session, method, url, error_class, timeout, status_only, kwargs, span
+                )
     except TimeoutError as exc:
         # The deadline passed, while connecting or while reading.
         raise unreachable(url, exc, error_class) from None
@@ -127,6 +134,7 @@ async def _call(
     timeout: float,
     status_only: bool,
     kwargs: dict[str, Any],
+    span: telemetry.ClientSpan,
 ) -> dict[str, Any] | None:
     try:
         response = await session.request(
@@ -137,9 +145,12 @@ async def _call(
             **kwargs,
         )
     except CALL_ERRORS as exc:
+        # aiohttp's class, as requests' on the sync path, not the one raised here.
+        span.set_error(type(exc).__name__)
         raise unreachable(url, exc, error_class) from None
     async with response:
         status = response.status
+        span.set_status_code(status)
         if is_redirect(status):
             # Released unread: a redirect's body is never read.
             response.close()

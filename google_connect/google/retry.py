@@ -88,7 +88,8 @@ async def awith_retries(call: Callable[[], Awaitable[T]], *, what: str) -> T:
     """``with_retries`` for a coroutine: the same decisions, waiting without a thread."""
     for retry_number in range(MAX_RETRIES + 1):
         try:
-            return await call()
+            with telemetry.retry_attempt(retry_number):
+                return await call()
         except GoogleAPIError as exc:
             await asleep(wait_before_retry(exc, retry_number, what))
     raise AssertionError("unreachable")

@@ -9,29 +9,42 @@ Attribute values are low-cardinality names chosen here (a method, a host, a
 status, a reason code, a client's name): never a token, code, email, ``sub``
 or query string. ``url.full`` is the URL without query, fragment or userinfo.
 
-The synchronous HTTP path calls ``client_span()`` once per attempt; an
-asynchronous one calls the same function, passing its own ``attempt``.
+Both HTTP paths, requests' and aiohttp's, call ``client_span()`` once per
+attempt; ``retry_attempt()`` tells it which attempt (a context variable, so
+it holds across an ``await`` within one task).
+
+A bulk run (a command's, or one chunk of a task) is one ``bulk()`` span: the
+per-account operations and their HTTP calls are its descendants. asyncio
+tasks created inside it inherit it; worker threads are handed it by
+``carried()``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
+_context: Any
 _metrics: Any
 _trace: Any
 try:
+    from opentelemetry import context as _context
     from opentelemetry import metrics as _metrics
     from opentelemetry import trace as _trace
 except ImportError:  # the otel extra is not installed
     # Typed Any above: the checker sees the API installed, but code here must
     # also run without it, and every use checks for None first.
+    _context = None
     _metrics = None
     _trace = None
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 INSTRUMENTATION_NAME = "google_connect"
 PREFIX = "google_connect."
@@ -200,13 +213,24 @@ class Operation:
         if self.span is not None:
             self.span.set_attribute(PREFIX + key, value)
 
+    def set_counts(self, counts: Mapping[str, int]) -> None:
+        """A run's counts of outcomes, one integer attribute each (``google_connect.failed``)."""
+        for key, value in counts.items():
+            self.set(key, int(value))
+
+    def set_error(self, error_type: str) -> None:
+        """``error.type`` (an exception's class name) for a failure caught inside."""
+        if self.span is not None:
+            self.span.set_attribute("error.type", error_type)
+            self.span.set_status(_trace.StatusCode.ERROR)
+
 
 _NO_OPERATION = Operation(None)
 
 
 @contextlib.contextmanager
-def operation(name: str, **attributes: str) -> Iterator[Operation]:
-    """A span ``google_connect.<name>`` (``refresh``, ``risc.event``, ``bulk.keep_alive``)
+def operation(name: str, **attributes: str | int | bool) -> Iterator[Operation]:
+    """A span ``google_connect.<name>`` (``refresh``, ``risc.event``, ``connect``)
     around one operation; the HTTP calls inside are its children. An exception
     leaving it sets ``error.type`` (its class name), never its message."""
     if _trace is None:
@@ -226,6 +250,67 @@ def operation(name: str, **attributes: str) -> Iterator[Operation]:
             raise
 
 
+# The bulk operation the current code runs in, by name: a chunk's engine
+# reports into its chunk's span rather than opening a second one.
+_bulk: contextvars.ContextVar[tuple[str, Operation] | None] = contextvars.ContextVar(
+    "google_connect_bulk", default=None
+)
+
+
+@contextlib.contextmanager
+def bulk(name: str, *, engine: str, concurrency: int) -> Iterator[Operation]:
+    """A span ``google_connect.bulk.<name>`` around one bulk run, or one chunk of a task.
+
+    ``engine`` is ``async``, ``threads`` or ``serial``; ``concurrency`` the
+    calls that may be in flight at once. The caller sets the counts of
+    outcomes when the run is over (``set_counts``). Inside a bulk operation
+    of the same name (a task's chunk handing its accounts to an engine), no
+    second span is opened: the engine reports into the chunk's.
+    """
+    if _trace is None:
+        yield _NO_OPERATION
+        return
+    outer = _bulk.get()
+    if outer is not None and outer[0] == name:
+        outer[1].set("engine", engine)
+        outer[1].set("concurrency", concurrency)
+        yield outer[1]
+        return
+    with operation("bulk." + name, engine=engine, concurrency=concurrency) as reported:
+        token = _bulk.set((name, reported))
+        try:
+            yield reported
+        finally:
+            _bulk.reset(token)
+
+
+def engine_of(workers: int) -> str:
+    """The ``engine`` attribute of a run on ``workers`` threads."""
+    return "threads" if workers > 1 else "serial"
+
+
+def carried(function: Callable[P, R]) -> Callable[P, R]:
+    """``function``, to be run on another thread, inside the span current here.
+
+    A thread starts with an empty context: without this, the spans of a
+    worker thread would each start a trace of their own. Only OpenTelemetry's
+    context is handed over, not the caller's other context variables.
+    """
+    if _trace is None:
+        return function
+    here = _context.get_current()
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = _context.attach(here)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _context.detach(token)
+
+    return run
+
+
 def annotate(**attributes: str) -> None:
     """Set ``google_connect.<key>`` attributes on the current span (the operation's)."""
     if _trace is None:
@@ -240,8 +325,6 @@ def traced(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: the function's calls as ``operation(name)``."""
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
-        import functools
-
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with operation(name):

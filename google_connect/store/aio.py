@@ -20,7 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from google_connect.exceptions import GoogleAPIError, ReconnectRequired, UndecryptableToken
 from google_connect.google import aio as google_aio
-from google_connect.google import clients
+from google_connect.google import clients, telemetry
 from google_connect.google.retry import awith_retries
 from google_connect.signals import google_account_disconnected
 from google_connect.store import disconnection, lease, tokens
@@ -109,16 +109,21 @@ async def _call_and_store(
     assert oauth_client is not None  # reason_not_to_call checked it
     client = google_aio.AsyncGoogleOAuthClient(client=oauth_client, session=session)
     refresh_token = row.refresh_token
-    try:
-        response = await awith_retries(
-            lambda: client.refresh(refresh_token), what="refresh a token"
-        )
-    except GoogleAPIError as exc:
-        if exc.error_code not in tokens.DEAD_GRANT_ERRORS:
-            raise
-        reason = lease.invalid_grant_reason(row, exc.error_subtype)
-        return await sync_to_async(lease.mark_dead)(row, db, owner, reason, exc.error_code)
-    return await sync_to_async(lease.store)(row, db, owner, response)
+    # The sync refresh's span: its HTTP attempts are children.
+    with telemetry.operation("refresh", client=oauth_client.name) as operation:
+        try:
+            response = await awith_retries(
+                lambda: client.refresh(refresh_token), what="refresh a token"
+            )
+        except GoogleAPIError as exc:
+            if exc.error_code not in tokens.DEAD_GRANT_ERRORS:
+                raise
+            dead = lease.invalid_grant_reason(row, exc.error_subtype)
+            # As the sync refresh's span, which ReconnectRequired leaves.
+            operation.set("reason", dead.value)
+            operation.set_error(ReconnectRequired.__name__)
+            return await sync_to_async(lease.mark_dead)(row, db, owner, dead, exc.error_code)
+        return await sync_to_async(lease.store)(row, db, owner, response)
 
 
 async def arefresh_access_token(account: GoogleAccount) -> None:
@@ -138,7 +143,8 @@ async def arevoke(account: GoogleAccount, *, session: aiohttp.ClientSession | No
         )
         return False
     client = google_aio.AsyncGoogleOAuthClient(session=session)
-    revoked = await awith_retries(lambda: client.revoke(token), what="revoke a grant")
+    with telemetry.operation("revoke"):
+        revoked = await awith_retries(lambda: client.revoke(token), what="revoke a grant")
     logger.info(
         "Google grant %s: account_id=%s sub=%s",
         "revoked" if revoked else "was already revoked",

@@ -10,6 +10,10 @@ Needs the ``async`` extra. Plain functions, for the management commands
 - ``revoke_accounts(queryset, concurrency=...)``: ``revocation.revoke_accounts``
   on an event loop.
 
+Each run is one OpenTelemetry span (``google_connect.bulk.refresh``,
+``.keep_alive``, ``.revoke``) with the per-account spans below it: the
+workers are tasks created inside it, and inherit it.
+
 Each is a coroutine; ``run(coroutine)`` runs one from sync code (a command, a
 Celery task) on a fresh event loop and closes its connections after.
 
@@ -39,9 +43,9 @@ from django.db.models import Field, Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from google_connect.exceptions import GoogleAPIError, GoogleConnectError
+from google_connect.exceptions import GoogleAPIError, GoogleConnectError, ReconnectRequired
 from google_connect.google import aio as google_aio
-from google_connect.google import clients
+from google_connect.google import clients, telemetry
 from google_connect.google.answers import TokenResponse
 from google_connect.google.retry import awith_retries
 from google_connect.store import (
@@ -164,6 +168,7 @@ async def refresh_accounts(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_outcome: Callable[[GoogleAccount, str], None] | None = None,
+    job: str = "refresh",
 ) -> dict[str, int]:
     """Refresh every active account of ``queryset``, ``concurrency`` calls at once.
 
@@ -171,12 +176,30 @@ async def refresh_accounts(
     account another caller is refreshing (a live lease or row lock) or has
     refreshed so that it no longer matches ``queryset`` is counted in none.
     ``on_outcome(account, outcome)`` is called for each counted account.
+    The run is one span, ``google_connect.bulk.<job>`` (``keep_alive`` for
+    a keep-alive run), with the counts as attributes.
     """
+    concurrency = max(1, min(concurrency, MAX_CONCURRENCY))
+    # The workers are tasks created inside the span: they inherit it.
+    with telemetry.bulk(job, engine="async", concurrency=concurrency) as span:
+        counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
+        try:
+            await _refresh_all(queryset, concurrency, on_outcome, counts)
+        finally:
+            span.set_counts({"accounts": sum(counts.values()), **counts})
+    return dict(counts)
+
+
+async def _refresh_all(
+    queryset: QuerySet[GoogleAccount],
+    concurrency: int,
+    on_outcome: Callable[[GoogleAccount, str], None] | None,
+    counts: Counter[str],
+) -> None:
     model = queryset.model
     db = router.db_for_write(model)
     owner = lease.new_owner()
     selection = queryset.filter(status=model.Status.ACTIVE)
-    counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
     batch: list[tuple[GoogleAccount, RefreshResult]] = []
 
     async def flush() -> None:
@@ -196,7 +219,6 @@ async def refresh_accounts(
     finally:
         # Whatever was claimed and not settled (a crash, a cancellation).
         await asyncio.shield(sync_to_async(_release_all)(model, db, owner))
-    return dict(counts)
 
 
 async def _claimed_pages(
@@ -276,23 +298,26 @@ async def _refresh_one(row: GoogleAccount) -> RefreshResult:
     oauth_client = clients.with_id(row.client_id)
     assert oauth_client is not None
     client = google_aio.AsyncGoogleOAuthClient(client=oauth_client)
-    try:
-        refresh_token = row.refresh_token
-        response = await awith_retries(
-            lambda: client.refresh(refresh_token), what="refresh a token"
-        )
-    except GoogleAPIError as exc:
-        if exc.error_code in tokens.DEAD_GRANT_ERRORS:
-            return RefreshResult(
-                RECONNECT_REQUIRED,
-                reason=lease.invalid_grant_reason(row, exc.error_subtype),
-                error_code=exc.error_code,
+    # The sync refresh's span (the results are written later, a batch at a time).
+    with telemetry.operation("refresh", client=oauth_client.name) as operation:
+        try:
+            refresh_token = row.refresh_token
+            response = await awith_retries(
+                lambda: client.refresh(refresh_token), what="refresh a token"
             )
-        logger.warning("Refresh failed (%s): account_id=%s", exc.reason, row.pk)
-        return RefreshResult(FAILED, message=str(exc))
-    except GoogleConnectError as exc:  # undecryptable tokens: a key fault
-        logger.warning("Refresh failed (%s): account_id=%s", exc.reason, row.pk)
-        return RefreshResult(FAILED, message=str(exc))
+        except GoogleAPIError as exc:
+            if exc.error_code in tokens.DEAD_GRANT_ERRORS:
+                reason = lease.invalid_grant_reason(row, exc.error_subtype)
+                operation.set("reason", reason.value)
+                operation.set_error(ReconnectRequired.__name__)
+                return RefreshResult(RECONNECT_REQUIRED, reason=reason, error_code=exc.error_code)
+            logger.warning("Refresh failed (%s): account_id=%s", exc.reason, row.pk)
+            operation.set_error(type(exc).__name__)
+            return RefreshResult(FAILED, message=str(exc))
+        except GoogleConnectError as exc:  # undecryptable tokens: a key fault
+            logger.warning("Refresh failed (%s): account_id=%s", exc.reason, row.pk)
+            operation.set_error(type(exc).__name__)
+            return RefreshResult(FAILED, message=str(exc))
     return RefreshResult(REFRESHED, response=response)
 
 
@@ -409,9 +434,29 @@ async def revoke_accounts(
 
     The same pages, the same guard (a row changed since it was read is kept
     and reported), the same report; each page is settled with
-    ``revocation._apply`` once its last call has come back.
+    ``revocation._apply`` once its last call has come back. The run is one
+    span, ``google_connect.bulk.revoke``.
     """
-    report = revocation.Report()
+    concurrency = max(1, min(concurrency, MAX_CONCURRENCY))
+    with telemetry.bulk("revoke", engine="async", concurrency=concurrency) as span:
+        report = revocation.Report()
+        try:
+            await _revoke_all(
+                queryset, concurrency, keep_local, include_undecryptable, on_outcome, report
+            )
+        finally:
+            span.set_counts(report.as_counts())
+    return report
+
+
+async def _revoke_all(
+    queryset: QuerySet[GoogleAccount],
+    concurrency: int,
+    keep_local: bool,
+    include_undecryptable: bool,
+    on_outcome: Callable[[revocation.Outcome], None] | None,
+    report: revocation.Report,
+) -> None:
     waiting: dict[int, list[Any]] = {}
 
     async def each() -> AsyncIterator[tuple[int, GoogleAccount]]:
@@ -443,7 +488,6 @@ async def revoke_accounts(
             report.add(final, cleared=include_undecryptable)
             if on_outcome is not None:
                 on_outcome(final)
-    return report
 
 
 async def _revoke_one(account: GoogleAccount) -> revocation.Outcome:

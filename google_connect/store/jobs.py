@@ -14,10 +14,17 @@ a revoked account is gone (or kept blanked); a rotated row is current.
 
 ``run_per_account`` is the one place where the engine that runs a chunk's
 per-account work is chosen (today a thread pool, or the calling thread).
+
+A chunk is one bulk operation: one OpenTelemetry span
+(``google_connect.bulk.refresh``, ``.revoke``, ``.rotate_keys``) per chunk,
+with that attempt's counts (a retry's span counts only what the retry did),
+whatever engine the chunk hands its accounts to. A fan-out, which only
+queues chunks, has no span of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +38,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired
+from google_connect.google import telemetry
 from google_connect.store import pending_revocation, revocation, rotation, tokens, upkeep
 from google_connect.store.models import GoogleAccount, GoogleAccountQuerySet
 from google_connect.store.pending_revocation import PendingRevocation
@@ -96,9 +104,7 @@ def run_per_account(
     connection, one on SQLite), or the calling thread. Results come back in
     the accounts' order.
     """
-    if accounts:
-        db = router.db_for_write(GoogleAccount, instance=accounts[0])
-        workers = revocation.effective_workers(workers, db)
+    workers = chunk_workers(accounts, workers)
 
     def attempt(account: GoogleAccount) -> tuple[GoogleAccount, T | Exception]:
         try:
@@ -118,6 +124,14 @@ def run_per_account(
 
     upkeep.run_in_threads(iter(accounts), record, min(workers, len(accounts)))
     return [done[account.pk] for account in accounts]
+
+
+def chunk_workers(accounts: list[GoogleAccount], workers: int) -> int:
+    """The threads ``run_per_account`` runs these accounts on (one on SQLite)."""
+    if not accounts:
+        return workers
+    db = router.db_for_write(GoogleAccount, instance=accounts[0])
+    return min(revocation.effective_workers(workers, db), len(accounts))
 
 
 # -- selection and fan-out ---------------------------------------------------------
@@ -284,20 +298,40 @@ def refresh_accounts(
         _start(counted, "refreshed", "already_fresh", "reconnect_required", "failed")
     )
     accounts = list(written_accounts().filter(pk__in=list(ids)).order_by("pk"))
-    for account, result in run_per_account(
-        lambda account: _refresh_one(account, window), accounts, workers=workers
-    ):
-        if isinstance(result, Exception):
-            if temporary(result):
-                outcome.stale.append(account.pk)
-                if getattr(result, "retry_after", None) is not None:
-                    outcome.retry_after.append(result.retry_after)  # type: ignore[attr-defined]
+    threads = chunk_workers(accounts, workers)
+    with _chunk_span("refresh", outcome, len(accounts), threads):
+        for account, result in run_per_account(
+            lambda account: _refresh_one(account, window), accounts, workers=workers
+        ):
+            if isinstance(result, Exception):
+                if temporary(result):
+                    outcome.stale.append(account.pk)
+                    if getattr(result, "retry_after", None) is not None:
+                        outcome.retry_after.append(result.retry_after)  # type: ignore[attr-defined]
+                else:
+                    outcome.counts["failed"] += 1
+                log_failure("refresh", account, result)
             else:
-                outcome.counts["failed"] += 1
-            log_failure("refresh", account, result)
-        else:
-            outcome.counts[result] += 1
+                outcome.counts[result] += 1
     return outcome
+
+
+@contextlib.contextmanager
+def _chunk_span(name: str, outcome: ChunkOutcome, accounts: int, workers: int) -> Iterator[None]:
+    """A chunk's bulk span, with this attempt's counts: not those ``counted``
+    carried in from earlier attempts, which their own spans reported."""
+    before = dict(outcome.counts)
+    with telemetry.bulk(name, engine=telemetry.engine_of(workers), concurrency=workers) as span:
+        try:
+            yield
+        finally:
+            span.set_counts(
+                {
+                    "accounts": accounts,
+                    **{key: value - before[key] for key, value in outcome.counts.items()},
+                    "failed_temporarily": len(outcome.stale),
+                }
+            )
 
 
 def _refresh_one(account: GoogleAccount, window: timedelta) -> str:
@@ -359,13 +393,23 @@ def revoke_accounts(
             "undecryptable_cleared",
         )
     )
+    # One span for the chunk: revocation.revoke_accounts reports into it.
+    workers = revocation.effective_workers(REVOKE_WORKERS, router.db_for_write(GoogleAccount))
+    with _chunk_span("revoke", outcome, len(ids), workers):
+        _revoke_chunk(ids, keep_local, include_undecryptable, outcome)
+    return outcome
+
+
+def _revoke_chunk(
+    ids: list[int], keep_local: bool, include_undecryptable: bool, outcome: ChunkOutcome
+) -> None:
     counts = outcome.counts
     rows = list(written_accounts().filter(pk__in=ids).order_by("pk"))
     counts["gone"] += len(set(ids) - {row.pk for row in rows})
     to_revoke = [row.pk for row in rows if not _revoked_and_kept(row)]
     counts["already_revoked"] += len(rows) - len(to_revoke)
     if not to_revoke:
-        return outcome
+        return
     report = revocation.revoke_accounts(
         written_accounts().filter(pk__in=to_revoke),
         workers=REVOKE_WORKERS,
@@ -389,7 +433,6 @@ def revoke_accounts(
                 outcome.retry_after.append(failure.retry_after)
         else:
             counts["failed"] += 1
-    return outcome
 
 
 def _revoked_and_kept(account: GoogleAccount) -> bool:

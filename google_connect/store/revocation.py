@@ -18,6 +18,7 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from google_connect.exceptions import GoogleConnectError
+from google_connect.google import telemetry
 from google_connect.signals import google_account_disconnected
 from google_connect.store import disconnection
 from google_connect.store.reasons import ReconnectReason
@@ -73,6 +74,17 @@ class Report:
     @property
     def failed(self) -> int:
         return len(self.failures)
+
+    def as_counts(self) -> dict[str, int]:
+        """The counts of outcomes, with ``accounts``, their sum (a bulk span's attributes)."""
+        counts = {
+            "revoked": self.revoked,
+            "already_revoked": self.already_revoked,
+            "failed": self.failed,
+            "undecryptable_kept": self.undecryptable_kept,
+            "undecryptable_cleared": self.undecryptable_cleared,
+        }
+        return {"accounts": sum(counts.values()), **counts}
 
 
 def effective_workers(workers: int, db: str) -> int:
@@ -134,6 +146,9 @@ def revoke_accounts(
     that, so deleting them is never the default); with
     ``include_undecryptable`` they are deleted without calling Google, or
     with ``keep_local`` marked ``reconnect_required``, their ciphertext kept.
+
+    The run is one span, ``google_connect.bulk.revoke``, with the counts as
+    attributes; each account's ``google_connect.revoke`` is its child.
     """
     workers = max(1, min(workers, MAX_WORKERS))
     db = router.db_for_write(queryset.model)
@@ -149,18 +164,27 @@ def revoke_accounts(
             if on_outcome is not None:
                 on_outcome(outcome)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="google-revoke") as pool:
-        previous = None
-        for read_at, page in pages(queryset):
-            # This page's calls are queued before the previous page is settled,
-            # so the workers keep calling Google while this thread reads,
-            # deletes and reports; at most two pages are held at a time.
-            current = (read_at, page, [pool.submit(_revoke_one, account) for account in page])
+    engine = telemetry.engine_of(workers)
+    with (
+        telemetry.bulk("revoke", engine=engine, concurrency=workers) as span,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="google-revoke") as pool,
+    ):
+        # Each revocation's span a child of the run's, on whichever thread.
+        revoke_one = telemetry.carried(_revoke_one)
+        try:
+            previous = None
+            for read_at, page in pages(queryset):
+                # This page's calls are queued before the previous page is settled,
+                # so the workers keep calling Google while this thread reads,
+                # deletes and reports; at most two pages are held at a time.
+                current = (read_at, page, [pool.submit(revoke_one, account) for account in page])
+                if previous is not None:
+                    settle(*previous)
+                previous = current
             if previous is not None:
                 settle(*previous)
-            previous = current
-        if previous is not None:
-            settle(*previous)
+        finally:
+            span.set_counts(report.as_counts())
     return report
 
 

@@ -24,6 +24,7 @@ from django.db.models import BinaryField, ExpressionWrapper, F
 from django.utils.encoding import force_str
 
 from google_connect.fields import current_fernet, primary_fernet
+from google_connect.google import telemetry
 from google_connect.store.case_update import case_update
 from google_connect.store.models import GoogleAccount
 from google_connect.store.pending_revocation import PendingRevocation
@@ -57,6 +58,21 @@ class RotationReport:
             self.current += 1
         elif state == UNDECRYPTABLE:
             self.undecryptable.append((account_id, email))
+
+    def as_counts(self) -> dict[str, int]:
+        """Counts only (never an email): a bulk span's attributes."""
+        return {
+            "accounts": self.rotated + self.current + len(self.undecryptable),
+            "rotated": self.rotated,
+            "current": self.current,
+            "undecryptable": len(self.undecryptable),
+            "pending_revocations": (
+                self.pending_rotated + self.pending_current + len(self.pending_undecryptable)
+            ),
+            "pending_rotated": self.pending_rotated,
+            "pending_current": self.pending_current,
+            "pending_undecryptable": len(self.pending_undecryptable),
+        }
 
     def add_pending(self, pending_id: int, state: str) -> None:
         if state == STALE:
@@ -121,9 +137,28 @@ def rotate_keys(
     with (pk, email, state) for each row. Works on one database: ``using``,
     or where the router writes each model. Reads, locks and writes all go
     there, so a replica is never read for a row about to be locked on the
-    primary.
+    primary. The run (a task's chunk, with ``ids``) is one span,
+    ``google_connect.bulk.rotate_keys``, with the counts as attributes.
     """
-    report = RotationReport()
+    with telemetry.bulk("rotate_keys", engine="serial", concurrency=1) as span:
+        span.set("dry_run", dry_run)
+        report = RotationReport()
+        try:
+            _rotate_all(report, dry_run, on_row, on_pending, using, ids, pending_ids)
+        finally:
+            span.set_counts(report.as_counts())
+    return report
+
+
+def _rotate_all(
+    report: RotationReport,
+    dry_run: bool,
+    on_row: Callable[[int, str, str], None] | None,
+    on_pending: Callable[[int, str, str], None] | None,
+    using: str | None,
+    ids: Collection[int] | None,
+    pending_ids: Collection[int] | None,
+) -> None:
     everything = ids is None and pending_ids is None
     for model, selected, record, callback in (
         (GoogleAccount, ids, report.add, on_row),
@@ -151,7 +186,6 @@ def rotate_keys(
                     callback(pk, email, state)
         if model is GoogleAccount and not dry_run:
             record_undecryptable(db, [pk for pk, _email in report.undecryptable], among=seen)
-    return report
 
 
 def record_undecryptable(db: str, ids: Collection[int], *, among: Collection[int] | None) -> None:

@@ -7,6 +7,10 @@ stays flat however many there are) and are safe to run in several processes
 at once: a warning is claimed with a conditional UPDATE before it is sent,
 and a keep-alive refresh happens under the account's row lock, after
 checking again that the account is still idle.
+
+Each run is one OpenTelemetry span (``google_connect.bulk.expiry_warnings``,
+``.keep_alive``, ``.refresh``) with its counts as attributes; the worker
+threads run inside it, so each refresh's span is its child.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired
+from google_connect.google import telemetry
 from google_connect.signals import google_account_expiring
 from google_connect.store import tokens
 from google_connect.store.health import expiring_accounts, idle_accounts, idle_cutoff
@@ -56,11 +61,17 @@ def send_expiry_warnings(
     now = now or timezone.now()
     counts = Counter({"warned": 0, "failed": 0})
     unwarned = expiring_accounts(now, using).filter(expiry_warned_at__isnull=True)
-    for _, page in pages(unwarned, chunk_size):
-        for account in page:
-            outcome = _warn(account, unwarned, now)
-            if outcome:
-                counts[outcome] += 1
+    looked_at = 0
+    with telemetry.bulk("expiry_warnings", engine="serial", concurrency=1) as span:
+        try:
+            for _, page in pages(unwarned, chunk_size):
+                for account in page:
+                    looked_at += 1
+                    outcome = _warn(account, unwarned, now)
+                    if outcome:
+                        counts[outcome] += 1
+        finally:
+            span.set_counts({"accounts": looked_at, **counts})
     return dict(counts)
 
 
@@ -126,21 +137,33 @@ def keep_alive(
         logger.warning(message)
         workers = 1
     counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
+    skipped = 0
     lock = threading.Lock()
     bar_opened = (
         progress(accounts.count()) if progress is not None else contextlib.nullcontext(_NoBar())
     )
-    with bar_opened as bar:
+    span_opened = telemetry.bulk(
+        "keep_alive", engine=telemetry.engine_of(workers), concurrency=workers
+    )
+    with span_opened as span, bar_opened as bar:
 
         def refresh(account: GoogleAccount) -> None:
+            nonlocal skipped
             outcome = _keep_alive_one(account, cutoff)
             with lock:
                 if outcome != SKIPPED:
                     counts[outcome] += 1
+                else:
+                    skipped += 1
                 bar.update()
 
         each = (account for _, page in pages(accounts, chunk_size) for account in page)
-        run_in_threads(each, refresh, workers)
+        try:
+            run_in_threads(each, refresh, workers)
+        finally:
+            span.set_counts(
+                {"accounts": sum(counts.values()) + skipped, **counts, "skipped": skipped}
+            )
     return dict(counts)
 
 
@@ -163,7 +186,10 @@ def refresh_in_threads(
     bar_opened = (
         progress(accounts.count()) if progress is not None else contextlib.nullcontext(_NoBar())
     )
-    with bar_opened as bar:
+    span_opened = telemetry.bulk(
+        "refresh", engine=telemetry.engine_of(workers), concurrency=workers
+    )
+    with span_opened as span, bar_opened as bar:
 
         def refresh(account: GoogleAccount) -> None:
             try:
@@ -179,7 +205,10 @@ def refresh_in_threads(
                 bar.update()
 
         each = (account for _, page in pages(accounts) for account in page)
-        run_in_threads(each, refresh, workers)
+        try:
+            run_in_threads(each, refresh, workers)
+        finally:
+            span.set_counts({"accounts": sum(counts.values()), **counts})
     return dict(counts)
 
 
@@ -213,10 +242,14 @@ def _refresh_if_idle(account: GoogleAccount, cutoff: datetime) -> str:
         if locked.refresh_lease_until is not None and locked.refresh_lease_until > timezone.now():
             # An async refresh is in flight (see store/lease.py): it keeps the grant alive.
             return SKIPPED
-        try:
-            tokens._refresh_locked(locked)
-        except tokens._GrantIsDead:
-            return RECONNECT_REQUIRED
+        # A refresh's span, as tokens.refresh opens one (here under the lock
+        # taken above, which tokens.refresh would take itself).
+        with telemetry.operation("refresh") as operation:
+            try:
+                tokens._refresh_locked(locked)
+            except tokens._GrantIsDead:
+                operation.set_error(ReconnectRequired.__name__)
+                return RECONNECT_REQUIRED
     return REFRESHED
 
 
@@ -244,8 +277,11 @@ def run_in_threads(
         finally:
             connections.close_all()
 
+    # Each thread inside the caller's span: the work's spans are its children.
     threads = [
-        threading.Thread(target=worker, name=f"google-keep-alive-{n}", daemon=True)
+        threading.Thread(
+            target=telemetry.carried(worker), name=f"google-keep-alive-{n}", daemon=True
+        )
         for n in range(workers)
     ]
     for thread in threads:

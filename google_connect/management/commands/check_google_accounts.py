@@ -132,6 +132,7 @@ class Command(BaseCommand):
                     accounts,
                     concurrency=options["concurrency"],
                     on_outcome=lambda _account, _outcome: bar.update(),
+                    job="keep_alive" if what == "keep-alive" else "refresh",
                 )
             )
         return counts
