@@ -6,6 +6,13 @@ grants with a new, unique access token after ``token_delay`` seconds,
 revocations after ``revoke_delay`` seconds and userinfo requests at once, and
 counts every call and every connection it accepts.
 
+Given ``code_grants=True``, it also exchanges authorization codes (after
+``token_delay`` too): a refresh token and an access token per code, and a
+userinfo ``sub`` per code, so each connect is a Google account of its own.
+Given ``gate`` (a ``threading.Event``), token calls wait for it besides
+``token_delay`` (up to ``gate_timeout`` seconds): a test holds them at
+Google while it looks at what else the server does meanwhile.
+
 Given ``tls`` (a ``trustme.CA``), it serves HTTPS with a certificate for
 127.0.0.1 from that throwaway CA; point ``REQUESTS_CA_BUNDLE`` at the CA's
 certificate (``ca_bundle(tmp_path)``) for requests to trust it.
@@ -25,12 +32,29 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+# What a code grant grants: google_connect's default SCOPES.
+CODE_GRANT_SCOPES = (
+    "openid",
+    "https://www.googleapis.com/auth/userinfo.email",
+    "https://www.googleapis.com/auth/userinfo.profile",
+)
+
 
 class StubGoogle:
     def __init__(
-        self, *, token_delay: float = 0.2, revoke_delay: float = 0.0, tls: Any = None
+        self,
+        *,
+        token_delay: float = 0.2,
+        revoke_delay: float = 0.0,
+        tls: Any = None,
+        code_grants: bool = False,
+        gate: threading.Event | None = None,
+        gate_timeout: float = 10.0,
     ) -> None:
         self.token_delay = token_delay
+        self.code_grants = code_grants
+        self.gate = gate
+        self.gate_timeout = gate_timeout
         self.revoke_delay = revoke_delay
         self.counts = {"token": 0, "revoke": 0, "userinfo": 0}
         # Token calls per refresh token: which accounts were refreshed twice.
@@ -108,9 +132,20 @@ class StubGoogle:
             )
         try:
             time.sleep(self.token_delay)
+            if self.gate is not None:
+                self.gate.wait(self.gate_timeout)
         finally:
             with self._lock:
                 self.token_calls_in_flight -= 1
+        if self.code_grants and form.get("grant_type") == "authorization_code":
+            code = form.get("code", "")
+            return 200, {
+                "access_token": f"ya29.STUB-CODE-{code}",
+                "refresh_token": f"1//STUB-REFRESH-{code}",
+                "expires_in": 3599,
+                "scope": " ".join(CODE_GRANT_SCOPES),
+                "token_type": "Bearer",
+            }
         if form.get("grant_type") != "refresh_token":
             return 400, {"error": "unsupported_grant_type"}
         if form.get("refresh_token") in self.revoked:
@@ -181,6 +216,11 @@ def _handler_for(stub: StubGoogle) -> type[BaseHTTPRequestHandler]:
             with stub._lock:
                 stub.counts["userinfo"] += 1
             token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if stub.code_grants and token.startswith("ya29.STUB-CODE-"):
+                code = token.removeprefix("ya29.STUB-CODE-")
+                body = {"sub": f"stub-code-{code}", "email": f"{code}@example.com"}
+                self.send_json(200, {**body, "email_verified": True})
+                return
             self.send_json(
                 200, {"sub": f"stub-{abs(hash(token)) % 10**12}", "email_verified": True}
             )

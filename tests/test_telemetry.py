@@ -17,7 +17,7 @@ from tests.telemetry_support import EXPORTER, READER, set_providers
 
 pytestmark = pytest.mark.django_db
 
-SECRETS = ("ya29.", "1//", "alice@example.com", "sub-telemetry", "client-secret", "AUTH")
+SECRETS = ("ya29.", "1//", "alice@example.com", "sub-telemetry", "TEST-CLIENT-SECRET", "AUTH")
 
 
 @pytest.fixture(scope="module", autouse=True)
