@@ -15,18 +15,23 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+# Per vendor: the URL scheme django-environ reads, the default user and port.
+SERVERS = {"postgresql": ("postgres", "postgres", 5432), "mysql": ("mysql", "root", 3306)}
+
+
 def database_url() -> str:
-    """A URL for the PostgreSQL database this process is connected to."""
+    """A URL for the PostgreSQL or MariaDB database this process is connected to."""
     from django.db import connection
 
     params = connection.settings_dict
-    if connection.vendor != "postgresql":
-        raise RuntimeError("worker processes need PostgreSQL")
-    user = params["USER"] or "postgres"
+    if connection.vendor not in SERVERS:
+        raise RuntimeError("worker processes need PostgreSQL or MariaDB")
+    scheme, default_user, default_port = SERVERS[connection.vendor]
+    user = params["USER"] or default_user
     password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
     host = params["HOST"] or "127.0.0.1"
-    port = params["PORT"] or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{params['NAME']}"
+    port = params["PORT"] or default_port
+    return f"{scheme}://{user}{password}@{host}:{port}/{params['NAME']}"
 
 
 def start_ready_workers(
