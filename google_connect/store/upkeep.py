@@ -136,35 +136,15 @@ def keep_alive(
     if message := one_worker_on_sqlite(workers, using or router.db_for_write(GoogleAccount)):
         logger.warning(message)
         workers = 1
-    counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
-    skipped = 0
-    lock = threading.Lock()
-    bar_opened = (
-        progress(accounts.count()) if progress is not None else contextlib.nullcontext(_NoBar())
+    return _counted_in_threads(
+        "keep_alive",
+        (account for _, page in pages(accounts, chunk_size) for account in page),
+        lambda account: _keep_alive_one(account, cutoff),
+        count=accounts.count,
+        workers=workers,
+        progress=progress,
+        skips=True,
     )
-    span_opened = telemetry.bulk(
-        "keep_alive", engine=telemetry.engine_of(workers), concurrency=workers
-    )
-    with span_opened as span, bar_opened as bar:
-
-        def refresh(account: GoogleAccount) -> None:
-            nonlocal skipped
-            outcome = _keep_alive_one(account, cutoff)
-            with lock:
-                if outcome != SKIPPED:
-                    counts[outcome] += 1
-                else:
-                    skipped += 1
-                bar.update()
-
-        each = (account for _, page in pages(accounts, chunk_size) for account in page)
-        try:
-            run_in_threads(each, refresh, workers)
-        finally:
-            span.set_counts(
-                {"accounts": sum(counts.values()) + skipped, **counts, "skipped": skipped}
-            )
-    return dict(counts)
 
 
 def refresh_in_threads(
@@ -181,34 +161,63 @@ def refresh_in_threads(
     if message := one_worker_on_sqlite(workers, accounts.db):
         logger.warning(message)
         workers = 1
+
+    def refresh(account: GoogleAccount) -> str:
+        try:
+            tokens.refresh(account, min_validity=min_validity)
+        except ReconnectRequired:
+            return RECONNECT_REQUIRED
+        except GoogleConnectError as exc:
+            logger.warning("Refresh failed (%s): account_id=%s", exc.reason, account.pk)
+            return FAILED
+        return REFRESHED
+
+    return _counted_in_threads(
+        "refresh",
+        (account for _, page in pages(accounts) for account in page),
+        refresh,
+        count=accounts.count,
+        workers=workers,
+        progress=progress,
+        skips=False,
+    )
+
+
+def _counted_in_threads(
+    job: str,
+    accounts: Iterator[GoogleAccount],
+    one: Callable[[GoogleAccount], str],
+    *,
+    count: Callable[[], int],
+    workers: int,
+    progress: Callable[[int], contextlib.AbstractContextManager[Any]] | None,
+    skips: bool,
+) -> dict[str, int]:
+    """``one`` on each account in ``workers`` threads, inside the span
+    ``google_connect.bulk.<job>``, its outcomes counted (SKIPPED apart, on
+    the span only when ``skips``) and the progress bar moved on."""
     counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
+    skipped = 0
     lock = threading.Lock()
-    bar_opened = (
-        progress(accounts.count()) if progress is not None else contextlib.nullcontext(_NoBar())
-    )
-    span_opened = telemetry.bulk(
-        "refresh", engine=telemetry.engine_of(workers), concurrency=workers
-    )
+    bar_opened = progress(count()) if progress is not None else contextlib.nullcontext(_NoBar())
+    span_opened = telemetry.bulk(job, engine=telemetry.engine_of(workers), concurrency=workers)
     with span_opened as span, bar_opened as bar:
 
-        def refresh(account: GoogleAccount) -> None:
-            try:
-                tokens.refresh(account, min_validity=min_validity)
-                outcome = REFRESHED
-            except ReconnectRequired:
-                outcome = RECONNECT_REQUIRED
-            except GoogleConnectError as exc:
-                logger.warning("Refresh failed (%s): account_id=%s", exc.reason, account.pk)
-                outcome = FAILED
+        def work(account: GoogleAccount) -> None:
+            nonlocal skipped
+            outcome = one(account)
             with lock:
-                counts[outcome] += 1
+                if outcome == SKIPPED:
+                    skipped += 1
+                else:
+                    counts[outcome] += 1
                 bar.update()
 
-        each = (account for _, page in pages(accounts) for account in page)
         try:
-            run_in_threads(each, refresh, workers)
+            run_in_threads(accounts, work, workers)
         finally:
-            span.set_counts({"accounts": sum(counts.values()), **counts})
+            figures = {"accounts": sum(counts.values()) + skipped, **counts}
+            span.set_counts({**figures, "skipped": skipped} if skips else figures)
     return dict(counts)
 
 
