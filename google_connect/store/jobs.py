@@ -327,11 +327,8 @@ def refresh_accounts(
     )
     accounts = list(written_accounts().filter(pk__in=list(ids)).order_by("pk"))
     engine = async_engine()
-    if engine is None:
-        span = ("threads", chunk_workers(accounts, workers))
-    else:
-        span = ("async", engine[1])
-    with _chunk_span("refresh", outcome, len(accounts), *span):
+    threads = chunk_workers(accounts, workers)
+    with _chunk_span("refresh", outcome, len(accounts), engine, threads):
         if engine is None:
             results = run_per_account(
                 lambda account: _refresh_one(account, window), accounts, workers=workers
@@ -409,16 +406,19 @@ def _refresh_on_engine(
 
 @contextlib.contextmanager
 def _chunk_span(
-    name: str, outcome: ChunkOutcome, accounts: int, engine: str, concurrency: int
+    name: str,
+    outcome: ChunkOutcome,
+    accounts: int,
+    engine: tuple[ModuleType, int] | None,
+    threads: int,
 ) -> Iterator[None]:
     """A chunk's bulk span, with this attempt's counts: not those ``counted``
     carried in from earlier attempts, which their own spans reported.
 
-    ``engine`` is ``async`` or ``threads`` (``serial`` on one thread)."""
+    On the async engine (``engine``), or else on ``threads`` threads."""
     before = dict(outcome.counts)
-    if engine == "threads":
-        engine = telemetry.engine_of(concurrency)
-    with telemetry.bulk(name, engine=engine, concurrency=concurrency) as span:
+    kind, concurrency = ("async", engine[1]) if engine else (telemetry.engine_of(threads), threads)
+    with telemetry.bulk(name, engine=kind, concurrency=concurrency) as span:
         try:
             yield
         finally:
@@ -492,12 +492,8 @@ def revoke_accounts(
     )
     # One span for the chunk: the engine reports into it.
     engine = async_engine()
-    if engine is None:
-        workers = revocation.effective_workers(REVOKE_WORKERS, router.db_for_write(GoogleAccount))
-        span = ("threads", workers)
-    else:
-        span = ("async", engine[1])
-    with _chunk_span("revoke", outcome, len(ids), *span):
+    threads = revocation.effective_workers(REVOKE_WORKERS, router.db_for_write(GoogleAccount))
+    with _chunk_span("revoke", outcome, len(ids), engine, threads):
         _revoke_chunk(ids, keep_local, include_undecryptable, outcome, engine)
     return outcome
 
