@@ -338,3 +338,21 @@ def test_a_django_task_defers_the_same_accounts_on_either_engine(
         "requeued": 1,
     }
     assert [result.args for result in queued.results] == [[[flaky.pk]]]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_account_another_caller_holds_is_waited_for_on_either_engine(
+    settings, stand_in, engine
+):
+    on(settings, engine)
+    plain = expiring(2)
+    # Another process's async refresh, in flight a little longer (store/lease.py).
+    held = expiring(
+        refresh_lease_until=timezone.now() + timedelta(seconds=0.3),
+        refresh_lease_owner="another-process",
+    )
+
+    counts = tasks.refresh_accounts.delay(ids([*plain, *held])).get()
+
+    assert counts == {"refreshed": 3, "already_fresh": 0, "reconnect_required": 0, "failed": 0}
+    assert stand_in.count("token") == 3
