@@ -341,9 +341,7 @@ def test_a_django_task_defers_the_same_accounts_on_either_engine(
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_an_account_another_caller_holds_is_waited_for_on_either_engine(
-    settings, stand_in, engine
-):
+def test_an_account_another_caller_holds_is_waited_for_on_either_engine(settings, stand_in, engine):
     on(settings, engine)
     plain = expiring(2)
     # Another process's async refresh, in flight a little longer (store/lease.py).
