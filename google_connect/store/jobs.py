@@ -128,9 +128,9 @@ def run_per_account(
 ) -> list[tuple[GoogleAccount, T | Exception]]:
     """``work`` on each account of a chunk; its result or the exception it raised.
 
-    The engine seam: ``workers`` threads (each with its own database
-    connection, one on SQLite), or the calling thread. Results come back in
-    the accounts' order.
+    The thread pool, when ``async_engine`` gives none: ``workers`` threads
+    (each with its own database connection, one on SQLite), or the calling
+    thread. Results come back in the accounts' order.
     """
     workers = chunk_workers(accounts, workers)
 
