@@ -354,3 +354,16 @@ def test_an_account_another_caller_holds_is_waited_for_on_either_engine(settings
 
     assert counts == {"refreshed": 3, "already_fresh": 0, "reconnect_required": 0, "failed": 0}
     assert stand_in.count("token") == 3
+
+
+@pytest.mark.django_db(transaction=False)
+def test_a_chunk_run_inside_a_transaction_stays_on_the_calling_thread(settings, stand_in):
+    # The test's own transaction, as an atomic request running a task inline:
+    # the engine's database thread would not see these rows.
+    on(settings, "async")
+    accounts = expiring(2)
+
+    counts = tasks.refresh_accounts.delay(ids(accounts)).get()
+
+    assert jobs.async_engine() is None
+    assert counts["refreshed"] == 2
