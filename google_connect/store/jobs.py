@@ -38,7 +38,7 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.db import InterfaceError, OperationalError, router
+from django.db import InterfaceError, OperationalError, connections, router
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -103,8 +103,10 @@ def async_engine() -> tuple[ModuleType, int] | None:
     """The async engine and its ``BULK_CONCURRENCY``, or None for the thread pool.
 
     None when ``BULK_CONCURRENCY`` is None, when aiohttp is not installed,
-    and in a thread whose event loop is running (an async caller that ran a
-    task inline), where no second loop can start.
+    in a thread whose event loop is running (an async caller that ran a task
+    inline), where no second loop can start, and inside a transaction (a task
+    run inline in an atomic request or test): the engine's database thread
+    would not see its rows, and on SQLite would wait for its lock.
     """
     concurrency = get_settings().BULK_CONCURRENCY
     if concurrency is None:
@@ -116,6 +118,9 @@ def async_engine() -> tuple[ModuleType, int] | None:
         return None
     if bulk.loop_running():
         logger.info("A bulk chunk runs on its thread pool: this thread's event loop is running")
+        return None
+    if connections[router.db_for_write(GoogleAccount)].in_atomic_block:
+        logger.info("A bulk chunk runs on its thread pool: it was called inside a transaction")
         return None
     return bulk, concurrency
 
