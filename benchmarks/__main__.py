@@ -60,6 +60,9 @@ SIZES: dict[str, dict[str, Any]] = {
             "processes": [1, 2, 4],
             "concurrency": 8,
             "chunk_size": 50,
+            # The async engine inside each task: one task at a time per
+            # worker process, a chunk of 500 with 64 calls in flight.
+            "async": {"bulk_concurrency": 64, "chunk_size": 500, "concurrency": 1},
         },
     },
     "smoke": {
@@ -77,7 +80,13 @@ SIZES: dict[str, dict[str, Any]] = {
         "risc": {"events": 20},
         "telemetry": {"rounds": 1, "refreshes": 20, "warm": 5},
         "overview": {"sizes": [100, 1_000], "renders": 3},
-        "celery_scale": {"accounts": 40, "processes": [1, 2], "concurrency": 2, "chunk_size": 10},
+        "celery_scale": {
+            "accounts": 40,
+            "processes": [1, 2],
+            "concurrency": 2,
+            "chunk_size": 10,
+            "async": {"bulk_concurrency": 8, "chunk_size": 20, "concurrency": 1},
+        },
     },
 }
 

@@ -1,10 +1,18 @@
-"""Proactive refresh on real Celery workers: how it scales with worker processes.
+"""Proactive refresh on real Celery workers: how it scales with worker processes,
+on either engine inside a task.
 
 ACCOUNTS expired accounts, refreshed by ``google_connect.refresh_expiring``
 (a fan-out into ``refresh_accounts`` chunks) on 1, 2, 4... ``celery worker``
-processes (threads pool, CONCURRENCY threads each), against a stand-in token
-endpoint on 127.0.0.1 that answers after DELAY seconds. The waiting dominates,
-so the rate should grow with the processes even on a 2-core machine.
+processes (threads pool), against a stand-in token endpoint on 127.0.0.1
+that answers after DELAY seconds. The waiting dominates, so the rate should
+grow with the processes even on a 2-core machine. Each process count runs
+twice:
+
+- ``threads``: chunks of CHUNK_SIZE, CONCURRENCY threads per worker, each
+  chunk's refreshes one after another (``BULK_CONCURRENCY`` None);
+- ``async``: chunks of ``async.chunk_size`` on ``async.concurrency`` threads
+  per worker, each chunk on the async engine with ``async.bulk_concurrency``
+  calls in flight (``BULK_CONCURRENCY``).
 
 Run as ``python -m benchmarks.celery_scale '{"accounts": 20000, ...}'``; needs
 PostgreSQL and Redis (``BENCH_REDIS_URL``, default database 15, flushed
@@ -36,18 +44,25 @@ def body(options: dict[str, Any]) -> dict[str, Any]:
     if client is None:
         return {"skipped": reason}
     ids = seed.create_accounts(options["accounts"], expired=True, label="celery")
-    runs = [one_run(client, ids, processes, options) for processes in options["processes"]]
+    threads = {**options, "bulk_concurrency": None}
+    on_engine = {**options, **options["async"]}
     return {
         "accounts": len(ids),
         "concurrency": options["concurrency"],
         "chunk_size": options["chunk_size"],
         "delay_ms": options["delay"] * 1000,
         "pool": "threads",
-        "runs": runs,
+        "runs": [one_run(client, ids, n, threads, "threads") for n in options["processes"]],
+        "async": {
+            **options["async"],
+            "runs": [one_run(client, ids, n, on_engine, "async") for n in options["processes"]],
+        },
     }
 
 
-def one_run(client: Any, ids: list[int], processes: int, options: dict[str, Any]) -> dict[str, Any]:
+def one_run(
+    client: Any, ids: list[int], processes: int, options: dict[str, Any], engine: str
+) -> dict[str, Any]:
     from django.utils import timezone
 
     from google_connect import tasks
@@ -67,7 +82,10 @@ def one_run(client: Any, ids: list[int], processes: int, options: dict[str, Any]
                 concurrency=options["concurrency"],
                 broker_url=REDIS_URL,
                 settings="benchmarks.settings",
-                env={"BENCH_TOKEN_URL": stub.token_url},
+                env={
+                    "BENCH_TOKEN_URL": stub.token_url,
+                    "BENCH_BULK_CONCURRENCY": str(options["bulk_concurrency"] or "none"),
+                },
                 log_dir=Path(logs),
             ) as workers,
             current_app(workers.app),
@@ -90,6 +108,7 @@ def one_run(client: Any, ids: list[int], processes: int, options: dict[str, Any]
     # A refresh stores now + 3599 s: every row refreshed during the run expires after this.
     fresh_after = run_start + timedelta(minutes=55)
     return {
+        "engine": engine,
         "processes": processes,
         "wall_s": wall,
         "accounts_per_s": len(ids) / wall,

@@ -76,5 +76,13 @@ GOOGLE_CONNECT = {
     },
 }
 
+# The bulk tasks' engine inside a task (celery_scale's workers): "none" for
+# the thread pool, a number for the async engine with that many calls in
+# flight; unset, google_connect's default.
+if bulk_concurrency := env.str("BENCH_BULK_CONCURRENCY", default=""):
+    GOOGLE_CONNECT["BULK_CONCURRENCY"] = (
+        None if bulk_concurrency == "none" else int(bulk_concurrency)
+    )
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

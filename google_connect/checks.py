@@ -16,7 +16,12 @@ from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 
 from google_connect import scopes
-from google_connect.conf import DEFAULTS, HEALTH_THRESHOLD_DEFAULTS, SETTING_NAME
+from google_connect.conf import (
+    DEFAULTS,
+    HEALTH_THRESHOLD_DEFAULTS,
+    MAX_BULK_CONCURRENCY,
+    SETTING_NAME,
+)
 from google_connect.fields import build_fernet, use_hkdf
 from google_connect.scopes import sets as scope_sets
 
@@ -82,6 +87,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
     errors.extend(_check_base_template(raw))
     errors.extend(_check_observability(raw))
     errors.extend(_check_task_backend(raw))
+    errors.extend(_check_bulk_concurrency(raw))
     errors.extend(_check_api_authentication(raw))
     if not isinstance(raw.get("USE_ID_TOKEN", False), bool):
         errors.append(
@@ -93,6 +99,25 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error | Warni
             )
         )
     return errors
+
+
+def _check_bulk_concurrency(raw: dict[str, Any]) -> Iterable[Error]:
+    value = raw.get("BULK_CONCURRENCY", DEFAULTS["BULK_CONCURRENCY"])
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= MAX_BULK_CONCURRENCY
+    ):
+        yield Error(
+            f"{SETTING_NAME}['BULK_CONCURRENCY'] must be None or a whole number from 1 to "
+            f"{MAX_BULK_CONCURRENCY}, not {value!r}.",
+            hint=f"The calls to Google in flight at once within one bulk task's chunk on the "
+            f"async engine; the default is {DEFAULTS['BULK_CONCURRENCY']}. None runs the "
+            "chunks on their thread pool instead.",
+            id=ID.format("E140"),
+        )
 
 
 def _check_task_backend(raw: dict[str, Any]) -> Iterable[Error]:

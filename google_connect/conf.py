@@ -16,6 +16,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 SETTING_NAME = "GOOGLE_CONNECT"
+# The most calls BULK_CONCURRENCY may put in flight from one task (as --concurrency).
+MAX_BULK_CONCURRENCY = 1024
 
 DEFAULTS: dict[str, Any] = {
     "CLIENT_ID": "",
@@ -68,6 +70,10 @@ DEFAULTS: dict[str, Any] = {
     # The TASKS alias google_connect.background_tasks enqueues to; None: the
     # site's default backend.
     "TASK_BACKEND": None,
+    # Calls to Google in flight at once within one chunk of a bulk task
+    # (refresh, keep-alive, revoke), on the async engine (store/bulk.py) when
+    # aiohttp is installed; None: the chunk's thread pool, as without aiohttp.
+    "BULK_CONCURRENCY": 64,
     # The JSON API's authentication (web/api/authentication.py): dotted paths
     # to callable(request) -> user | None, tried in order.
     "API_AUTHENTICATION": ["google_connect.web.api.authentication.session_user"],
@@ -117,6 +123,7 @@ class GoogleConnectSettings:
     HEALTH_THRESHOLDS: dict[str, int | None]
     ACCOUNTS_GAUGE: bool
     TASK_BACKEND: str | None
+    BULK_CONCURRENCY: int | None
     API_AUTHENTICATION: tuple[str, ...]
 
     @property
@@ -186,8 +193,20 @@ def get_settings() -> GoogleConnectSettings:
         },
         ACCOUNTS_GAUGE=merged["ACCOUNTS_GAUGE"] is True,
         TASK_BACKEND=merged["TASK_BACKEND"] or None,
+        BULK_CONCURRENCY=_bulk_concurrency(merged["BULK_CONCURRENCY"]),
         API_AUTHENTICATION=_strings(merged["API_AUTHENTICATION"]),
     )
+
+
+def _bulk_concurrency(value: Any) -> int | None:
+    # A malformed value is a check error (E140); until fixed, the thread pool.
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and 1 <= value <= MAX_BULK_CONCURRENCY
+    ):
+        return value
+    return None
 
 
 def _strings(value: Any) -> tuple[str, ...]:

@@ -11,4 +11,12 @@ GOOGLE_CONNECT = {
     "REVOKE_URL": os.environ.get("STAND_IN_REVOKE_URL", "http://127.0.0.1:9/revoke"),
     # Where google_connect.background_tasks' fan-outs enqueue their chunks.
     "TASK_BACKEND": os.environ.get("GC_TASK_BACKEND") or None,
+    # "none": the chunks on their thread pool rather than the async engine.
+    **(
+        {"BULK_CONCURRENCY": None}
+        if os.environ.get("GC_BULK_CONCURRENCY") == "none"
+        else {"BULK_CONCURRENCY": int(os.environ["GC_BULK_CONCURRENCY"])}
+        if os.environ.get("GC_BULK_CONCURRENCY")
+        else {}
+    ),
 }

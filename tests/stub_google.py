@@ -64,6 +64,10 @@ class StubGoogle:
         # does not depend on how fast a loaded machine runs.
         self.token_calls_in_flight = 0
         self.most_token_calls_in_flight = 0
+        self.revoke_calls_in_flight = 0
+        self.most_revoke_calls_in_flight = 0
+        # Refresh or revoked token -> how many more calls for it answer 503.
+        self.unavailable: dict[str, int] = {}
         self.tls = tls
         self._serial = itertools.count(1)
         self._lock = threading.Lock()
@@ -72,7 +76,10 @@ class StubGoogle:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             tls.issue_cert("127.0.0.1").configure_cert(context)
         self._server = _Server(("127.0.0.1", 0), _handler_for(self), context)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll: shutdown() waits for the loop's next look (0.5 s by default).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -120,8 +127,21 @@ class StubGoogle:
             serial = next(self._serial)
             if endpoint == "token":
                 self.refresh_calls[form.get("refresh_token", "")] += 1
+            key = form.get("refresh_token" if endpoint == "token" else "token", "")
+            if self.unavailable.get(key):
+                self.unavailable[key] -= 1
+                return 503, {"error": "backend_error"}
         if endpoint == "revoke":
-            time.sleep(self.revoke_delay)
+            with self._lock:
+                self.revoke_calls_in_flight += 1
+                self.most_revoke_calls_in_flight = max(
+                    self.most_revoke_calls_in_flight, self.revoke_calls_in_flight
+                )
+            try:
+                time.sleep(self.revoke_delay)
+            finally:
+                with self._lock:
+                    self.revoke_calls_in_flight -= 1
             with self._lock:
                 self.revoked.add(form.get("token", ""))
             return 200, {}

@@ -347,3 +347,23 @@ def test_a_task_backend_of_tasks_passes(settings):
     settings.GOOGLE_CONNECT = {**VALID, "TASK_BACKEND": "database"}
 
     assert messages() == []
+
+
+@pytest.mark.parametrize("value", [0, 1025, -1, 8.0, "64", True])
+def test_bulk_concurrency_must_be_none_or_1_to_1024(settings, value):
+    settings.GOOGLE_CONNECT = {**VALID, "BULK_CONCURRENCY": value}
+
+    assert messages() == [
+        (
+            "google_connect.E140",
+            "GOOGLE_CONNECT['BULK_CONCURRENCY'] must be None or a whole number from 1 to "
+            f"1024, not {value!r}.",
+        )
+    ]
+
+
+@pytest.mark.parametrize("value", [None, 1, 64, 1024])
+def test_a_bulk_concurrency_of_none_or_1_to_1024_passes(settings, value):
+    settings.GOOGLE_CONNECT = {**VALID, "BULK_CONCURRENCY": value}
+
+    assert messages() == []

@@ -194,7 +194,23 @@ def test_a_dead_grant_is_counted_on_the_bulk_span_and_named_on_its_refresh(stand
     assert_no_secret(finished, [dead])
 
 
-def test_a_refresh_chunk_of_a_task_is_one_span_counting_this_attempt_only(stand_in, spans):
+# A task's chunk on each engine: the thread pool (the calling thread here), or
+# the async engine, whose database thread sees only committed rows.
+CHUNK_ENGINES = [
+    pytest.param(None, id="threads"),
+    pytest.param(64, id="async", marks=committed),
+]
+
+
+def chunks_on(settings, concurrency):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "BULK_CONCURRENCY": concurrency}
+
+
+@pytest.mark.parametrize("concurrency", CHUNK_ENGINES)
+def test_a_refresh_chunk_of_a_task_is_one_span_counting_this_attempt_only(
+    stand_in, spans, settings, concurrency
+):
+    chunks_on(settings, concurrency)
     accounts = secret_accounts(3)
     fresh = make_account()
 
@@ -206,8 +222,8 @@ def test_a_refresh_chunk_of_a_task_is_one_span_counting_this_attempt_only(stand_
     finished = spans.get_finished_spans()
     run = assert_one_tree(finished, "google_connect.bulk.refresh", "google_connect.refresh", 3)
     assert attributes(run) == {
-        "google_connect.engine": "serial",
-        "google_connect.concurrency": 1,
+        "google_connect.engine": "async" if concurrency else "serial",
+        "google_connect.concurrency": concurrency or 1,
         "google_connect.accounts": 4,
         "google_connect.refreshed": 3,
         "google_connect.already_fresh": 1,
@@ -301,7 +317,11 @@ def test_an_async_bulk_revoke_is_one_span_above_each_revocation(stand_in, spans)
     assert_no_secret(finished, accounts)
 
 
-def test_a_revoke_chunk_of_a_task_is_one_span_however_its_engine_runs(stand_in, spans):
+@pytest.mark.parametrize("concurrency", CHUNK_ENGINES)
+def test_a_revoke_chunk_of_a_task_is_one_span_however_its_engine_runs(
+    stand_in, spans, settings, concurrency
+):
+    chunks_on(settings, concurrency)
     accounts = secret_accounts(2)
     gone = max(a.pk for a in accounts) + 1000
 
@@ -312,8 +332,8 @@ def test_a_revoke_chunk_of_a_task_is_one_span_however_its_engine_runs(stand_in, 
     run = assert_one_tree(finished, "google_connect.bulk.revoke", "google_connect.revoke", 2)
     workers = 1 if connection.vendor == "sqlite" else jobs.REVOKE_WORKERS
     assert attributes(run) == {
-        "google_connect.engine": telemetry.engine_of(workers),
-        "google_connect.concurrency": workers,
+        "google_connect.engine": "async" if concurrency else telemetry.engine_of(workers),
+        "google_connect.concurrency": concurrency or workers,
         "google_connect.accounts": 3,
         "google_connect.revoked": 2,
         "google_connect.already_revoked": 0,

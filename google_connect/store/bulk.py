@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -78,8 +78,18 @@ WRITE_BATCH = 100
 REFRESHED, RECONNECT_REQUIRED, FAILED = "refreshed", "reconnect_required", "failed"
 
 
-def run(coroutine: Awaitable[T]) -> T:
-    """Run a bulk coroutine to the end on a new event loop (from sync code)."""
+def run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a bulk coroutine to the end on a new event loop (from sync code).
+
+    Raises ``RuntimeError`` in a thread whose event loop is running (an async
+    view, an async test): there, await the coroutine instead.
+    """
+    if loop_running():
+        coroutine.close()  # never started: no "was never awaited" warning
+        raise RuntimeError(
+            "google_connect.store.bulk.run() was called from a thread whose event loop is "
+            "running; await the bulk coroutine there instead (or call run() from sync code)."
+        )
 
     async def and_close() -> T:
         try:
@@ -90,6 +100,15 @@ def run(coroutine: Awaitable[T]) -> T:
             await sync_to_async(connections.close_all)()
 
     return asyncio.run(and_close())
+
+
+def loop_running() -> bool:
+    """Whether this thread runs an event loop (where ``run`` cannot start one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def run_concurrently(
@@ -161,6 +180,9 @@ class RefreshResult:
     reason: ReconnectReason | None = None
     error_code: str | None = None
     message: str = ""
+    # A failure's error: its ``temporary`` and ``retry_after`` tell a task
+    # queue whether and when to try the account again.
+    error: GoogleConnectError | None = None
 
 
 async def refresh_accounts(
@@ -168,6 +190,7 @@ async def refresh_accounts(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_outcome: Callable[[GoogleAccount, str], None] | None = None,
+    on_failure: Callable[[GoogleAccount, GoogleConnectError], None] | None = None,
     job: str = "refresh",
 ) -> dict[str, int]:
     """Refresh every active account of ``queryset``, ``concurrency`` calls at once.
@@ -175,7 +198,9 @@ async def refresh_accounts(
     Returns ``{"refreshed": n, "reconnect_required": n, "failed": n}``. An
     account another caller is refreshing (a live lease or row lock) or has
     refreshed so that it no longer matches ``queryset`` is counted in none.
-    ``on_outcome(account, outcome)`` is called for each counted account.
+    ``on_outcome(account, outcome)`` is called for each counted account, and
+    ``on_failure(account, error)`` for each ``failed`` one first, with the
+    error that failed it (temporary or not, with Google's Retry-After).
     The run is one span, ``google_connect.bulk.<job>`` (``keep_alive`` for
     a keep-alive run), with the counts as attributes.
     """
@@ -184,7 +209,7 @@ async def refresh_accounts(
     with telemetry.bulk(job, engine="async", concurrency=concurrency) as span:
         counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
         try:
-            await _refresh_all(queryset, concurrency, on_outcome, counts)
+            await _refresh_all(queryset, concurrency, on_outcome, on_failure, counts)
         finally:
             span.set_counts({"accounts": sum(counts.values()), **counts})
     return dict(counts)
@@ -194,6 +219,7 @@ async def _refresh_all(
     queryset: QuerySet[GoogleAccount],
     concurrency: int,
     on_outcome: Callable[[GoogleAccount, str], None] | None,
+    on_failure: Callable[[GoogleAccount, GoogleConnectError], None] | None,
     counts: Counter[str],
 ) -> None:
     model = queryset.model
@@ -203,8 +229,12 @@ async def _refresh_all(
     batch: list[tuple[GoogleAccount, RefreshResult]] = []
 
     async def flush() -> None:
+        errors = {account.pk: result.error for account, result in batch}
         for account, outcome in await sync_to_async(_settle)(list(batch), db, owner):
             counts[outcome] += 1
+            error = errors[account.pk]
+            if outcome == FAILED and on_failure is not None and error is not None:
+                on_failure(account, error)
             if on_outcome is not None:
                 on_outcome(account, outcome)
         batch.clear()
@@ -313,11 +343,11 @@ async def _refresh_one(row: GoogleAccount) -> RefreshResult:
                 return RefreshResult(RECONNECT_REQUIRED, reason=reason, error_code=exc.error_code)
             logger.warning("Refresh failed (%s): account_id=%s", exc.reason, row.pk)
             operation.set_error(type(exc).__name__)
-            return RefreshResult(FAILED, message=str(exc))
+            return RefreshResult(FAILED, message=str(exc), error=exc)
         except GoogleConnectError as exc:  # undecryptable tokens: a key fault
             logger.warning("Refresh failed (%s): account_id=%s", exc.reason, row.pk)
             operation.set_error(type(exc).__name__)
-            return RefreshResult(FAILED, message=str(exc))
+            return RefreshResult(FAILED, message=str(exc), error=exc)
     return RefreshResult(REFRESHED, response=response)
 
 

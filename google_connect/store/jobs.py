@@ -12,8 +12,12 @@ Every job is idempotent under double delivery: a refresh is single-flight
 under the account's row lock and skipped for a token that is fresh by then;
 a revoked account is gone (or kept blanked); a rotated row is current.
 
-``run_per_account`` is the one place where the engine that runs a chunk's
-per-account work is chosen (today a thread pool, or the calling thread).
+``async_engine`` is the one place where the engine that runs a chunk's
+per-account work is chosen: the async engine (``store/bulk.py``, up to
+``BULK_CONCURRENCY`` calls to Google in flight) when aiohttp is installed,
+else ``run_per_account``'s thread pool (or the calling thread). Whichever
+runs it, a chunk comes to the same counts and the same temporarily failed
+accounts, for the same retry.
 
 A chunk is one bulk operation: one OpenTelemetry span
 (``google_connect.bulk.refresh``, ``.revoke``, ``.rotate_keys``) per chunk,
@@ -30,16 +34,19 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
+from types import ModuleType
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.db import InterfaceError, OperationalError, router
+from django.db import InterfaceError, OperationalError, connections, router
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from google_connect.conf import get_settings
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired
 from google_connect.google import telemetry
 from google_connect.store import pending_revocation, revocation, rotation, tokens, upkeep
+from google_connect.store.health import idle_accounts
 from google_connect.store.models import GoogleAccount, GoogleAccountQuerySet
 from google_connect.store.pending_revocation import PendingRevocation
 
@@ -92,6 +99,32 @@ def backoff(attempt: int) -> float:
 # -- the engine ------------------------------------------------------------------
 
 
+def async_engine() -> tuple[ModuleType, int] | None:
+    """The async engine and its ``BULK_CONCURRENCY``, or None for the thread pool.
+
+    None when ``BULK_CONCURRENCY`` is None, when aiohttp is not installed,
+    in a thread whose event loop is running (an async caller that ran a task
+    inline), where no second loop can start, and inside a transaction (a task
+    run inline in an atomic request or test): the engine's database thread
+    would not see its rows, and on SQLite would wait for its lock.
+    """
+    concurrency = get_settings().BULK_CONCURRENCY
+    if concurrency is None:
+        return None
+    try:
+        # Here, not at the top: the async extra is optional.
+        from google_connect.store import bulk
+    except ImportError:
+        return None
+    if bulk.loop_running():
+        logger.info("A bulk chunk runs on its thread pool: this thread's event loop is running")
+        return None
+    if connections[router.db_for_write(GoogleAccount)].in_atomic_block:
+        logger.info("A bulk chunk runs on its thread pool: it was called inside a transaction")
+        return None
+    return bulk, concurrency
+
+
 def run_per_account(
     work: Callable[[GoogleAccount], T],
     accounts: list[GoogleAccount],
@@ -100,9 +133,9 @@ def run_per_account(
 ) -> list[tuple[GoogleAccount, T | Exception]]:
     """``work`` on each account of a chunk; its result or the exception it raised.
 
-    The engine seam: ``workers`` threads (each with its own database
-    connection, one on SQLite), or the calling thread. Results come back in
-    the accounts' order.
+    The thread pool, when ``async_engine`` gives none: ``workers`` threads
+    (each with its own database connection, one on SQLite), or the calling
+    thread. Results come back in the accounts' order.
     """
     workers = chunk_workers(accounts, workers)
 
@@ -298,11 +331,16 @@ def refresh_accounts(
         _start(counted, "refreshed", "already_fresh", "reconnect_required", "failed")
     )
     accounts = list(written_accounts().filter(pk__in=list(ids)).order_by("pk"))
+    engine = async_engine()
     threads = chunk_workers(accounts, workers)
-    with _chunk_span("refresh", outcome, len(accounts), threads):
-        for account, result in run_per_account(
-            lambda account: _refresh_one(account, window), accounts, workers=workers
-        ):
+    with _chunk_span("refresh", outcome, len(accounts), engine, threads):
+        if engine is None:
+            results = run_per_account(
+                lambda account: _refresh_one(account, window), accounts, workers=workers
+            )
+        else:
+            results = _refresh_on_engine(*engine, accounts, window, workers)
+        for account, result in results:
             if isinstance(result, Exception):
                 if temporary(result):
                     outcome.stale.append(account.pk)
@@ -316,12 +354,76 @@ def refresh_accounts(
     return outcome
 
 
+def _refresh_on_engine(
+    bulk: ModuleType,
+    concurrency: int,
+    accounts: list[GoogleAccount],
+    window: timedelta,
+    workers: int,
+) -> list[tuple[GoogleAccount, str | Exception]]:
+    """``run_per_account(_refresh_one)``'s results, from the async engine.
+
+    The accounts fresh or marked when read are counted as ``_refresh_one``
+    counts them; the engine refreshes the others. Those it leaves alone
+    (another caller holds their lease or row lock, or refreshed them
+    meanwhile) go through ``_refresh_one`` after it, which waits for that
+    caller's single flight and counts them as the thread pool would.
+    """
+    done: dict[int, str | Exception] = {}
+    now = timezone.now()
+    due = []
+    for account in accounts:
+        if account.status == GoogleAccount.Status.RECONNECT_REQUIRED:
+            done[account.pk] = "reconnect_required"
+        elif account.expires_at - now >= window:
+            done[account.pk] = "already_fresh"
+        else:
+            due.append(account)
+
+    def counted(account: GoogleAccount, result: str) -> None:
+        done.setdefault(account.pk, result)
+
+    def failed(account: GoogleAccount, error: GoogleConnectError) -> None:
+        done[account.pk] = error
+
+    if due:
+        selection = written_accounts().filter(
+            pk__in=[account.pk for account in due], expires_at__lt=now + window
+        )
+        try:
+            bulk.run(
+                bulk.refresh_accounts(
+                    selection, concurrency=concurrency, on_outcome=counted, on_failure=failed
+                )
+            )
+        except (OperationalError, InterfaceError) as exc:
+            # The database went away mid-run: what it did not settle is
+            # worth another try, as on the thread pool.
+            for account in due:
+                done.setdefault(account.pk, exc)
+    left = [account for account in due if account.pk not in done]
+    for account, result in run_per_account(
+        lambda account: _refresh_one(account, window), left, workers=workers
+    ):
+        done[account.pk] = result
+    return [(account, done[account.pk]) for account in accounts]
+
+
 @contextlib.contextmanager
-def _chunk_span(name: str, outcome: ChunkOutcome, accounts: int, workers: int) -> Iterator[None]:
+def _chunk_span(
+    name: str,
+    outcome: ChunkOutcome,
+    accounts: int,
+    engine: tuple[ModuleType, int] | None,
+    threads: int,
+) -> Iterator[None]:
     """A chunk's bulk span, with this attempt's counts: not those ``counted``
-    carried in from earlier attempts, which their own spans reported."""
+    carried in from earlier attempts, which their own spans reported.
+
+    On the async engine (``engine``), or else on ``threads`` threads."""
     before = dict(outcome.counts)
-    with telemetry.bulk(name, engine=telemetry.engine_of(workers), concurrency=workers) as span:
+    kind, concurrency = ("async", engine[1]) if engine else (telemetry.engine_of(threads), threads)
+    with telemetry.bulk(name, engine=kind, concurrency=concurrency) as span:
         try:
             yield
         finally:
@@ -393,15 +495,20 @@ def revoke_accounts(
             "undecryptable_cleared",
         )
     )
-    # One span for the chunk: revocation.revoke_accounts reports into it.
-    workers = revocation.effective_workers(REVOKE_WORKERS, router.db_for_write(GoogleAccount))
-    with _chunk_span("revoke", outcome, len(ids), workers):
-        _revoke_chunk(ids, keep_local, include_undecryptable, outcome)
+    # One span for the chunk: the engine reports into it.
+    engine = async_engine()
+    threads = revocation.effective_workers(REVOKE_WORKERS, router.db_for_write(GoogleAccount))
+    with _chunk_span("revoke", outcome, len(ids), engine, threads):
+        _revoke_chunk(ids, keep_local, include_undecryptable, outcome, engine)
     return outcome
 
 
 def _revoke_chunk(
-    ids: list[int], keep_local: bool, include_undecryptable: bool, outcome: ChunkOutcome
+    ids: list[int],
+    keep_local: bool,
+    include_undecryptable: bool,
+    outcome: ChunkOutcome,
+    engine: tuple[ModuleType, int] | None,
 ) -> None:
     counts = outcome.counts
     rows = list(written_accounts().filter(pk__in=ids).order_by("pk"))
@@ -410,12 +517,14 @@ def _revoke_chunk(
     counts["already_revoked"] += len(rows) - len(to_revoke)
     if not to_revoke:
         return
-    report = revocation.revoke_accounts(
-        written_accounts().filter(pk__in=to_revoke),
-        workers=REVOKE_WORKERS,
-        keep_local=keep_local,
-        include_undecryptable=include_undecryptable,
-    )
+    selection = written_accounts().filter(pk__in=to_revoke)
+    options = {"keep_local": keep_local, "include_undecryptable": include_undecryptable}
+    if engine is None:
+        report = revocation.revoke_accounts(selection, workers=REVOKE_WORKERS, **options)
+    else:
+        bulk, concurrency = engine
+        # The same pages, guard and report as the thread pool's.
+        report = bulk.run(bulk.revoke_accounts(selection, concurrency=concurrency, **options))
     counts["revoked"] += report.revoked
     counts["already_revoked"] += report.already_revoked
     counts["undecryptable_kept"] += report.undecryptable_kept
@@ -486,8 +595,17 @@ def rotate_pending_revocations(ids: Iterable[int]) -> dict[str, int]:
 
 
 def keep_alive(chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
-    """``check_google_accounts --keep-alive``: refresh the accounts idle too long."""
-    return dict(upkeep.keep_alive(chunk_size=chunk_size))
+    """``check_google_accounts --keep-alive``: refresh the accounts idle too long.
+
+    On the async engine as ``check_google_accounts --keep-alive --concurrency``
+    runs it (pages of ``bulk.PAGE_SIZE``), else one page of ``chunk_size`` at a time.
+    """
+    engine = async_engine()
+    if engine is None:
+        return dict(upkeep.keep_alive(chunk_size=chunk_size))
+    bulk, concurrency = engine
+    idle = idle_accounts(timezone.now())
+    return dict(bulk.run(bulk.refresh_accounts(idle, concurrency=concurrency, job="keep_alive")))
 
 
 def send_expiry_warnings() -> dict[str, int]:

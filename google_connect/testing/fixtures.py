@@ -10,11 +10,18 @@ from collections.abc import Iterator
 import pytest
 import responses
 
+from google_connect.store import jobs
 from google_connect.testing import FakeGoogle
 
 
 @pytest.fixture
-def google() -> Iterator[FakeGoogle]:
-    """Google's OAuth endpoints faked; no request leaves the process while it is active."""
+def google(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
+    """Google's OAuth endpoints faked; no request leaves the process while it is active.
+
+    ``responses`` fakes what goes through requests, so meanwhile the bulk
+    tasks run their chunks on the thread pool, as with ``BULK_CONCURRENCY``
+    None: the async engine's aiohttp calls would get past it.
+    """
+    monkeypatch.setattr(jobs, "async_engine", lambda: None)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield FakeGoogle(mock)
