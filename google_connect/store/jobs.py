@@ -518,13 +518,24 @@ def _revoke_chunk(
     if not to_revoke:
         return
     selection = written_accounts().filter(pk__in=to_revoke)
-    options = {"keep_local": keep_local, "include_undecryptable": include_undecryptable}
     if engine is None:
-        report = revocation.revoke_accounts(selection, workers=REVOKE_WORKERS, **options)
+        report = revocation.revoke_accounts(
+            selection,
+            workers=REVOKE_WORKERS,
+            keep_local=keep_local,
+            include_undecryptable=include_undecryptable,
+        )
     else:
         bulk, concurrency = engine
         # The same pages, guard and report as the thread pool's.
-        report = bulk.run(bulk.revoke_accounts(selection, concurrency=concurrency, **options))
+        report = bulk.run(
+            bulk.revoke_accounts(
+                selection,
+                concurrency=concurrency,
+                keep_local=keep_local,
+                include_undecryptable=include_undecryptable,
+            )
+        )
     counts["revoked"] += report.revoked
     counts["already_revoked"] += report.already_revoked
     counts["undecryptable_kept"] += report.undecryptable_kept
