@@ -14,6 +14,23 @@ TEST_CLIENT_BASE_URL = "http://testserver"
 pytest_plugins = ["google_connect.testing.fixtures"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _database_features_known(django_db_setup, django_db_blocker):
+    """Ask every test database once, now, what it supports.
+
+    Django 6.1's system checks ask each database whether it supports
+    JSONField (django_tasks_db's models have one), and SQLite answers with a
+    query. In a test that may use only ``default`` that query to ``other`` is
+    forbidden, so every ``run_checks()`` would fail; asked here, the answer
+    is cached on the connection and the checks run no query.
+    """
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for alias in connections:
+            connections[alias].features.supports_json_field  # noqa: B018
+
+
 @pytest.fixture
 def risc(google):
     """Google's RISC discovery document and signing keys on the ``google`` mock."""
