@@ -27,11 +27,14 @@ from django.db.models import QuerySet
 
 from google_connect.management.progress import progress_bar
 from google_connect.store import tokens, upkeep
-from google_connect.store.pending_revocation import retry_pending_revocations
-from google_connect.store.rotation import rotate_keys
+from google_connect.store.pending_revocation import PendingReport, retry_pending_revocations
+from google_connect.store.rotation import RotationReport, rotate_keys
 from google_connect.store.upkeep import send_expiry_warnings
 
+# The reports are public as what the public functions return.
 __all__ = [
+    "PendingReport",
+    "RotationReport",
     "keep_alive",
     "refresh_in_threads",
     "retry_pending_revocations",
