@@ -52,7 +52,9 @@ DOCUMENTED = {
         "send_expiry_warnings",
         "keep_alive",
         "retry_pending_revocations",
+        "PendingReport",
         "rotate_keys",
+        "RotationReport",
     ],
     # docs/reference/tasks.md: the django.tasks twins of the Celery tasks.
     "google_connect.background_tasks": [
