@@ -13,12 +13,18 @@ never shows on the site):
   new folder, each into the file its first-line comment names
   (``# conftest.py``), else ``test_docs.py``, and run by pytest with
   pytest-django; every test in them must pass.
+- ``% runs as settings``: a settings fragment. Its settings (with ``env``,
+  django-environ's, giving a value for any name) replace the suite's, a
+  ``GOOGLE_CONNECT`` with a ``# ...`` line merged over the suite's one, and
+  google_connect's system checks must say nothing they did not say before.
+  A module the page's marked blocks are (``# myproject/tenancy.py``) can be
+  imported meanwhile, and the site has a ``base.html``.
 
-A marked block may use no name it neither defines, imports nor is given,
-even in a function nobody calls here: a view's body runs only on a request,
-so a missing import would otherwise pass. Blocks that are fragments of a
-file (a settings dict, a ``celery.py`` without its ``app``) stay unmarked,
-and still must compile. scripts/check_quickstart.py pastes the tutorial's
+A ``% runs`` block may use no name it neither defines, imports nor is
+given, even in a function nobody calls here: a view's body runs only on a
+request, so a missing import would otherwise pass. Blocks that are
+fragments of a file (``INSTALLED_APPS``, a ``celery.py`` without its
+``app``) stay unmarked, and still must compile. scripts/check_quickstart.py pastes the tutorial's
 blocks into a new site; tests/test_docs_recipes.py checks the scheduling
 recipe's jobs one by one.
 """
@@ -56,6 +62,8 @@ FENCE_RE = re.compile(
 )
 MARK_RE = re.compile(r"^[ \t]*% runs\b(?P<rest>.*)$")
 TARGET_RE = re.compile(r"^# (?P<file>\w+\.py)\b")
+# A block that is a module of the site's own: "# myproject/tenancy.py".
+MODULE_RE = re.compile(r"^# (?P<path>\w+(?:/\w+)*)\.py$", re.M)
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,10 @@ def is_module(mark: str) -> bool:
 
 def is_pytest(mark: str) -> bool:
     return mark == "under pytest"
+
+
+def is_settings(mark: str) -> bool:
+    return mark == "as settings"
 
 
 # What a page's context gives a block: a factory (called with the ``google``
@@ -218,14 +230,14 @@ def test_every_run_mark_sits_right_above_a_python_block():
     ]
     assert len(marks) == len([block for block in BLOCKS if block.mark is not None]), marks
     for block in BLOCKS:
-        if block.mark is not None and not is_pytest(block.mark):
+        if block.mark is not None and not (is_pytest(block.mark) or is_settings(block.mark)):
             assert is_module(block.mark), block.id
             assert set(given_names(block.mark)) <= set(GIVENS), block.id
 
 
 def test_the_marks_mark_blocks_to_run():
     # Losing every mark would pass the tests above by running nothing.
-    assert marked(is_module) and marked(is_pytest)
+    assert marked(is_module) and marked(is_pytest) and marked(is_settings)
 
 
 @pytest.mark.django_db
@@ -279,3 +291,59 @@ def test_a_pages_pytest_blocks_pass(page, tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert expected and re.search(rf"\b{expected} passed\b", result.stdout), result.stdout
+
+
+def _placeholder_env(name: str, default: Any = None) -> str:
+    """django-environ's ``env(NAME)`` as a settings file calls it: a value for any name."""
+    return f"placeholder-{name.lower()}-" + "x" * 32
+
+
+@contextlib.contextmanager
+def page_modules(page: Path) -> Iterator[None]:
+    """The modules the page's marked blocks are (``# myproject/tenancy.py``), importable."""
+    made: dict[str, types.ModuleType] = {}
+    for block in BLOCKS:
+        first_line = block.code.split("\n", 1)[0]
+        target = MODULE_RE.fullmatch(first_line)
+        if block.page != page or block.mark is None or not is_module(block.mark) or not target:
+            continue
+        dotted = target["path"].replace("/", ".")
+        parts = dotted.split(".")
+        for end in range(1, len(parts)):
+            package = ".".join(parts[:end])
+            made.setdefault(package, types.ModuleType(package)).__path__ = []
+        module = made[dotted] = types.ModuleType(dotted)
+        exec(block.compiled(), module.__dict__)  # noqa: S102 - our own documentation
+    with mock.patch.dict(sys.modules, made):
+        yield
+
+
+def google_connect_messages() -> set[tuple[str, str]]:
+    from django.core.checks import WARNING, run_checks
+
+    return {
+        (message.id, message.msg)
+        for message in run_checks()
+        if message.id and message.id.startswith("google_connect.") and message.level >= WARNING
+    }
+
+
+@pytest.mark.parametrize("block", marked(is_settings), ids=lambda block: block.id)
+def test_a_settings_block_passes_the_system_checks(block, settings, tmp_path):
+    scope: dict[str, Any] = {"env": _placeholder_env}
+    exec(block.compiled(), scope)  # noqa: S102 - our own documentation
+    defined = {name: value for name, value in scope.items() if name.isupper()}
+    assert defined, f"{block.id} sets no setting"
+    # The site's base template, as the pages' how-to describes it.
+    (tmp_path / "base.html").write_text(
+        "{% block title %}{% endblock %}{% block content %}{% endblock %}"
+    )
+    settings.TEMPLATES = [{**settings.TEMPLATES[0], "DIRS": [tmp_path]}]
+    before = google_connect_messages()
+    with page_modules(block.page):
+        for name, value in defined.items():
+            if name == "GOOGLE_CONNECT" and "# ..." in block.code:
+                # The site's other keys, which the block leaves out: the suite's.
+                value = {**settings.GOOGLE_CONNECT, **value}
+            setattr(settings, name, value)
+        assert google_connect_messages() - before == set()
