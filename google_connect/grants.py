@@ -1,14 +1,20 @@
-"""Keeping grants usable: expiry warnings and keep-alive refreshes.
+"""The stored grants' upkeep as plain functions: expiry warnings, keep-alive
+refreshes, retrying pending revocations and re-encrypting under a new key.
 
-Plain functions, so that ``check_google_accounts`` and the task queues (the
-Celery tasks, the ``django.tasks`` tasks) run the same code. Both read
-accounts in keyset pages (memory stays flat however many there are) and are
-safe to run in several processes at once: a warning is claimed with a
-conditional UPDATE before it is sent, and a keep-alive refresh happens under
-the account's row lock, after checking again that the account is still idle.
+Plain functions, so that the management commands, the task queues (the
+Celery tasks, the ``django.tasks`` tasks) and a site's own scheduler run the
+same code. This is their public path: the modules of ``google_connect.store``
+that hold the work are internal and may change.
 
-The work itself lives in ``google_connect.store.upkeep``, where the shared
-job layer (``store/jobs.py``) reaches it; this module adds the progress bar.
+Expiry warnings and keep-alive read accounts in keyset pages (memory stays
+flat however many there are) and are safe to run in several processes at
+once: a warning is claimed with a conditional UPDATE before it is sent, and a
+keep-alive refresh happens under the account's row lock, after checking
+again that the account is still idle.
+
+The work itself lives in ``google_connect.store`` (``upkeep``,
+``pending_revocation``, ``rotation``), where the shared job layer
+(``store/jobs.py``) reaches it; this module adds the progress bar.
 """
 
 from __future__ import annotations
@@ -21,9 +27,20 @@ from django.db.models import QuerySet
 
 from google_connect.management.progress import progress_bar
 from google_connect.store import tokens, upkeep
+from google_connect.store.pending_revocation import PendingReport, retry_pending_revocations
+from google_connect.store.rotation import RotationReport, rotate_keys
 from google_connect.store.upkeep import send_expiry_warnings
 
-__all__ = ["keep_alive", "refresh_in_threads", "send_expiry_warnings"]
+# The reports are public as what the public functions return.
+__all__ = [
+    "PendingReport",
+    "RotationReport",
+    "keep_alive",
+    "refresh_in_threads",
+    "retry_pending_revocations",
+    "rotate_keys",
+    "send_expiry_warnings",
+]
 
 if TYPE_CHECKING:
     from google_connect.store.models import GoogleAccount

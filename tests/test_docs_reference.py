@@ -1,4 +1,5 @@
-"""The reference pages list every setting, check id, reason, command option and task.
+"""The reference pages list every setting, check id, reason, command option, task
+and model field.
 
 They are hand-written tables; these tests fail when the code grows a name
 the tables do not have yet, so the docs cannot silently fall behind.
@@ -10,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.core.management import load_command_class
 
 from google_connect import checks
@@ -143,3 +145,22 @@ def test_every_celery_task_has_a_row(name):
     rows = table_rows(page("tasks.md"))
 
     assert any(key == name or key.startswith(f"{name}(") for key in rows)
+
+
+def model_section(model: type) -> str:
+    return section(page("models.md"), f"`{model.__name__}`")
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        (model, field)
+        for model in apps.get_app_config("google_connect").get_models()
+        for field in model._meta.concrete_fields
+        # The auto-created primary key is Django's, the same on every model.
+        if not field.auto_created
+    ],
+    ids=lambda value: getattr(value, "__name__", None) or value.name,
+)
+def test_every_model_field_is_on_the_models_page_under_its_model(model, field):
+    assert f"`{field.name}`" in model_section(model)

@@ -1,16 +1,19 @@
 """The package's layers import downward only, and nothing imports in a circle.
 
 The layers are declared in pyproject.toml (``[tool.importlinter]``) and
-explained in docs/explanation/architecture.md.
+explained in docs/explanation/architecture.md, which names every module, so
+that the page cannot fall behind the tree again.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import grimp
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,3 +77,63 @@ def test_type_only_circles_stay_inside_the_store():
         for module in pair
     }
     assert packages <= {"google_connect.store"}
+
+
+ARCHITECTURE = ROOT / "docs" / "explanation" / "architecture.md"
+PACKAGE = ROOT / "google_connect"
+
+
+def _sections(page: str) -> dict[str, str]:
+    """The page's ``### `` sections, keyed by the folder their heading names (``store``)."""
+    sections = {}
+    for part in page.split("\n### ")[1:]:
+        heading, _, body = part.partition("\n")
+        folder = re.match(r"`(\w+)/`", heading)
+        if folder:
+            sections[folder[1]] = body.split("\n## ", 1)[0]
+    return sections
+
+
+def _modules() -> list[Path]:
+    # A package's __init__.py is named by its folder; the migrations by theirs.
+    return sorted(
+        path.relative_to(PACKAGE)
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py" and "migrations" not in path.parts
+    )
+
+
+def _named(module: Path, page: str, sections: dict[str, str]) -> bool:
+    if len(module.parts) == 1:
+        # At the top: its file name, not as the tail of a deeper path.
+        return re.search(rf"(?<![\w/.]){re.escape(module.name)}\b", page) is not None
+    if f"`{module.as_posix()}`" in page:
+        return True
+    top, below = module.parts[0], Path(*module.parts[1:]).as_posix()
+    section = sections.get(top, "")
+    if f"`{below}`" in section:
+        return True
+    # A deeper module by its file name alone, if no other in its package has that name.
+    namesakes = [
+        other for other in _modules() if other.parts[0] == top and other.name == module.name
+    ]
+    return len(namesakes) == 1 and f"`{module.name}`" in section
+
+
+@pytest.mark.parametrize("module", _modules(), ids=str)
+def test_the_architecture_page_names_every_module(module):
+    page = ARCHITECTURE.read_text(encoding="utf-8")
+    assert _named(module, page, _sections(page)), f"{module} is not on {ARCHITECTURE.name}"
+
+
+@pytest.mark.parametrize(
+    "folder",
+    sorted(
+        path.name
+        for path in PACKAGE.iterdir()
+        # Code, not templates, translations or static files.
+        if path.is_dir() and any(path.rglob("*.py"))
+    ),
+)
+def test_the_architecture_page_names_every_package(folder):
+    assert f"{folder}/" in ARCHITECTURE.read_text(encoding="utf-8")

@@ -53,6 +53,8 @@ def next_attempt_after(attempts: int) -> timedelta:
 
 
 class PendingRevocation(models.Model):
+    """A deleted account's token, kept until Google has revoked its grant."""
+
     token = EncryptedTextField(_("token"))
     # Who it was, for the operator: the deleted account's Google id and email.
     sub = models.CharField(_("Google account id"), max_length=255, blank=True)
@@ -155,6 +157,9 @@ def revoke_pending(pending: PendingRevocation, *, retry: bool = True) -> bool | 
 
 @dataclass
 class PendingReport:
+    """What a retry of pending revocations did: ``revoked``, ``already_revoked``
+    (Google called the grant dead already), and the rows that failed again."""
+
     revoked: int = 0
     already_revoked: int = 0
     failures: list[PendingRevocation] = field(default_factory=list)

@@ -1,0 +1,5 @@
+"""Deprecated path: ``retry_pending_revocations`` lives in ``google_connect.grants``."""
+
+from google_connect._deprecation import moved_module
+
+__getattr__ = moved_module(__name__, "google_connect.grants")
