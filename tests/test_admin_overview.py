@@ -128,6 +128,17 @@ def test_the_list_has_five_columns(admin_client):
     assert head.count('<th scope="col"') == 6  # the checkbox column too
 
 
+def test_a_removed_clients_id_is_shortened_with_the_whole_id_in_its_title(admin_client):
+    # Printed whole, a Google client id made the list scroll sideways.
+    removed = "1234567890-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com"
+    make_account(client_id=removed)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+
+    assert f'<span class="gc-client-id" title="{removed}">1234567890-a…</span>' in page
+    assert f">{removed}<" not in page
+
+
 def test_search_by_sub_finds_the_account(admin_client):
     make_account(sub="1234567890", email="found@example.com")
     make_account(sub="other", email="other@example.com")

@@ -55,6 +55,9 @@ VISIBLE_FIELDS = (
     "updated_at",
 )
 
+# How much of a removed client's id the list shows (see GoogleAccountAdmin.client).
+CLIENT_ID_SHOWN = 12
+
 
 class ClientFilter(admin.SimpleListFilter):
     """The configured clients by name, and the accounts of clients no longer configured."""
@@ -181,9 +184,20 @@ class GoogleAccountAdmin(ReadOnlyAdmin, _ModelAdmin):
 
     @admin.display(description=_("OAuth client"), ordering="client_id")
     def client(self, account: GoogleAccount) -> str:
-        # Its name when configured, its id otherwise (a removed client).
+        # Its name when configured, its id otherwise (a removed client). A
+        # Google client id is 70-odd characters with nothing to break at, and
+        # printed whole it made the list scroll sideways; its first 12 (the
+        # Cloud project's number) tell clients apart, the title has the rest.
         found = clients.with_id(account.client_id)
-        return found.name if found is not None else account.client_id
+        if found is not None:
+            return found.name
+        if len(account.client_id) <= CLIENT_ID_SHOWN + 1:
+            return account.client_id
+        return format_html(
+            '<span class="gc-client-id" title="{}">{}…</span>',
+            account.client_id,
+            account.client_id[:CLIENT_ID_SHOWN],
+        )
 
     # The state the user's pages show (see GoogleAccount.effective_status): a
     # time-limited grant whose end date has passed is listed as ended even

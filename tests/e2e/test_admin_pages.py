@@ -1,4 +1,4 @@
-"""The admin pages an operator uses, in Chromium at 1280 px: no sideways scroll.
+"""The admin pages an operator uses, in Chromium at 1280 and 375 px.
 
 Apart from the demo tour (test_tour.py): the operator's pages, not the visitor's.
 """
@@ -19,7 +19,10 @@ pytestmark = [pytest.mark.e2e, stand_in_db_over_http]
 SCREENSHOT = "screenshot-admin-overview.png"
 USERNAME, PASSWORD = "operator", "operator-password"
 CHANGELIST = "/admin/google_connect/googleaccount/"
-WIDTH = 1280
+WIDTH, PHONE = 1280, 375
+# A removed client's id, as Google writes them: nothing in it to break at
+# after the hyphen, so printed whole it set the width of the list.
+REMOVED_CLIENT = "1234567890-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com"
 
 
 @pytest.fixture
@@ -28,7 +31,7 @@ def operator(django_user_model):
 
 
 @pytest.fixture
-def fleet(operator, monkeypatch):
+def fleet(operator, django_user_model, monkeypatch):
     monkeypatch.setattr(health, "_snapshots", {})
     now = timezone.now()
     for n in range(12):
@@ -36,12 +39,23 @@ def fleet(operator, monkeypatch):
             operator,
             sub=f"fleet-{n}",
             email=f"a-rather-long-address-number-{n}@subdomain.example.com",
-            client_id="1234567890-abcdefghijklmnopqrstuvwxyz012345.apps.googleusercontent.com",
+            client_id=REMOVED_CLIENT,
             refresh_token_expires_at=now + timedelta(days=3 * n) if n % 2 else None,
             status="reconnect_required" if n % 5 == 0 else "active",
             reconnect_reason="revoked" if n % 5 == 0 else "",
             last_refreshed_at=now - timedelta(days=n),
         )
+    # The longest values a row may hold: an address with no hyphen to break
+    # at, and a site whose usernames are email addresses.
+    long_name = django_user_model.objects.create_user(
+        "a-username-that-is-an-address@subdomain.example.com"
+    )
+    make_account(
+        long_name,
+        sub="104758293847561029384",
+        email="averyveryverylongmailboxnamewithoutanybreaksatall@subdomain.example.com",
+        client_id=REMOVED_CLIENT,
+    )
     today = timezone.localdate()
     for day in range(30):
         for kind, count in (
@@ -58,7 +72,26 @@ def scrolls_sideways(browser):
     )
 
 
-def test_the_admin_pages_fit_1280_px(browser, fleet):
+def results_width(browser):
+    """The list's table and the box it scrolls in: the admin's ``.results``
+    scrolls by itself, so the page fitting says nothing about the list."""
+    return browser.driver.execute_script(
+        "const box = document.querySelector('#changelist .results');"
+        "return [box.scrollWidth, box.clientWidth];"
+    )
+
+
+def emails_hidden(browser):
+    """The emails (each row's link) not wholly in view in the list's box, unscrolled."""
+    return browser.driver.execute_script(
+        "const box = document.querySelector('#changelist .results').getBoundingClientRect();"
+        "return [...document.querySelectorAll('#result_list .field-email')]"
+        "  .filter(cell => cell.getBoundingClientRect().right > box.right + 0.5)"
+        "  .map(cell => cell.textContent);"
+    )
+
+
+def test_the_admin_pages_fit_1280_and_375_px(browser, fleet):
     browser.driver.set_window_size(WIDTH, 900)
     try:
         browser.open(f"/admin/login/?next={CHANGELIST}")
@@ -71,6 +104,15 @@ def test_the_admin_pages_fit_1280_px(browser, fleet):
 
         assert "a-rather-long-address-number-0@subdomain.example.com" in browser.text
         assert not scrolls_sideways(browser)
+        scroll, box = results_width(browser)
+        assert scroll <= box, f"the list is {scroll} px wide in its {box} px box"
+        # A phone: the page itself fits (open() checks it), and the list
+        # scrolls in its own box, as Django's admin lists do on a phone, but
+        # only past each row's email: which account it is shows unscrolled.
+        browser.driver.set_window_size(PHONE, 900)
+        assert not scrolls_sideways(browser)
+        assert emails_hidden(browser) == []
+        browser.driver.set_window_size(WIDTH, 900)
 
         browser.open(CHANGELIST + "overview/")
         assert "Time-limited grants ending in the next 8 weeks" in browser.text
