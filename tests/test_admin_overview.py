@@ -1,5 +1,6 @@
 """The admin overview, the list's filters and search, and the detail page's words."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from google_connect.admin import overview
+from google_connect.admin import charts, overview
 from google_connect.models import DailyCount, GoogleSecurityEvent, PendingRevocation
 from google_connect.store import health
 from tests.factories import make_account
@@ -99,6 +100,21 @@ def test_the_overview_costs_the_same_queries_for_one_account_or_many(admin_clien
         admin_client.get(OVERVIEW)
 
     assert len(many) == len(one)
+
+
+def test_the_daily_chart_leaves_out_the_label_too_near_the_last():
+    days = [f"{n:02d} Nov" for n in range(1, 31)]
+
+    chart = charts.line_chart("Per day", days, [("refreshes", [1] * 30)])
+
+    # Every seventh day and the last, but not the 29th under the 30th.
+    assert re.findall(r'class="gc-label">([^<]*)<', chart) == [
+        "01 Nov",
+        "08 Nov",
+        "15 Nov",
+        "22 Nov",
+        "30 Nov",
+    ]
 
 
 def test_reasons_and_grants_ending_come_from_a_snapshot_at_most_a_minute_old(monkeypatch):
