@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -16,6 +17,7 @@ from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parent.parent
 CHANGELIST = "/admin/google_connect/googleaccount/"
 OVERVIEW = CHANGELIST + "overview/"
 TOKENS_REVOKED = "https://schemas.openid.net/secevent/oauth/event-type/tokens-revoked"
@@ -115,6 +117,24 @@ def test_the_daily_chart_leaves_out_the_label_too_near_the_last():
         "22 Nov",
         "30 Nov",
     ]
+
+
+def test_the_overview_makes_the_queries_its_reference_page_states(admin_client):
+    stated = re.search(
+        r"makes (\d+) SQL queries while its snapshots are fresh and (\d+) when",
+        " ".join((ROOT / "docs" / "reference" / "admin.md").read_text().split()),
+    )
+    make_account(sub="a")
+    admin_client.get(OVERVIEW)  # the snapshots, taken
+    with CaptureQueriesContext(connection) as fresh:
+        admin_client.get(OVERVIEW)
+    health._snapshots.clear()
+    overview._snapshots.clear()
+    with CaptureQueriesContext(connection) as taking:
+        admin_client.get(OVERVIEW)
+
+    assert stated is not None
+    assert (len(fresh), len(taking)) == (int(stated[1]), int(stated[2]))
 
 
 def test_reasons_and_grants_ending_come_from_a_snapshot_at_most_a_minute_old(monkeypatch):
