@@ -1,5 +1,6 @@
 """Small charts as inline SVG, drawn on the server: readable without JavaScript,
-coloured by the admin's own CSS variables, so they follow its light and dark themes."""
+coloured by CSS custom properties that the overview's template sets for the
+admin's light and dark themes."""
 
 from __future__ import annotations
 
@@ -9,9 +10,23 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 560, 200
-LEFT, BOTTOM, TOP = 40, 36, 16
-# One colour per line, all admin variables (see django/contrib/admin/static/admin/css/base.css).
-SERIES_COLOURS = ("var(--primary)", "var(--message-success-bg, #2e7d32)", "var(--error-fg)")
+# RIGHT: half a date label, so the last one, centred on the last day, is not cut off.
+LEFT, RIGHT, BOTTOM, TOP = 40, 24, 36, 16
+# The charts' own colours, not the admin's: its --primary is 2.4:1 against
+# its light background and 2:1 against its dark one, and a background colour
+# (--message-success-bg) drawn as a line was 1.1:1. The template sets these
+# for each theme; the fallbacks are the light theme's.
+SERIES_COLOURS = (
+    "var(--gc-chart-1, #2b6cb0)",
+    "var(--gc-chart-2, #2e7d32)",
+    "var(--gc-chart-3, #c62828)",
+)
+# The third line is dashed too: the second and third differ by hue alone for
+# red-green colour blindness.
+SERIES_DASHES = ("", "", "5 3")
+# A date label's width in the chart's units, "06 Dec" with room to spare:
+# a tick nearer than this to the last one would print over it.
+LABEL_WIDTH = 48
 
 
 def _svg(title: str, body: SafeString) -> SafeString:
@@ -66,10 +81,13 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[int]) -> SafeS
         )
     body = format_html_join(
         "",
-        '<rect x="{}" y="{}" width="{}" height="{}" fill="var(--primary)"/>'
+        '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>'
         '<text x="{}" y="{}" class="gc-value">{}</text>'
         '<text x="{}" y="{}" class="gc-label">{}</text>',
-        ((x, y, w, h, cx, vy, v, cx, ly, label) for x, y, w, h, cx, vy, v, ly, label in bars),
+        (
+            (x, y, w, h, SERIES_COLOURS[0], cx, vy, v, cx, ly, label)
+            for x, y, w, h, cx, vy, v, ly, label in bars
+        ),
     )
     return _svg(title, mark_safe(_axis(top) + body))  # noqa: S308  (built from format_html)
 
@@ -80,21 +98,23 @@ def line_chart(
     """One polyline per series, a legend, and every seventh label below."""
     top = max([v for _name, values in series for v in values] + [1])
     plot_height = HEIGHT - BOTTOM - TOP
-    step = (WIDTH - LEFT - 8) / max(len(labels) - 1, 1)
+    step = (WIDTH - LEFT - RIGHT) / max(len(labels) - 1, 1)
     lines = []
     for index, (name, values) in enumerate(series):
         colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        dash = SERIES_DASHES[index % len(SERIES_DASHES)]
         points = " ".join(
             f"{LEFT + i * step:.1f},{HEIGHT - BOTTOM - plot_height * v / top:.1f}"
             for i, v in enumerate(values)
         )
         lines.append(
             format_html(
-                '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>'
+                '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"{}/>'
                 '<rect x="{}" y="{}" width="10" height="10" fill="{}"/>'
                 '<text x="{}" y="{}" class="gc-legend">{}</text>',
                 points,
                 colour,
+                format_html(' stroke-dasharray="{}"', dash) if dash else "",
                 LEFT + 10 + index * 150,
                 HEIGHT - 12,
                 colour,
@@ -107,9 +127,17 @@ def line_chart(
         "",
         '<text x="{}" y="{}" class="gc-label">{}</text>',
         (
-            (f"{LEFT + i * step:.1f}", HEIGHT - BOTTOM + 14, label)
-            for i, label in enumerate(labels)
-            if i % 7 == 0 or i == len(labels) - 1
+            (f"{LEFT + i * step:.1f}", HEIGHT - BOTTOM + 14, labels[i])
+            for i in ticks_shown(labels, step)
         ),
     )
     return _svg(title, mark_safe(_axis(top) + ticks + "".join(lines)))  # noqa: S308
+
+
+def ticks_shown(labels: Sequence[str], step: float) -> list[int]:
+    """Every seventh label and the last, less one too near the last to fit
+    beside it (30 days put the 29th's "06 Dec" under the 30th's "07 Dec")."""
+    if not labels:
+        return []
+    last = len(labels) - 1
+    return [i for i in range(0, last, 7) if (last - i) * step >= LABEL_WIDTH] + [last]
