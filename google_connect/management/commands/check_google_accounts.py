@@ -107,7 +107,13 @@ class Command(BaseCommand):
         problems = []
         failed = sum(counts.get("failed", 0) for counts in done.values())
         if failed:
-            problems.append(f"{failed} warning(s) or refresh(es) failed")
+            problems.append(
+                _plural(
+                    failed,
+                    "%(count)d warning or refresh failed",
+                    "%(count)d warnings or refreshes failed",
+                )
+            )
         pending = report["pending_revocations"]
         if pending["overdue"] or pending["past_attempt_cap"]:
             # A grant still live at Google for an account we deleted.
