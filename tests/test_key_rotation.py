@@ -402,9 +402,7 @@ class TerminalOnStderr:
         return True
 
 
-def test_undecryptable_rows_are_written_above_the_progress_bar_never_glued_to_it(
-    settings, capsys
-):
+def test_undecryptable_rows_are_written_above_the_progress_bar_never_glued_to_it(settings, capsys):
     settings.FERNET_KEYS = [UNRELATED]
     for n in range(2):
         make_account(email=f"lost-{n}@example.com")
