@@ -29,17 +29,12 @@ from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    LocationParseError,
-    NameResolutionError,
-    NewConnectionError,
-)
+from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NewConnectionError
 from urllib3.util.connection import allowed_gai_family
-from urllib3.util.timeout import _DEFAULT_TIMEOUT
 
 _expires_at: ContextVar[float | None] = ContextVar("google_connect_deadline", default=None)
 
@@ -143,7 +138,9 @@ def create_connection(
         host.encode("idna")
     except UnicodeError:
         raise LocationParseError(f"'{host}', label empty or too long") from None
-    if timeout is _DEFAULT_TIMEOUT:
+    if timeout is not None and not isinstance(timeout, int | float):
+        # urllib3's "no timeout given" sentinel (its own in 2.x, socket's in
+        # 1.26): the socket default, as urllib3 leaves it.
         timeout = socket.getdefaulttimeout()
     error: OSError | None = None
     for family, kind, proto, _name, socket_address in socket.getaddrinfo(
@@ -176,6 +173,16 @@ def create_connection(
     raise OSError("getaddrinfo returns an empty list")
 
 
+def _lookup_failed(conn: Any, exc: socket.gaierror) -> NewConnectionError:
+    # urllib3 2 names a failed lookup (a NewConnectionError); 1.26, which
+    # requests still accepts, reports it as any failed connection.
+    named = getattr(urllib3.exceptions, "NameResolutionError", None)
+    if named is None:
+        return NewConnectionError(conn, f"Failed to establish a new connection: {exc}")
+    failed: NewConnectionError = named(conn.host, conn, exc)
+    return failed
+
+
 class _Deadlined:
     sock: Any
     timeout: Any
@@ -196,7 +203,7 @@ class _Deadlined:
                 socket_options=self.socket_options,
             )
         except socket.gaierror as exc:
-            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+            raise _lookup_failed(self, exc) from exc
         except TimeoutError as exc:
             raise ConnectTimeoutError(
                 self,
