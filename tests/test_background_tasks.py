@@ -273,7 +273,13 @@ def test_the_command_enqueues_the_daily_jobs(queued):
         "keep_alive",
         "retry_pending_revocations",
     ]
-    assert out.splitlines()[-1] == "3 job(s) enqueued on 'queued'"
+    assert out.splitlines()[-1] == "3 jobs enqueued on 'queued'"
+
+
+def test_the_command_says_one_job_in_the_singular(queued):
+    out, _ = enqueue_jobs("--only", "keep_alive")
+
+    assert out.splitlines()[-1] == "1 job enqueued on 'queued'"
 
 
 def test_the_command_enqueues_only_the_jobs_named(queued):
@@ -306,5 +312,20 @@ def test_the_command_fails_when_an_immediate_job_fails(monkeypatch):
 
     monkeypatch.setattr(background_tasks.jobs, "keep_alive", broken)
 
-    with pytest.raises(CommandError, match="1 job\\(s\\) failed: keep_alive"):
+    with pytest.raises(CommandError) as caught:
         enqueue_jobs("--only", "keep_alive")
+
+    assert str(caught.value) == "1 job failed: keep_alive"
+
+
+def test_the_command_counts_failed_jobs_in_the_plural(monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(background_tasks.jobs, "keep_alive", broken)
+    monkeypatch.setattr(background_tasks.jobs, "send_expiry_warnings", broken)
+
+    with pytest.raises(CommandError) as caught:
+        enqueue_jobs("--only", "keep_alive,send_expiry_warnings")
+
+    assert str(caught.value) == "2 jobs failed: keep_alive, send_expiry_warnings"

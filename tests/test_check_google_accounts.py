@@ -234,6 +234,20 @@ def test_keep_alive_counts_dead_grants_and_failures_and_exits_non_zero(google, s
     assert GoogleAccount.objects.get(pk=down.pk).status == "active"
 
 
+@pytest.mark.parametrize(
+    ("accounts", "message"),
+    [(1, "1 warning or refresh failed."), (2, "2 warnings or refreshes failed.")],
+)
+def test_the_failures_are_counted_in_the_singular_or_the_plural(google, accounts, message):
+    for _ in range(accounts):
+        make_account(last_refreshed_at=ago(160))
+    google.token({"error": "backend_error"}, status=503)
+
+    _, _, error = run("--keep-alive")
+
+    assert str(error) == message
+
+
 def test_keep_alive_with_ids_takes_only_those_still_idle(google):
     chosen = make_account(last_refreshed_at=ago(160))
     make_account(last_refreshed_at=ago(160))

@@ -1,5 +1,6 @@
 """FERNET_KEYS rotation, and rows that no configured key can decrypt."""
 
+import sys
 from datetime import timedelta
 from io import StringIO
 
@@ -386,3 +387,32 @@ def test_rotating_some_ids_leaves_the_other_rows_alone(settings, old_key_account
     assert decrypts_with(NEW, raw_tokens(second.pk)[0]) == "ya29.ROT-1"
     for account in (first, third):
         assert decrypts_with(OLD, raw_tokens(account.pk)[0]) == account.access_token
+
+
+class TerminalOnStderr:
+    """A terminal that is the process's stderr, where tqdm draws its bar."""
+
+    def write(self, text):
+        sys.stderr.write(text)
+
+    def flush(self):
+        sys.stderr.flush()
+
+    def isatty(self):
+        return True
+
+
+def test_undecryptable_rows_are_written_above_the_progress_bar_never_glued_to_it(settings, capsys):
+    settings.FERNET_KEYS = [UNRELATED]
+    for n in range(2):
+        make_account(email=f"lost-{n}@example.com")
+        pending(f"1//LOST-{n}")
+    settings.FERNET_KEYS = [NEW, OLD]
+
+    with pytest.raises(CommandError):
+        call_command("rotate_google_token_keys", stdout=StringIO(), stderr=TerminalOnStderr())
+
+    err = capsys.readouterr().err
+    assert err.count("undecryptable: ") == 4
+    for before in err.split("undecryptable: ")[:-1]:
+        assert before.endswith(("\r", "\n")), repr(before[-40:])

@@ -14,8 +14,9 @@ beside the behaviour's other tests (each was run against its mutant):
   test_risc_events::test_a_sub_of_the_longest_stored_length_is_matched
 - security_event_token: CLOCK_SKEW_SECONDS 600:
   test_risc_receiver::test_a_token_issued_minutes_ahead_is_refused
-- security_event_token: empty audiences kept:
-  test_risc_receiver::test_an_empty_client_id_is_no_audience
+- security_event_token: empty audiences kept (conf.risc_audiences already
+  drops an empty CLIENT_ID, so only an empty RISC_AUDIENCES entry reaches it):
+  test_risc_receiver::test_an_empty_risc_audience_matches_no_token
 - receiver: declared-length check removed:
   test_risc_receiver::test_a_declared_length_over_the_cap_is_refused_before_the_body_is_read
 - receiver: Cache-Control no-store removed:

@@ -270,6 +270,15 @@ def test_an_empty_client_id_is_no_audience(client, risc, settings):
     assert_refused(risc.post(client, sign(claims(aud=""))), "invalid_audience")
 
 
+@pytest.mark.parametrize("aud", ["", [""]], ids=["aud a string", "aud a list"])
+def test_an_empty_risc_audience_matches_no_token(client, risc, settings, aud):
+    # Check E051 refuses [""], but a site running without its checks still
+    # must not accept a token addressed to "": PyJWT would, for aud=[""].
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "RISC_AUDIENCES": [""]}
+
+    assert_refused(risc.post(client, sign(claims(aud=aud))), "invalid_audience")
+
+
 def test_a_declared_length_over_the_cap_is_refused_before_the_body_is_read(client, risc):
     # A good token, announced as larger than any token: refused unread, so a
     # sender cannot make the site read megabytes before saying no.

@@ -59,6 +59,26 @@ def test_the_library_keep_alive_runs_one_worker_on_sqlite(google, caplog):
 
 @on_sqlite
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "jobs", [["--refresh-expiring"], ["--keep-alive", "--refresh-expiring"]], ids=" ".join
+)
+def test_refresh_expiring_with_workers_says_once_that_sqlite_runs_one(google, jobs):
+    for _ in range(2):
+        make_account(expires_at=timezone.now() + timedelta(minutes=1))
+    google.token()
+    out, err = StringIO(), StringIO()
+
+    call_command("check_google_accounts", *jobs, "--workers", "4", stdout=out, stderr=err)
+
+    assert "expiring: 2 refreshed, 0 reconnect required, 0 failed" in out.getvalue()
+    assert err.getvalue() == (
+        "SQLite has one write lock for the whole database ('default'): "
+        "running 1 worker instead of 4.\n"
+    )
+
+
+@on_sqlite
+@pytest.mark.django_db
 def test_revoke_with_workers_says_once_that_sqlite_runs_one(google):
     for _ in range(3):
         make_account()

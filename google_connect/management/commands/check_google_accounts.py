@@ -49,8 +49,8 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=1,
-            help=f"Concurrent keep-alive refreshes, each with its own database connection "
-            f"(1 to {MAX_WORKERS}, default 1).",
+            help=f"Concurrent --keep-alive and --refresh-expiring refreshes, each with its own "
+            f"database connection (1 to {MAX_WORKERS}, default 1; 1 on SQLite).",
         )
         parser.add_argument(
             "--refresh-expiring",
@@ -66,7 +66,9 @@ class Command(BaseCommand):
         bulk = engine(options["concurrency"])
         database = resolve_database(options["database"])
         if message := one_worker_on_sqlite(options["workers"], database):
-            if options["keep_alive"]:
+            # Said once, for whichever of the jobs with workers runs; the
+            # library functions would log it again, so they get 1.
+            if options["keep_alive"] or options["refresh_expiring"]:
                 self.stderr.write(message)
             options["workers"] = 1
         done: dict[str, dict[str, int]] = {}
@@ -105,7 +107,13 @@ class Command(BaseCommand):
         problems = []
         failed = sum(counts.get("failed", 0) for counts in done.values())
         if failed:
-            problems.append(f"{failed} warning(s) or refresh(es) failed")
+            problems.append(
+                _plural(
+                    failed,
+                    "%(count)d warning or refresh failed",
+                    "%(count)d warnings or refreshes failed",
+                )
+            )
         pending = report["pending_revocations"]
         if pending["overdue"] or pending["past_attempt_cap"]:
             # A grant still live at Google for an account we deleted.

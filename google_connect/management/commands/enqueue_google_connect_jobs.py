@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import ngettext
 
 from google_connect.store.jobs import DAILY
 
@@ -44,9 +45,23 @@ class Command(BaseCommand):
                 self.stderr.write(f"{name} failed: {result.errors[-1].exception_class_path}")
             else:
                 self.stdout.write(f"{name}: {result.id} ({str(result.status).lower()})")
-        self.stdout.write(f"{len(names)} job(s) enqueued on {background_tasks.backend_alias()!r}")
+        self.stdout.write(
+            ngettext(
+                "%(count)d job enqueued on %(backend)s",
+                "%(count)d jobs enqueued on %(backend)s",
+                len(names),
+            )
+            % {"count": len(names), "backend": repr(background_tasks.backend_alias())}
+        )
         if failed:
-            raise CommandError(f"{len(failed)} job(s) failed: {', '.join(failed)}")
+            raise CommandError(
+                ngettext(
+                    "%(count)d job failed: %(names)s",
+                    "%(count)d jobs failed: %(names)s",
+                    len(failed),
+                )
+                % {"count": len(failed), "names": ", ".join(failed)}
+            )
 
     def names(self, only: str | None) -> list[str]:
         if only is None:

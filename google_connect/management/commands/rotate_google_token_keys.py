@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import ngettext
-from tqdm import tqdm
 
 from google_connect.management.databases import add_database_argument, resolve_database
+from google_connect.management.progress import progress_bar, write_above
 from google_connect.store.models import GoogleAccount
 from google_connect.store.pending_revocation import PendingRevocation
 from google_connect.store.rotation import UNDECRYPTABLE, rotate_keys
@@ -40,37 +40,35 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         dry_run = options["dry_run"]
         database = resolve_database(options["database"])
-        progress = (
-            tqdm(
-                total=GoogleAccount.objects.using(database).count()
-                + PendingRevocation.objects.using(database).count(),
-                unit="row",
-            )
-            if self.stderr.isatty()
-            else None
+        total = (
+            GoogleAccount.objects.using(database).count()
+            + PendingRevocation.objects.using(database).count()
         )
+        with progress_bar(enabled=self.stderr.isatty(), total=total, unit="row") as bar:
 
-        def on_row(account_id: int, email: str, state: str) -> None:
-            if state == UNDECRYPTABLE:
-                self.stderr.write(
-                    f"undecryptable: account {account_id} {email}: no key in FERNET_KEYS "
-                    "decrypts its tokens; left untouched"
-                )
-            if progress:
-                progress.update()
+            def on_row(account_id: int, email: str, state: str) -> None:
+                if state == UNDECRYPTABLE:
+                    write_above(
+                        bar,
+                        self.stderr.write,
+                        f"undecryptable: account {account_id} {email}: no key in FERNET_KEYS "
+                        "decrypts its tokens; left untouched",
+                    )
+                bar.update()
 
-        def on_pending(pending_id: int, email: str, state: str) -> None:
-            if state == UNDECRYPTABLE:
-                self.stderr.write(
-                    f"undecryptable: pending revocation {pending_id} {email}: no key in "
-                    "FERNET_KEYS decrypts its token; left untouched"
-                )
-            if progress:
-                progress.update()
+            def on_pending(pending_id: int, email: str, state: str) -> None:
+                if state == UNDECRYPTABLE:
+                    write_above(
+                        bar,
+                        self.stderr.write,
+                        f"undecryptable: pending revocation {pending_id} {email}: no key in "
+                        "FERNET_KEYS decrypts its token; left untouched",
+                    )
+                bar.update()
 
-        report = rotate_keys(dry_run=dry_run, on_row=on_row, on_pending=on_pending, using=database)
-        if progress:
-            progress.close()
+            report = rotate_keys(
+                dry_run=dry_run, on_row=on_row, on_pending=on_pending, using=database
+            )
         accounts, pending = accounts_and_pending(report.rotated, report.pending_rotated)
         verb = "would be re-encrypted" if dry_run else "re-encrypted"
         current = report.current + report.pending_current
