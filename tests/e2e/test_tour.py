@@ -13,6 +13,7 @@ from selenium.webdriver.common.by import By
 from example_project import demo
 from google_connect.exceptions import ReconnectRequired
 from google_connect.models import GoogleAccount
+from tests.e2e.browser import WIDTHS
 from tests.stand_in import EMAIL_SCOPE, stand_in_db_over_http
 
 pytestmark = [pytest.mark.e2e, stand_in_db_over_http]
@@ -221,10 +222,12 @@ def disconnect_from_the_accounts_page(browser):
     browser.press("Manage your Google accounts")
     assert browser.path == "/google/accounts/"
     assert "Calendar: granted" in browser.text
+    assert_address_breaks_only_after_the_at(browser, ".google-connect-account h2")
     browser.screenshot(ACCOUNTS_SCREENSHOT)
 
     browser.press("Disconnect")
     assert "Disconnect ada.lovelace@example.com?" in browser.text
+    assert_address_breaks_only_after_the_at(browser, ".google-connect-confirm h2")
     # One Disconnect button: the confirm step's "Yes, disconnect".
     assert browser.driver.find_elements(By.XPATH, '//button[normalize-space(.)="Disconnect"]') == []
     assert GoogleAccount.objects.exists()
@@ -294,6 +297,14 @@ def remove_access_in_the_google_account(browser):
     browser.open("/")
     assert "Reconnect required: access was removed in your Google account" in browser.text
     assert GoogleAccount.objects.get().reconnect_reason == "revoked"
+
+
+def assert_address_breaks_only_after_the_at(browser, css):
+    """At every width the heading ``css`` shows Ada's address whole on a line,
+    or broken after its "@" ("ada.lovelace@" / "example.com"), never mid-word."""
+    for width in WIDTHS:
+        lines = "\n".join(browser.lines_of(css, width))
+        assert ADA in lines or ADA.replace("@", "@\n") in lines, (width, lines)
 
 
 def run_admin_action(browser, action):
