@@ -24,6 +24,10 @@ class Browser:
         self.base_url = base_url
         self.screenshot_dir = screenshot_dir
 
+    def at(self, base_url: str) -> Browser:
+        """The same browser, on the site served at ``base_url`` (another host name)."""
+        return Browser(self.driver, base_url, self.screenshot_dir)
+
     def open(self, path: str) -> None:
         self.driver.get(self.base_url + path)
         self.assert_fits()

@@ -57,9 +57,10 @@ def test_demo_tour(browser, visitor):
     disconnect_from_the_accounts_page(browser)
     grant_access_for_7_days_until_it_ends(browser)
     remove_access_in_the_google_account(browser)
+    connect_the_same_account_through_the_second_client(browser)
 
 
-def log_in(browser):
+def log_in(browser, *, connected=False):
     browser.open("/")
     assert BANNER in browser.text
     browser.press("Log in")
@@ -68,7 +69,7 @@ def log_in(browser):
     browser.press("Log in")
 
     assert browser.path == "/"
-    assert "No Google account is connected." in browser.text
+    assert ("No Google account is connected." not in browser.text) is connected
 
 
 def connect_google_allowing_everything(browser):
@@ -305,6 +306,45 @@ def assert_address_breaks_only_after_the_at(browser, css):
     for width in WIDTHS:
         lines = "\n".join(browser.lines_of(css, width))
         assert ADA in lines or ADA.replace("@", "@\n") in lines, (width, lines)
+
+
+def connect_the_same_account_through_the_second_client(browser):
+    # Reconnected at 127.0.0.1 (the default client), then connected again at
+    # localhost: the example site picks the client by host, and the stand-in
+    # registers the second in a Cloud project of its own.
+    browser.press("Reconnect")
+    browser.press("Allow")
+    assert "Active · 3 scopes" in browser.text
+    twin = browser.at(demo.twin_base_url(browser.base_url))
+    log_in(twin, connected=True)  # cookies are per host: a new session there
+    twin.press("Connect Google")
+    assert f"{demo.SECOND_CLIENT_NAME} wants access to your Google Account" in twin.text
+
+    twin.press("Allow")
+
+    assert (twin.path, twin.status) == ("/", 200)
+    # One user, one Google account, two grants: a row per client.
+    rows = GoogleAccount.objects.order_by("pk")
+    assert [(a.user.username, a.email, a.client_id) for a in rows] == [
+        (USERNAME, ADA, demo.CLIENT_ID),
+        (USERNAME, ADA, demo.SECOND_CLIENT_ID),
+    ]
+    assert twin.text.count(f"Ada Lovelace <{ADA}>") == 2
+    assert "OAuth client: default" in twin.text and "OAuth client: second" in twin.text
+    twin.open(CHANGELIST)
+    cells = twin.driver.find_elements(By.CSS_SELECTOR, "td.field-client")
+    assert sorted(cell.text for cell in cells) == ["default", demo.SECOND_CLIENT]
+    twin.open(demo.PERMISSIONS_PATH)
+    assert twin.text.count(ADA) == 2
+    assert demo.CLIENT_NAME in twin.text and demo.SECOND_CLIENT_NAME in twin.text
+    # Each grant stands alone: disconnecting the newer leaves the other live.
+    twin.open("/")
+    twin.press("Disconnect")
+    assert [a.client_id for a in GoogleAccount.objects.all()] == [demo.CLIENT_ID]
+    assert "Active · 3 scopes" in twin.text
+    twin.open(demo.PERMISSIONS_PATH)
+    assert twin.text.count(ADA) == 1
+    assert demo.SECOND_CLIENT_NAME not in twin.text
 
 
 def run_admin_action(browser, action):
