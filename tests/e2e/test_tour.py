@@ -23,6 +23,12 @@ SCREENSHOT = "screenshot-home.png"
 ERROR_SCREENSHOT = "screenshot-error.png"
 ACCOUNTS_SCREENSHOT = "screenshot-accounts.png"
 CONSENT_SCREENSHOT = "screenshot-consent.png"
+CONFIRM_SCREENSHOT = "screenshot-confirm-disconnect.png"
+DISCONNECTED_SCREENSHOT = "screenshot-disconnected.png"
+END_NOW_SCREENSHOT = "screenshot-end-now.png"
+ENDED_SCREENSHOT = "screenshot-ended.png"
+CONNECTED_SCREENSHOT = "screenshot-connected.png"
+TWO_CLIENTS_SCREENSHOT = "screenshot-two-clients.png"
 BANNER = "Demo mode: Google is simulated locally"
 SPEC_TEXT = "Something went wrong; to fix this please disconnect Google completely then retry."
 HELP_URL = "https://myaccount.google.com/permissions"
@@ -229,6 +235,7 @@ def disconnect_from_the_accounts_page(browser):
     browser.press("Disconnect")
     assert "Disconnect ada.lovelace@example.com?" in browser.text
     assert_address_breaks_only_after_the_at(browser, ".google-connect-confirm h2")
+    browser.screenshot(CONFIRM_SCREENSHOT)
     # One Disconnect button: the confirm step's "Yes, disconnect".
     assert browser.driver.find_elements(By.XPATH, '//button[normalize-space(.)="Disconnect"]') == []
     assert GoogleAccount.objects.exists()
@@ -240,6 +247,7 @@ def disconnect_from_the_accounts_page(browser):
         in browser.text
     )
     assert "No Google account is connected." in browser.text
+    browser.screenshot(DISCONNECTED_SCREENSHOT)
     assert not GoogleAccount.objects.exists()
     assert_no_grant_at_the_stand_in(browser)
 
@@ -258,6 +266,7 @@ def grant_access_for_7_days_until_it_ends(browser):
     # days passing would, makes the end date the site stored a past one.
     browser.open(demo.PERMISSIONS_PATH)
     assert "access until" in browser.text
+    browser.screenshot(END_NOW_SCREENSHOT)
     browser.press("End now")
     assert "Access ended, as if its time had run out." in browser.text
     assert ADA not in browser.text
@@ -270,6 +279,7 @@ def grant_access_for_7_days_until_it_ends(browser):
     assert "Time-limited access ended" in browser.text
     reconnect = f"/google/accounts/authorize?account={account.pk}&next=/"
     assert browser.link_to(reconnect) == "Reconnect"
+    browser.screenshot(ENDED_SCREENSHOT)
     browser.press("Manage your Google accounts")
     assert "Reconnect required: Time-limited access ended" in browser.text
     # The stand-in agrees: the next refresh is refused.
@@ -287,6 +297,7 @@ def remove_access_in_the_google_account(browser):
     browser.open("/google/accounts/authorize")
     browser.press("Allow")
     assert "Your Google account ada.lovelace@example.com is connected." in browser.text
+    browser.screenshot(CONNECTED_SCREENSHOT)
     browser.press("See your Google accounts")
     assert browser.path == "/google/accounts/"
     browser.open("/fake-google/permissions")
@@ -331,6 +342,7 @@ def connect_the_same_account_through_the_second_client(browser):
     ]
     assert twin.text.count(f"Ada Lovelace <{ADA}>") == 2
     assert "OAuth client: default" in twin.text and "OAuth client: second" in twin.text
+    twin.screenshot(TWO_CLIENTS_SCREENSHOT)
     twin.open(CHANGELIST)
     cells = twin.driver.find_elements(By.CSS_SELECTOR, "td.field-client")
     assert sorted(cell.text for cell in cells) == ["default", demo.SECOND_CLIENT]
