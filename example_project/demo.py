@@ -138,6 +138,10 @@ def fake_google_settings(base_url: str) -> dict[str, Any]:
         # "Remove access" pushes them (the site's receiver).
         "RISC_ISSUER": base_url.rstrip("/") + STAND_IN_PREFIX + "/",
         "RISC_RECEIVER_URL": base_url.rstrip("/") + RISC_RECEIVER_PATH,
+        # The demo's clock: "End now" ends a time-limited grant at the
+        # stand-in and moves the end date the site stored to now, as the
+        # days passing would (Google itself tells no site).
+        "ON_END_NOW": "example_project.demo_clock.grant_ended",
     }
 
 

@@ -12,14 +12,28 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from google_connect.conf import get_settings
 from google_connect.decorators import google_scopes_required
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired
+from google_connect.google import clients
 from google_connect.web.flow import client_for_request
 
 from . import demo
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    accounts = request.user.google_accounts.all() if request.user.is_authenticated else []
+    accounts = list(request.user.google_accounts.all()) if request.user.is_authenticated else []
+    # One Google account connected through two OAuth clients is two rows that
+    # look alike (the demo's second client, at the other loopback name): then
+    # each row names its client, as the admin does.
+    names = [client_name(account.client_id) for account in accounts]
+    if len(set(names)) > 1:
+        for account, name in zip(accounts, names, strict=True):
+            account.client_name = name
     return render(request, "home.html", {"accounts": accounts})
+
+
+def client_name(client_id: str) -> str:
+    """The site's name for an account's OAuth client; its id once no longer configured."""
+    found = clients.with_id(client_id)
+    return found.name if found is not None else client_id
 
 
 @google_scopes_required("calendar")

@@ -60,7 +60,8 @@ def test_each_account_shows_avatar_email_status_and_features(alice, user):
 
     first = section(html, with_picture)
     assert '<img class="google-connect-avatar" src="https://example.com/a.png" alt=""' in first
-    assert "<h2 id=" in first and "ada@example.com</h2>" in first
+    # The heading offers its line break after the "@" (see test_the_email_heading_...).
+    assert "<h2 id=" in first and "ada@<wbr>example.com</h2>" in first
     assert ">Active</dd>" in first
     assert 'data-feature="calendar" data-granted="false"' in first
     assert '<input type="hidden" name="scopes" value="calendar">' in first
@@ -76,7 +77,10 @@ def test_each_account_shows_avatar_email_status_and_features(alice, user):
     assert ">Reconnect</button>" in second
     assert ">Disconnect</button>" in second
     assert "Connect another Google account" in html
-    assert html.index("grace@example.com") < html.index("ada@example.com")  # newest first
+    # Newest first (by section: the headings' addresses carry a <wbr>).
+    assert html.index(f'data-account="{broken.pk}"') < html.index(
+        f'data-account="{with_picture.pk}"'
+    )
 
 
 def test_no_token_is_ever_on_the_page(alice, user):
@@ -152,7 +156,8 @@ def test_disconnect_asks_for_confirmation_then_posts(alice, user, google):
 
     confirm = alice.get(PAGE, {"disconnect": account.pk}).content.decode()
 
-    assert "Disconnect ada@example.com?" in confirm
+    # A line break offered after the "@", as in the account's own heading.
+    assert "Disconnect ada@<wbr>example.com?" in confirm
     assert f'<form method="post" action="/google/accounts/{account.pk}/disconnect">' in confirm
     assert 'name="csrfmiddlewaretoken"' in confirm
     assert '<input type="hidden" name="next" value="/google/accounts/">' in confirm
@@ -276,3 +281,17 @@ def test_every_page_links_the_apps_stylesheet(alice, user):
     html = alice.get(PAGE).content.decode()
 
     assert '<link rel="stylesheet" href="/static/google_connect/google_connect.css">' in html
+
+
+def test_the_email_heading_offers_its_line_break_after_the_at_and_escapes_the_rest(alice, user):
+    # A phone breaks the heading there ("ada.lovelace@" / "example.com"),
+    # not wherever the line runs out; tests/e2e/test_tour.py checks the layout.
+    odd = make_account(user, email="o'brien&co@example.com")
+    bare = make_account(user, sub="<sub-1>", email="")
+
+    html = alice.get(PAGE).content.decode()
+    confirm = alice.get(PAGE, {"disconnect": odd.pk}).content.decode()
+
+    assert "o&#x27;brien&amp;co@<wbr>example.com</h2>" in section(html, odd)
+    assert "&lt;sub-1&gt;</h2>" in section(html, bare)
+    assert "Disconnect o&#x27;brien&amp;co@<wbr>example.com?</h2>" in confirm

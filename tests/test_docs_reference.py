@@ -17,7 +17,7 @@ from django.core.management import load_command_class
 from google_connect import checks
 from google_connect.conf import DEFAULTS
 from google_connect.store.reasons import ReconnectReason
-from google_connect.web.error_texts import ERROR_TEXTS
+from google_connect.web.error_texts import DISCONNECT_REASONS, ERROR_TEXTS
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "docs" / "reference"
@@ -125,6 +125,18 @@ def test_every_error_page_reason_is_listed(reason):
     rows = table_rows(section(page("errors.md"), "Why a connection failed: the error page"))
 
     assert reason in rows
+
+
+@pytest.mark.parametrize("reason", sorted(set(ERROR_TEXTS) - NOT_ON_THE_ERROR_PAGE))
+def test_the_error_table_says_where_the_spec_sentence_is_shown_as_the_code_decides(reason):
+    rows = table_rows(section(page("errors.md"), "Why a connection failed: the error page"))
+    shown = rows[reason][3]
+
+    if reason == "token_exchange_failed":
+        # Only for a refused code (needs_disconnect reads the error's code).
+        assert shown.startswith("only when Google answered `invalid_grant`")
+    else:
+        assert shown == ("yes" if reason in DISCONNECT_REASONS else "no")
 
 
 def test_the_command_options_are_found():

@@ -4,6 +4,7 @@ import pytest
 
 from example_project import demo
 from example_project.tenancy import google_client
+from tests.factories import make_account
 from tests.stand_in import stand_in_db
 
 pytestmark = stand_in_db
@@ -55,3 +56,18 @@ def test_the_token_endpoint_knows_each_client_by_its_own_secret(example_site, tw
     # Past the client check: the refresh token is what is refused.
     assert (own.status_code, own.json()["error"]) == (400, "invalid_grant")
     assert (unknown.status_code, unknown.json()["error"]) == (401, "invalid_client")
+
+
+def test_the_home_page_names_each_rows_client_only_when_a_user_has_several(
+    example_site, two_clients, alice, user
+):
+    make_account(user, sub="ada", email="ada@example.com", client_id=demo.CLIENT_ID)
+
+    alone = alice.get("/").content.decode()
+    make_account(user, sub="ada", email="ada@example.com", client_id=demo.SECOND_CLIENT_ID)
+    both = alice.get("/").content.decode()
+
+    # One client: nothing to tell the rows apart from, so no label.
+    assert "OAuth client:" not in alone
+    assert both.count("&lt;ada@example.com&gt;") == 2
+    assert "OAuth client: default" in both and "OAuth client: second" in both

@@ -7,10 +7,12 @@ grants of its own. Every request names its client, and is checked against it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 
 @dataclass(frozen=True, repr=False)
@@ -32,6 +34,18 @@ def oauth_issuer() -> str:
     """The ``iss`` the consent page adds to every redirect (``FAKE_GOOGLE["ISSUER"]``)."""
     raw = getattr(settings, "FAKE_GOOGLE", None)
     return raw.get("ISSUER", GOOGLE_ISSUER) if isinstance(raw, dict) else GOOGLE_ISSUER
+
+
+def end_now_hook() -> Callable[..., object] | None:
+    """What "End now" calls besides ending the grant (``FAKE_GOOGLE["ON_END_NOW"]``), if set.
+
+    Google has no such thing: a demo's way to let the time pass at the site
+    too (example_project/demo_clock.py). Called with ``client_id``, ``sub``
+    and ``ended_at``.
+    """
+    raw = getattr(settings, "FAKE_GOOGLE", None)
+    path = raw.get("ON_END_NOW") if isinstance(raw, dict) else None
+    return import_string(path) if path else None
 
 
 def registered_client() -> RegisteredClient:

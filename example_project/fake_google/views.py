@@ -11,7 +11,7 @@ from google_connect.scopes.names import describe
 
 from . import authorization, risc
 from .authorization import AuthorizationError, AuthorizationRequest
-from .conf import client_with_id, registered_client
+from .conf import client_with_id, end_now_hook, registered_client
 from .forms import ConsentForm
 from .identities import IDENTITIES
 from .models import AuthorizationCode, Grant
@@ -106,7 +106,8 @@ class PermissionsView(View):
     In demo mode it is the error page's guide (``HELP_URL``), so its advice
     works offline. Removing a grant revokes it, as the revoke endpoint does:
     the site's stored tokens stop working. "End now" ends a time-limited
-    grant as if its days had passed: the demo's clock, which Google has not.
+    grant as if its days had passed: the demo's clock, which Google has not
+    (see ``end_now_hook``).
     """
 
     http_method_names = ["get", "post"]
@@ -116,6 +117,7 @@ class PermissionsView(View):
         grants = [
             {
                 "grant": grant,
+                "client_name": client_name(grant.client_id),
                 "identity": IDENTITIES.get(grant.identity),
                 "scopes": [describe(scope) for scope in grant.scope_list],
             }
@@ -123,7 +125,6 @@ class PermissionsView(View):
         ]
         context = {
             "grants": grants,
-            "client_name": registered_client().name,
             "removed": "removed" in request.GET,
             "ended": "ended" in request.GET,
         }
@@ -137,9 +138,13 @@ class PermissionsView(View):
         if request.POST.get("action") == "end":
             if grant.expires_at is None:
                 raise Http404("Only a time-limited grant can be ended now.")
-            # Google tells no one when a time limit runs out: the site finds
-            # out from the end date it stored, or its next refresh.
             grant.end_now()
+            # Google tells no one when a time limit runs out: a site sees it
+            # from the end date it stored, which the days passing would have
+            # made past. The demo makes them pass at the site too, if it asks.
+            hook, identity = end_now_hook(), IDENTITIES.get(grant.identity)
+            if hook is not None and identity is not None:
+                hook(client_id=grant.client_id, sub=identity.sub, ended_at=grant.expires_at)
             return HttpResponseRedirect(reverse("fake_google:permissions") + "?ended=1")
         grant.revoke()
         # As Google does for sites with Cross-Account Protection: the site
@@ -153,6 +158,12 @@ def avatar(request: HttpRequest, key: str) -> HttpResponse:
     if identity is None:
         raise Http404("No such demo account.")
     return HttpResponse(identity.avatar_svg(), content_type="image/svg+xml")
+
+
+def client_name(client_id: str) -> str:
+    """The name a grant's client registered under (each of the demo's two has its own)."""
+    client = client_with_id(client_id)
+    return client.name if client is not None else client_id
 
 
 def requested_client(request: HttpRequest):

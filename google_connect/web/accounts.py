@@ -16,6 +16,7 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.html import conditional_escape, format_html
 from django.views import View
 
 from google_connect.scopes import sets as scope_sets
@@ -39,6 +40,20 @@ class AccountRow:
 
     account: GoogleAccount
     features: list[Feature]
+
+    @property
+    def heading(self) -> str:
+        """The email (or ``sub``) that heads the row, HTML with a line break offered after "@".
+
+        A phone is narrower than most addresses: "ada.lovelace@" / "example.com"
+        reads as an address, where a break wherever the line runs out
+        ("…@example.co" / "m") does not.
+        """
+        email = self.account.email
+        if "@" not in email:
+            return conditional_escape(email or self.account.sub)
+        local, _, domain = email.rpartition("@")
+        return format_html("{}@<wbr>{}", local, domain)
 
     @property
     def initials(self) -> str:

@@ -24,6 +24,10 @@ class Browser:
         self.base_url = base_url
         self.screenshot_dir = screenshot_dir
 
+    def at(self, base_url: str) -> Browser:
+        """The same browser, on the site served at ``base_url`` (another host name)."""
+        return Browser(self.driver, base_url, self.screenshot_dir)
+
     def open(self, path: str) -> None:
         self.driver.get(self.base_url + path)
         self.assert_fits()
@@ -106,6 +110,34 @@ class Browser:
     @property
     def html(self) -> str:
         return self.driver.page_source
+
+    def lines_of(self, css: str, width: int) -> list[str]:
+        """The text of the element ``css`` line by line, as laid out ``width`` px wide."""
+        self.driver.set_window_size(width, HEIGHT)
+        element = self.driver.find_element(By.CSS_SELECTOR, css)
+        # Character by character: where a character starts lower than the one
+        # before, the browser broke the line.
+        return self.driver.execute_script(
+            """
+            const walker = document.createTreeWalker(arguments[0], NodeFilter.SHOW_TEXT);
+            const lines = [""];
+            let top = null;
+            for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+              for (let i = 0; i < node.data.length; i++) {
+                const range = document.createRange();
+                range.setStart(node, i);
+                range.setEnd(node, i + 1);
+                const box = range.getClientRects()[0];
+                if (!box) continue;
+                if (top !== null && box.top > top + 1) lines.push("");
+                top = box.top;
+                lines[lines.length - 1] += node.data[i];
+              }
+            }
+            return lines.map((line) => line.trim()).filter((line) => line);
+            """,
+            element,
+        )
 
     def link_to(self, href: str) -> str:
         return self.driver.find_element(By.CSS_SELECTOR, f'a[href="{href}"]').text

@@ -6,8 +6,6 @@ The site and the stand-in for Google each have their own file-backed SQLite
 database, as under ``make demo`` (tests/settings.py).
 """
 
-from datetime import timedelta
-
 import pytest
 from django.utils import timezone
 from selenium.webdriver.common.by import By
@@ -15,6 +13,7 @@ from selenium.webdriver.common.by import By
 from example_project import demo
 from google_connect.exceptions import ReconnectRequired
 from google_connect.models import GoogleAccount
+from tests.e2e.browser import WIDTHS
 from tests.stand_in import EMAIL_SCOPE, stand_in_db_over_http
 
 pytestmark = [pytest.mark.e2e, stand_in_db_over_http]
@@ -24,6 +23,12 @@ SCREENSHOT = "screenshot-home.png"
 ERROR_SCREENSHOT = "screenshot-error.png"
 ACCOUNTS_SCREENSHOT = "screenshot-accounts.png"
 CONSENT_SCREENSHOT = "screenshot-consent.png"
+CONFIRM_SCREENSHOT = "screenshot-confirm-disconnect.png"
+DISCONNECTED_SCREENSHOT = "screenshot-disconnected.png"
+END_NOW_SCREENSHOT = "screenshot-end-now.png"
+ENDED_SCREENSHOT = "screenshot-ended.png"
+CONNECTED_SCREENSHOT = "screenshot-connected.png"
+TWO_CLIENTS_SCREENSHOT = "screenshot-two-clients.png"
 BANNER = "Demo mode: Google is simulated locally"
 SPEC_TEXT = "Something went wrong; to fix this please disconnect Google completely then retry."
 HELP_URL = "https://myaccount.google.com/permissions"
@@ -58,9 +63,10 @@ def test_demo_tour(browser, visitor):
     disconnect_from_the_accounts_page(browser)
     grant_access_for_7_days_until_it_ends(browser)
     remove_access_in_the_google_account(browser)
+    connect_the_same_account_through_the_second_client(browser)
 
 
-def log_in(browser):
+def log_in(browser, *, connected=False):
     browser.open("/")
     assert BANNER in browser.text
     browser.press("Log in")
@@ -69,7 +75,7 @@ def log_in(browser):
     browser.press("Log in")
 
     assert browser.path == "/"
-    assert "No Google account is connected." in browser.text
+    assert ("No Google account is connected." not in browser.text) is connected
 
 
 def connect_google_allowing_everything(browser):
@@ -223,10 +229,13 @@ def disconnect_from_the_accounts_page(browser):
     browser.press("Manage your Google accounts")
     assert browser.path == "/google/accounts/"
     assert "Calendar: granted" in browser.text
+    assert_address_breaks_only_after_the_at(browser, ".google-connect-account h2")
     browser.screenshot(ACCOUNTS_SCREENSHOT)
 
     browser.press("Disconnect")
     assert "Disconnect ada.lovelace@example.com?" in browser.text
+    assert_address_breaks_only_after_the_at(browser, ".google-connect-confirm h2")
+    browser.screenshot(CONFIRM_SCREENSHOT)
     # One Disconnect button: the confirm step's "Yes, disconnect".
     assert browser.driver.find_elements(By.XPATH, '//button[normalize-space(.)="Disconnect"]') == []
     assert GoogleAccount.objects.exists()
@@ -238,6 +247,7 @@ def disconnect_from_the_accounts_page(browser):
         in browser.text
     )
     assert "No Google account is connected." in browser.text
+    browser.screenshot(DISCONNECTED_SCREENSHOT)
     assert not GoogleAccount.objects.exists()
     assert_no_grant_at_the_stand_in(browser)
 
@@ -252,21 +262,24 @@ def grant_access_for_7_days_until_it_ends(browser):
     account = GoogleAccount.objects.get()
     assert f"access until {account.grant_expires_at:%-d %B %Y}" in browser.text
 
-    # A week passes: at the stand-in, "End now" runs its clock forward...
+    # A week passes: "End now" ends the grant at the stand-in and, as the
+    # days passing would, makes the end date the site stored a past one.
     browser.open(demo.PERMISSIONS_PATH)
+    assert "access until" in browser.text
+    browser.screenshot(END_NOW_SCREENSHOT)
     browser.press("End now")
     assert "Access ended, as if its time had run out." in browser.text
     assert ADA not in browser.text
-    # ...and at the site, the stored end date is now past. Nothing has
-    # refreshed or failed: the pages read the ended grant from its date.
-    past = timezone.now() - timedelta(minutes=1)
-    GoogleAccount.objects.update(refresh_token_expires_at=past)
+    # Nothing has refreshed or failed: the pages read the ended grant from its date.
     browser.open("/")
-    assert GoogleAccount.objects.get().status == GoogleAccount.Status.ACTIVE
-    assert f"access ended {past:%-d %B %Y}" in browser.text
+    ended = GoogleAccount.objects.get()
+    assert ended.status == GoogleAccount.Status.ACTIVE
+    assert ended.grant_expires_at <= timezone.now()
+    assert f"access ended {ended.grant_expires_at:%-d %B %Y}" in browser.text
     assert "Time-limited access ended" in browser.text
     reconnect = f"/google/accounts/authorize?account={account.pk}&next=/"
     assert browser.link_to(reconnect) == "Reconnect"
+    browser.screenshot(ENDED_SCREENSHOT)
     browser.press("Manage your Google accounts")
     assert "Reconnect required: Time-limited access ended" in browser.text
     # The stand-in agrees: the next refresh is refused.
@@ -284,6 +297,7 @@ def remove_access_in_the_google_account(browser):
     browser.open("/google/accounts/authorize")
     browser.press("Allow")
     assert "Your Google account ada.lovelace@example.com is connected." in browser.text
+    browser.screenshot(CONNECTED_SCREENSHOT)
     browser.press("See your Google accounts")
     assert browser.path == "/google/accounts/"
     browser.open("/fake-google/permissions")
@@ -295,6 +309,54 @@ def remove_access_in_the_google_account(browser):
     browser.open("/")
     assert "Reconnect required: access was removed in your Google account" in browser.text
     assert GoogleAccount.objects.get().reconnect_reason == "revoked"
+
+
+def assert_address_breaks_only_after_the_at(browser, css):
+    """At every width the heading ``css`` shows Ada's address whole on a line,
+    or broken after its "@" ("ada.lovelace@" / "example.com"), never mid-word."""
+    for width in WIDTHS:
+        lines = "\n".join(browser.lines_of(css, width))
+        assert ADA in lines or ADA.replace("@", "@\n") in lines, (width, lines)
+
+
+def connect_the_same_account_through_the_second_client(browser):
+    # Reconnected at 127.0.0.1 (the default client), then connected again at
+    # localhost: the example site picks the client by host, and the stand-in
+    # registers the second in a Cloud project of its own.
+    browser.press("Reconnect")
+    browser.press("Allow")
+    assert "Active · 3 scopes" in browser.text
+    twin = browser.at(demo.twin_base_url(browser.base_url))
+    log_in(twin, connected=True)  # cookies are per host: a new session there
+    twin.press("Connect Google")
+    assert f"{demo.SECOND_CLIENT_NAME} wants access to your Google Account" in twin.text
+
+    twin.press("Allow")
+
+    assert (twin.path, twin.status) == ("/", 200)
+    # One user, one Google account, two grants: a row per client.
+    rows = GoogleAccount.objects.order_by("pk")
+    assert [(a.user.username, a.email, a.client_id) for a in rows] == [
+        (USERNAME, ADA, demo.CLIENT_ID),
+        (USERNAME, ADA, demo.SECOND_CLIENT_ID),
+    ]
+    assert twin.text.count(f"Ada Lovelace <{ADA}>") == 2
+    assert "OAuth client: default" in twin.text and "OAuth client: second" in twin.text
+    twin.screenshot(TWO_CLIENTS_SCREENSHOT)
+    twin.open(CHANGELIST)
+    cells = twin.driver.find_elements(By.CSS_SELECTOR, "td.field-client")
+    assert sorted(cell.text for cell in cells) == ["default", demo.SECOND_CLIENT]
+    twin.open(demo.PERMISSIONS_PATH)
+    assert twin.text.count(ADA) == 2
+    assert demo.CLIENT_NAME in twin.text and demo.SECOND_CLIENT_NAME in twin.text
+    # Each grant stands alone: disconnecting the newer leaves the other live.
+    twin.open("/")
+    twin.press("Disconnect")
+    assert [a.client_id for a in GoogleAccount.objects.all()] == [demo.CLIENT_ID]
+    assert "Active · 3 scopes" in twin.text
+    twin.open(demo.PERMISSIONS_PATH)
+    assert twin.text.count(ADA) == 1
+    assert demo.SECOND_CLIENT_NAME not in twin.text
 
 
 def run_admin_action(browser, action):
