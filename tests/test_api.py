@@ -625,6 +625,36 @@ def test_authenticators_are_tried_in_order(alice, user, other_user, settings):
     assert [a["id"] for a in response.json()["accounts"]] == [theirs.pk]
 
 
+# -- paths that are no endpoint ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/accounts/", "/nope", "", "/", "/accounts/1/2/disconnect"])
+def test_a_path_under_the_api_that_is_no_endpoint_is_a_json_404(alice, path):
+    response = alice.get(API + path)
+
+    assert response.status_code == 404
+    assert response["Cache-Control"] == "no-store"
+    assert error_of(response) == {"error": "not_found", "message": "No such endpoint in this API."}
+
+
+def test_an_unsafe_method_on_no_endpoint_is_a_json_404_not_a_csrf_page(user):
+    # A session caller without the CSRF token: Django's middleware would answer HTML 403.
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+
+    response = browser.post(API + "/code/", "{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert error_of(response)["error"] == "not_found"
+
+
+def test_no_endpoint_is_a_json_404_for_an_anonymous_caller_too(client):
+    response = client.delete(API + "/nope")
+
+    assert response.status_code == 404
+    assert error_of(response)["error"] == "not_found"
+
+
 # -- checks -----------------------------------------------------------------------------
 
 

@@ -42,6 +42,8 @@ API_TEXTS: dict[str, Promise] = {
     "body_too_large": _("The request body is larger than 16 KiB."),
     "unsupported_media_type": _("The request body must be JSON (Content-Type: application/json)."),
 }
+# not_found for a path under api/v1/ that is no endpoint (urls.py's last API route).
+UNKNOWN_ENDPOINT_TEXT = _("No such endpoint in this API.")
 
 
 class ApiError(Exception):

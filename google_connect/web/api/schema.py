@@ -161,7 +161,9 @@ def document(request: HttpRequest) -> dict[str, Any]:
         "info": {
             "title": "google_connect JSON API",
             "version": google_connect.__version__,
-            "description": "Connect Google accounts from single-page and mobile apps.",
+            "description": "Connect Google accounts from single-page and mobile apps. "
+            "Any other path under this server's URL answers 404 with an Error, "
+            '"error": "not_found".',
         },
         "servers": [{"url": base}],
         "paths": {

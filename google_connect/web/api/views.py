@@ -27,7 +27,12 @@ from google_connect.web import consent, flow
 from google_connect.web.api import representation, schema
 from google_connect.web.api.authentication import Caller, authenticate, csrf_failure
 from google_connect.web.api.body import Field, read_json
-from google_connect.web.api.errors import ApiError, from_connect_error, retry_after
+from google_connect.web.api.errors import (
+    UNKNOWN_ENDPOINT_TEXT,
+    ApiError,
+    from_connect_error,
+    retry_after,
+)
 from google_connect.web.connecting import connect_with_code
 from google_connect.web.views import disconnect_failure_message, safe_next_url, start_flow
 
@@ -218,3 +223,16 @@ class OpenApiView(ApiView):
         self, request: HttpRequest, caller: Caller | None, data: dict[str, Any], **kwargs: Any
     ) -> HttpResponse:
         return JsonResponse(schema.document(request))
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class NotFoundView(View):
+    """Any other path under ``api/v1/``: the API's JSON 404, not Django's HTML page.
+
+    Whatever the method and whoever calls: a client with a wrong path (a
+    trailing slash, an old version) must get an answer it can parse. Exempt
+    from CSRF so that an unsafe method gets this 404, not Django's HTML 403.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return no_store(ApiError(404, "not_found", str(UNKNOWN_ENDPOINT_TEXT)).response())
