@@ -13,7 +13,14 @@ from django.utils import timezone
 
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_connected
-from google_connect.testing import ACCESS_TOKEN, AUTH_CODE, REFRESH_TOKEN, SUB, make_account
+from google_connect.testing import (
+    ACCESS_TOKEN,
+    AUTH_CODE,
+    REFRESH_TOKEN,
+    SUB,
+    make_account,
+    start_flow,
+)
 from tests.support import finish_flow, recording, token_body
 from tests.test_id_token import id_token
 
@@ -473,6 +480,63 @@ def test_require_issuer_does_not_apply_to_codes(alice, google, settings):
     response = popup(alice)
 
     assert response.status_code == 201
+
+
+def _id_token_for_another_client(google, settings):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "USE_ID_TOKEN": True}
+    google.token(token_body(id_token=id_token(aud="other.apps.googleusercontent.com")))
+
+
+def _google_down(google, settings):
+    google.token({"error": "backend_error"}, status=503)
+
+
+def _code_refused(google, settings):
+    google.token({"error": "invalid_grant", "error_description": "Bad Request"}, status=400)
+
+
+def _scope_unticked(google, settings):
+    google.token(token_body(scope="openid"))
+    google.userinfo()
+    google.revoke()
+
+
+def _no_refresh_token(google, settings):
+    google.token(token_body(refresh_token=None))
+    google.userinfo()
+    google.revoke()
+
+
+@pytest.mark.parametrize(
+    ("answer", "scope_sets", "reason", "status", "guide"),
+    [
+        pytest.param(_id_token_for_another_client, [], "invalid_id_token", 400, False, id="id"),
+        pytest.param(None, ["nope"], "unknown_scope_set", 400, False, id="unknown-set"),
+        pytest.param(_google_down, [], "token_exchange_failed", 503, False, id="down"),
+        pytest.param(_code_refused, [], "token_exchange_failed", 400, True, id="invalid_grant"),
+        pytest.param(_scope_unticked, [], "scope_not_granted", 400, True, id="unticked"),
+        pytest.param(_no_refresh_token, [], "missing_refresh_token", 400, True, id="no-refresh"),
+    ],
+)
+def test_help_url_is_given_exactly_where_the_error_page_shows_the_guide(
+    alice, google, settings, no_backoff, answer, scope_sets, reason, status, guide
+):
+    if answer is not None:
+        answer(google, settings)
+    if scope_sets:
+        page = alice.get("/google/accounts/authorize", {"scopes": ",".join(scope_sets)})
+    else:
+        page = finish_flow(alice, start_flow(alice)["state"])
+
+    response = popup(alice, {"code": AUTH_CODE, "flow": "popup", "scope_sets": scope_sets})
+
+    body = error_of(response)
+    assert (response.status_code, body["error"]) == (status, reason)
+    # The page answers a temporary failure 400 too; only the API says 503 with Retry-After.
+    assert page.status_code == 400
+    assert f'data-reason="{reason}"' in page.content.decode()
+    assert ("google-connect-guide" in page.content.decode()) is guide
+    assert body.get("help_url") == (HELP_URL if guide else None)
 
 
 def test_a_failed_code_is_logged_without_the_code(alice, google, caplog):
