@@ -175,9 +175,39 @@ def test_disconnect_revokes_at_google_then_deletes(alice, user, google):
     response = post(alice, f"/accounts/{account.pk}/disconnect")
 
     assert response.status_code == 200
-    assert response.json() == {"id": account.pk, "disconnected": True}
+    assert response.json() == {"id": account.pk, "disconnected": True, "revoked_at_google": True}
     assert revoke.call_count == 1
     assert not GoogleAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_disconnect_of_a_grant_google_had_ended_already_says_it_is_revoked(alice, user, google):
+    account = make_account(user)
+    google.revoke(status=400, body={"error": "invalid_token"})
+
+    response = post(alice, f"/accounts/{account.pk}/disconnect")
+
+    assert response.json() == {"id": account.pk, "disconnected": True, "revoked_at_google": True}
+
+
+def test_disconnect_that_could_not_tell_google_says_so(alice, user, google, settings):
+    # Encrypted with a key since removed: no configured key reads the tokens.
+    settings.FERNET_KEYS = ["a-key-since-removed"]
+    account = make_account(user, email="lost@example.com")
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+
+    response = post(alice, f"/accounts/{account.pk}/disconnect")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": account.pk,
+        "disconnected": True,
+        "revoked_at_google": False,
+        # The accounts page's words for the same disconnect.
+        "message": "lost@example.com is disconnected. Its stored access could not be read, so "
+        "Google was not told: remove this site's access in your Google Account too.",
+    }
+    assert len(google.mock.calls) == 0
+    assert not GoogleAccount.objects.exists()
 
 
 def test_disconnect_of_another_users_account_is_404(alice, other_user, google):

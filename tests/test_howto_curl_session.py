@@ -99,5 +99,5 @@ def test_the_documented_curl_session_connects_lists_and_disconnects(demo_site, d
     output = done.stdout
     assert '"email": "ada.lovelace@example.com"' in output
     assert '"status": "active"' in output
-    assert output.rstrip().endswith('"disconnected": true}')
+    assert output.rstrip().endswith('"disconnected": true, "revoked_at_google": true}')
     assert not GoogleAccount.objects.exists()

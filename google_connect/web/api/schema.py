@@ -202,10 +202,24 @@ def document(request: HttpRequest) -> dict[str, Any]:
                             "Disconnected.",
                             {
                                 "type": "object",
-                                "required": ["id", "disconnected"],
+                                "required": ["id", "disconnected", "revoked_at_google"],
+                                "additionalProperties": False,
                                 "properties": {
                                     "id": {"type": "integer"},
                                     "disconnected": {"const": True},
+                                    "revoked_at_google": {
+                                        "type": "boolean",
+                                        "description": "True when no grant is left live at "
+                                        "Google (revoked now, or found revoked already); false "
+                                        "when the stored tokens could not be read, so Google "
+                                        "was not told.",
+                                    },
+                                    "message": {
+                                        "type": "string",
+                                        "description": "Only when Google was not told: the "
+                                        "page's warning, asking the user to remove this "
+                                        "site's access in their Google Account.",
+                                    },
                                 },
                             },
                         ),

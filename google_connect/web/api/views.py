@@ -34,7 +34,13 @@ from google_connect.web.api.errors import (
     retry_after,
 )
 from google_connect.web.connecting import connect_with_code
-from google_connect.web.views import disconnect_failure_message, safe_next_url, start_flow
+from google_connect.web.views import (
+    disconnect_failure_message,
+    google_not_told,
+    google_not_told_message,
+    safe_next_url,
+    start_flow,
+)
 
 logger = logging.getLogger("google_connect")
 
@@ -120,13 +126,22 @@ class DisconnectView(ApiView):
         if account is None:
             raise ApiError(404, "not_found")
         label, pk_value = str(account), account.pk
+        # Read before the row goes: the page's "Google was not told" rests on it.
+        readable = account.tokens_decryptable
         try:
-            account.disconnect(request=request)
+            revoked = account.disconnect(request=request)
         except GoogleConnectError as exc:
             logger.warning("Disconnecting account_id=%s failed: %s", account.pk, exc)
             message = disconnect_failure_message(exc) % {"account": label}
             raise ApiError(503, exc.reason, message, headers=retry_after(exc)) from None
-        return JsonResponse({"id": pk_value, "disconnected": True})
+        # Revoked now or found already revoked (Google's invalid_token, or tokens
+        # blanked after an earlier revocation): either way no grant is left live.
+        told = not google_not_told(readable=readable, revoked=revoked)
+        body: dict[str, Any] = {"id": pk_value, "disconnected": True, "revoked_at_google": told}
+        if not told:
+            # The grant may still be live at Google: the user must remove it there.
+            body["message"] = google_not_told_message() % {"account": label}
+        return JsonResponse(body)
 
 
 class AuthorizeView(ApiView):
