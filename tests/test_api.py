@@ -2,7 +2,9 @@
 
 import json
 import logging
+import re
 from datetime import timedelta
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -437,13 +439,31 @@ def test_an_unticked_required_scope_is_400_and_the_grant_revoked(alice, google):
     response = popup(alice)
 
     assert response.status_code == 400
-    body = error_of(response)
-    assert body["error"] == "scope_not_granted"
-    assert body["help_url"] == HELP_URL
-    assert body["missing_scopes"] == [
-        "https://www.googleapis.com/auth/userinfo.email",
-        "https://www.googleapis.com/auth/userinfo.profile",
-    ]
+    assert error_of(response) == {
+        "error": "scope_not_granted",
+        # The error page's words: its sentences, its list, the spec's sentence.
+        "message": "Some permissions were not granted. This site needs every permission it "
+        "asked for, and Google's screen lets you untick some. Connect again and leave these "
+        "ticked: See your primary Google Account email address; See your personal info, "
+        "including any personal info you've made publicly available. Something went wrong; "
+        "to fix this please disconnect Google completely then retry.",
+        "help_url": HELP_URL,
+        "missing_scopes": [
+            "https://www.googleapis.com/auth/userinfo.email",
+            "https://www.googleapis.com/auth/userinfo.profile",
+        ],
+        "missing_permissions": [
+            {
+                "scope": "https://www.googleapis.com/auth/userinfo.email",
+                "description": "See your primary Google Account email address",
+            },
+            {
+                "scope": "https://www.googleapis.com/auth/userinfo.profile",
+                "description": "See your personal info, including any personal info you've "
+                "made publicly available",
+            },
+        ],
+    }
     assert revoke.call_count == 1
     assert not GoogleAccount.objects.exists()
 
@@ -485,9 +505,11 @@ def test_a_refused_code_is_400_token_exchange_failed(alice, google):
     assert response.status_code == 400
     assert error_of(response) == {
         "error": "token_exchange_failed",
-        # invalid_grant: the error page's text for it, and its guide (disconnecting is the fix).
+        # invalid_grant: the error page's text for it, the spec's sentence and its guide
+        # (disconnecting is the fix).
         "message": "Google did not confirm the connection. Google refused to finish "
-        "connecting, so nothing was stored.",
+        "connecting, so nothing was stored. Something went wrong; to fix this please "
+        "disconnect Google completely then retry.",
         "help_url": HELP_URL,
     }
 
@@ -537,28 +559,41 @@ def _no_refresh_token(google, settings):
     google.revoke()
 
 
-@pytest.mark.parametrize(
-    ("answer", "scope_sets", "reason", "status", "guide"),
-    [
-        pytest.param(_id_token_for_another_client, [], "invalid_id_token", 400, False, id="id"),
-        pytest.param(None, ["nope"], "unknown_scope_set", 400, False, id="unknown-set"),
-        pytest.param(_google_down, [], "token_exchange_failed", 503, False, id="down"),
-        pytest.param(_code_refused, [], "token_exchange_failed", 400, True, id="invalid_grant"),
-        pytest.param(_scope_unticked, [], "scope_not_granted", 400, True, id="unticked"),
-        pytest.param(_no_refresh_token, [], "missing_refresh_token", 400, True, id="no-refresh"),
-    ],
-)
-def test_help_url_is_given_exactly_where_the_error_page_shows_the_guide(
-    alice, google, settings, no_backoff, answer, scope_sets, reason, status, guide
-):
+# How Google answers (None: it is not called), the scope sets asked for, the reason,
+# the API's status, and whether the error page shows the guide.
+PAGE_CASES = [
+    pytest.param(_id_token_for_another_client, [], "invalid_id_token", 400, False, id="id"),
+    pytest.param(None, ["nope"], "unknown_scope_set", 400, False, id="unknown-set"),
+    pytest.param(_google_down, [], "token_exchange_failed", 503, False, id="down"),
+    pytest.param(_code_refused, [], "token_exchange_failed", 400, True, id="invalid_grant"),
+    pytest.param(_scope_unticked, [], "scope_not_granted", 400, True, id="unticked"),
+    pytest.param(_no_refresh_token, [], "missing_refresh_token", 400, True, id="no-refresh"),
+]
+
+
+def page_and_api_answer(alice, google, settings, answer, scope_sets):
+    """The error page and the API's answer for the same failure."""
     if answer is not None:
         answer(google, settings)
     if scope_sets:
         page = alice.get("/google/accounts/authorize", {"scopes": ",".join(scope_sets)})
     else:
         page = finish_flow(alice, start_flow(alice)["state"])
-
     response = popup(alice, {"code": AUTH_CODE, "flow": "popup", "scope_sets": scope_sets})
+    return page, response
+
+
+def visible_text(page):
+    html = page.content.decode()
+    error = html[html.index('class="google-connect-error"') :]
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", error)).split())
+
+
+@pytest.mark.parametrize(("answer", "scope_sets", "reason", "status", "guide"), PAGE_CASES)
+def test_help_url_is_given_exactly_where_the_error_page_shows_the_guide(
+    alice, google, settings, no_backoff, answer, scope_sets, reason, status, guide
+):
+    page, response = page_and_api_answer(alice, google, settings, answer, scope_sets)
 
     body = error_of(response)
     assert (response.status_code, body["error"]) == (status, reason)
@@ -567,6 +602,25 @@ def test_help_url_is_given_exactly_where_the_error_page_shows_the_guide(
     assert f'data-reason="{reason}"' in page.content.decode()
     assert ("google-connect-guide" in page.content.decode()) is guide
     assert body.get("help_url") == (HELP_URL if guide else None)
+
+
+@pytest.mark.parametrize(("answer", "scope_sets", "reason", "status", "guide"), PAGE_CASES)
+def test_the_message_is_the_error_pages_text(
+    alice, google, settings, no_backoff, answer, scope_sets, reason, status, guide
+):
+    page, response = page_and_api_answer(alice, google, settings, answer, scope_sets)
+
+    message = error_of(response)["message"]
+    on_page = visible_text(page)
+    # Sentence by sentence (and item by item of the permissions list), in the page's order.
+    pieces = [p.rstrip(".:;") for p in re.split(r"(?<=[.:;])\s+", message)]
+    assert len(pieces) > 1
+    positions = [on_page.find(piece) for piece in pieces]
+    assert -1 not in positions, (pieces, on_page)
+    assert positions == sorted(positions)
+    # The spec's sentence exactly where the page has it.
+    spec = "Something went wrong; to fix this please disconnect Google completely then retry."
+    assert (spec in message) is guide is (spec in on_page)
 
 
 def test_a_failed_code_is_logged_without_the_code(alice, google, caplog):

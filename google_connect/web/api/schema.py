@@ -52,12 +52,36 @@ SCHEMAS: dict[str, Any] = {
         "required": ["error", "message"],
         "properties": {
             "error": {"type": "string", "description": "The reason code (as the error pages')."},
-            "message": {"type": "string", "description": "What happened, for the user."},
+            "message": {
+                "type": "string",
+                "description": "What happened, for the user: for a failed connect, the error "
+                "page's text for the reason (with the permissions to leave ticked, and the "
+                "spec's sentence where the page shows it).",
+            },
             "help_url": {
                 "type": "string",
-                "description": "The guide the error page links to (failed connects only).",
+                "description": "The guide the error page links to: only where the page shows "
+                "it (where disconnecting Google completely, then retrying, is the fix).",
             },
-            "missing_scopes": {"type": "array", "items": {"type": "string"}},
+            "missing_scopes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "scope_not_granted: the scopes not granted.",
+            },
+            "missing_permissions": {
+                "type": "array",
+                "description": "scope_not_granted: each scope not granted, with Google's "
+                "consent-screen wording for it (the scope itself when unknown).",
+                "items": {
+                    "type": "object",
+                    "required": ["scope", "description"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "scope": {"type": "string"},
+                        "description": {"type": "string"},
+                    },
+                },
+            },
         },
     },
     "Account": {
