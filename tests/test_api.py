@@ -149,6 +149,22 @@ def test_accounts_show_the_time_limited_grants_end(alice, user):
     assert account["grant_expires_at"] == ends.isoformat()
 
 
+def test_accounts_show_a_grant_whose_stored_end_passed_as_ended(alice, user):
+    # Stored as active: no refresh has failed yet, but the grant's end date has passed.
+    ended = timezone.now().replace(microsecond=0) - timedelta(minutes=1)
+    make_account(user, status="active", refresh_token_expires_at=ended)
+
+    [account] = alice.get(API + "/accounts").json()["accounts"]
+
+    # As the accounts page and the admin show it (GoogleAccount.effective_status).
+    assert account["status"] == "reconnect_required"
+    assert account["reconnect_reason"] == {
+        "code": "refresh_token_expired",
+        "message": "Time-limited access ended",
+    }
+    assert account["grant_expires_at"] == ended.isoformat()
+
+
 def test_accounts_need_a_signed_in_caller(client):
     response = client.get(API + "/accounts")
 

@@ -103,8 +103,16 @@ SCHEMAS: dict[str, Any] = {
             "email": {"type": "string"},
             "name": {"type": "string"},
             "picture": {"type": "string"},
-            "status": {"type": "string", "enum": ["active", "reconnect_required"]},
+            "status": {
+                "type": "string",
+                "enum": ["active", "reconnect_required"],
+                "description": "As the accounts page and the admin show it: a time-limited "
+                "grant whose end (grant_expires_at) has passed is reconnect_required, with "
+                "the reason refresh_token_expired, before any refresh has failed.",
+            },
             "reconnect_reason": {
+                "description": "Why a reconnect is needed (code and sentence); null while "
+                "status is active.",
                 "oneOf": [
                     {"type": "null"},
                     {
