@@ -9,12 +9,16 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from jsonschema import Draft202012Validator, ValidationError
 from django.core.checks import run_checks
-from django.test import Client
+from django.test import Client, RequestFactory
+from django.http import JsonResponse
 from django.utils import timezone
 
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_connected
+from google_connect.web.api import representation
+from google_connect.web.api import schema as api_schema
 from google_connect.testing import (
     ACCESS_TOKEN,
     AUTH_CODE,
@@ -35,6 +39,52 @@ ANDROID_ID = "android-id.apps.googleusercontent.com"
 TOKEN_AUTH = ["tests.api_auth.token_user"]
 POPUP_HEADER = {"HTTP_X_REQUESTED_WITH": "XmlHttpRequest"}
 HELP_URL = "https://myaccount.google.com/permissions"
+
+
+@pytest.fixture(scope="module")
+def document():
+    return api_schema.document(RequestFactory().get(API + "/openapi.json"))
+
+
+def operation_of(document, path, method):
+    """The document's operation for a request's path and method, None when it has none."""
+    relative = path.removeprefix(API)
+    for template, item in document["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, relative):
+            return item.get(method.lower())
+    return None
+
+
+def check_against_document(document, response):
+    """A documented operation's answer: its status documented, its body the schema's."""
+    operation = operation_of(
+        document, response.request["PATH_INFO"], response.request["REQUEST_METHOD"]
+    )
+    if operation is None:
+        return
+    status = str(response.status_code)
+    assert status in operation["responses"], f"{status} is not documented for {operation}"
+    schema = operation["responses"][status]["content"]["application/json"]["schema"]
+    # The components beside the schema, so that its $refs resolve.
+    Draft202012Validator({**schema, "components": document["components"]}).validate(
+        json.loads(response.content)
+    )
+
+
+@pytest.fixture(autouse=True)
+def answers_keep_to_the_document(monkeypatch, document):
+    """Every answer of these tests to a documented operation is checked against the
+    document: the unit tests see bodies (a disconnect's 200, a connect's 201) that a
+    schemathesis run may never reach."""
+    request = Client.request
+
+    def checked(self, **environ):
+        response = request(self, **environ)
+        check_against_document(document, response)
+        return response
+
+    monkeypatch.setattr(Client, "request", checked)
 
 
 def post(client, path, body=None, **extra):
@@ -863,3 +913,31 @@ def test_check_refuses_a_path_that_is_not_callable(settings):
 def test_check_accepts_the_default_and_other_callables(settings):
     value = ["tests.api_auth.token_user", "google_connect.web.api.authentication.session_user"]
     assert api_errors(settings, value) == []
+
+
+# -- the answers against the document ---------------------------------------------------
+
+
+def test_a_body_the_document_does_not_allow_is_caught(document):
+    # A disconnect's answer without revoked_at_google, which the document requires.
+    response = JsonResponse({"id": 1, "disconnected": True})
+    response.request = {"PATH_INFO": API + "/accounts/1/disconnect", "REQUEST_METHOD": "POST"}
+
+    with pytest.raises(ValidationError):
+        check_against_document(document, response)
+
+
+def test_a_status_the_document_does_not_list_is_caught(document):
+    response = JsonResponse({"error": "x", "message": "y"}, status=418)
+    response.request = {"PATH_INFO": API + "/accounts", "REQUEST_METHOD": "GET"}
+
+    with pytest.raises(AssertionError, match="418 is not documented"):
+        check_against_document(document, response)
+
+
+def test_every_answer_of_these_tests_is_checked(alice, user, monkeypatch):
+    make_account(user)
+    monkeypatch.setattr(representation, "account", lambda row: {"id": str(row.pk)})
+
+    with pytest.raises(ValidationError):
+        alice.get(API + "/accounts")
