@@ -9,16 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from jsonschema import Draft202012Validator, ValidationError
 from django.core.checks import run_checks
-from django.test import Client, RequestFactory
 from django.http import JsonResponse
+from django.test import Client, RequestFactory
 from django.utils import timezone
+from jsonschema import Draft202012Validator, ValidationError
 
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_connected
-from google_connect.web.api import representation
-from google_connect.web.api import schema as api_schema
 from google_connect.testing import (
     ACCESS_TOKEN,
     AUTH_CODE,
@@ -27,6 +25,8 @@ from google_connect.testing import (
     make_account,
     start_flow,
 )
+from google_connect.web.api import representation
+from google_connect.web.api import schema as api_schema
 from tests.support import finish_flow, recording, token_body
 from tests.test_id_token import id_token
 

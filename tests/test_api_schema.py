@@ -10,8 +10,8 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.test import Client
 from django.db import close_old_connections
+from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import validate

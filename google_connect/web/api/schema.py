@@ -123,7 +123,7 @@ SCHEMAS: dict[str, Any] = {
                             "message": {"type": "string"},
                         },
                     },
-                ]
+                ],
             },
             "scope_sets": {
                 "type": "object",
