@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from google_connect.risc import receiver
 from google_connect.web import accounts as account_views
@@ -21,6 +21,8 @@ urlpatterns = [
     path("api/v1/authorize", api_views.AuthorizeView.as_view(), name="api-authorize"),
     path("api/v1/code", api_views.CodeView.as_view(), name="api-code"),
     path("api/v1/openapi.json", api_views.OpenApiView.as_view(), name="api-openapi"),
+    # After every API route: anything else under api/v1 is the API's JSON 404.
+    re_path(r"^api/v1(?:/|$)", api_views.NotFoundView.as_view()),
     path("risc/events", receiver.RiscReceiverView.as_view(), name="risc"),
     path("health", health.HealthView.as_view(), name="health"),
 ]

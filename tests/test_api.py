@@ -2,18 +2,31 @@
 
 import json
 import logging
+import re
 from datetime import timedelta
+from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from django.core.checks import run_checks
-from django.test import Client
+from django.http import JsonResponse
+from django.test import Client, RequestFactory
 from django.utils import timezone
+from jsonschema import Draft202012Validator, ValidationError
 
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_connected
-from google_connect.testing import ACCESS_TOKEN, AUTH_CODE, REFRESH_TOKEN, SUB, make_account
+from google_connect.testing import (
+    ACCESS_TOKEN,
+    AUTH_CODE,
+    REFRESH_TOKEN,
+    SUB,
+    make_account,
+    start_flow,
+)
+from google_connect.web.api import representation
+from google_connect.web.api import schema as api_schema
 from tests.support import finish_flow, recording, token_body
 from tests.test_id_token import id_token
 
@@ -26,6 +39,52 @@ ANDROID_ID = "android-id.apps.googleusercontent.com"
 TOKEN_AUTH = ["tests.api_auth.token_user"]
 POPUP_HEADER = {"HTTP_X_REQUESTED_WITH": "XmlHttpRequest"}
 HELP_URL = "https://myaccount.google.com/permissions"
+
+
+@pytest.fixture(scope="module")
+def document():
+    return api_schema.document(RequestFactory().get(API + "/openapi.json"))
+
+
+def operation_of(document, path, method):
+    """The document's operation for a request's path and method, None when it has none."""
+    relative = path.removeprefix(API)
+    for template, item in document["paths"].items():
+        pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, relative):
+            return item.get(method.lower())
+    return None
+
+
+def check_against_document(document, response):
+    """A documented operation's answer: its status documented, its body the schema's."""
+    operation = operation_of(
+        document, response.request["PATH_INFO"], response.request["REQUEST_METHOD"]
+    )
+    if operation is None:
+        return
+    status = str(response.status_code)
+    assert status in operation["responses"], f"{status} is not documented for {operation}"
+    schema = operation["responses"][status]["content"]["application/json"]["schema"]
+    # The components beside the schema, so that its $refs resolve.
+    Draft202012Validator({**schema, "components": document["components"]}).validate(
+        json.loads(response.content)
+    )
+
+
+@pytest.fixture(autouse=True)
+def answers_keep_to_the_document(monkeypatch, document):
+    """Every answer of these tests to a documented operation is checked against the
+    document: the unit tests see bodies (a disconnect's 200, a connect's 201) that a
+    schemathesis run may never reach."""
+    request = Client.request
+
+    def checked(self, **environ):
+        response = request(self, **environ)
+        check_against_document(document, response)
+        return response
+
+    monkeypatch.setattr(Client, "request", checked)
 
 
 def post(client, path, body=None, **extra):
@@ -140,6 +199,22 @@ def test_accounts_show_the_time_limited_grants_end(alice, user):
     assert account["grant_expires_at"] == ends.isoformat()
 
 
+def test_accounts_show_a_grant_whose_stored_end_passed_as_ended(alice, user):
+    # Stored as active: no refresh has failed yet, but the grant's end date has passed.
+    ended = timezone.now().replace(microsecond=0) - timedelta(minutes=1)
+    make_account(user, status="active", refresh_token_expires_at=ended)
+
+    [account] = alice.get(API + "/accounts").json()["accounts"]
+
+    # As the accounts page and the admin show it (GoogleAccount.effective_status).
+    assert account["status"] == "reconnect_required"
+    assert account["reconnect_reason"] == {
+        "code": "refresh_token_expired",
+        "message": "Time-limited access ended",
+    }
+    assert account["grant_expires_at"] == ended.isoformat()
+
+
 def test_accounts_need_a_signed_in_caller(client):
     response = client.get(API + "/accounts")
 
@@ -168,9 +243,39 @@ def test_disconnect_revokes_at_google_then_deletes(alice, user, google):
     response = post(alice, f"/accounts/{account.pk}/disconnect")
 
     assert response.status_code == 200
-    assert response.json() == {"id": account.pk, "disconnected": True}
+    assert response.json() == {"id": account.pk, "disconnected": True, "revoked_at_google": True}
     assert revoke.call_count == 1
     assert not GoogleAccount.objects.filter(pk=account.pk).exists()
+
+
+def test_disconnect_of_a_grant_google_had_ended_already_says_it_is_revoked(alice, user, google):
+    account = make_account(user)
+    google.revoke(status=400, body={"error": "invalid_token"})
+
+    response = post(alice, f"/accounts/{account.pk}/disconnect")
+
+    assert response.json() == {"id": account.pk, "disconnected": True, "revoked_at_google": True}
+
+
+def test_disconnect_that_could_not_tell_google_says_so(alice, user, google, settings):
+    # Encrypted with a key since removed: no configured key reads the tokens.
+    settings.FERNET_KEYS = ["a-key-since-removed"]
+    account = make_account(user, email="lost@example.com")
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+
+    response = post(alice, f"/accounts/{account.pk}/disconnect")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": account.pk,
+        "disconnected": True,
+        "revoked_at_google": False,
+        # The accounts page's words for the same disconnect.
+        "message": "lost@example.com is disconnected. Its stored access could not be read, so "
+        "Google was not told: remove this site's access in your Google Account too.",
+    }
+    assert len(google.mock.calls) == 0
+    assert not GoogleAccount.objects.exists()
 
 
 def test_disconnect_of_another_users_account_is_404(alice, other_user, google):
@@ -400,13 +505,31 @@ def test_an_unticked_required_scope_is_400_and_the_grant_revoked(alice, google):
     response = popup(alice)
 
     assert response.status_code == 400
-    body = error_of(response)
-    assert body["error"] == "scope_not_granted"
-    assert body["help_url"] == HELP_URL
-    assert body["missing_scopes"] == [
-        "https://www.googleapis.com/auth/userinfo.email",
-        "https://www.googleapis.com/auth/userinfo.profile",
-    ]
+    assert error_of(response) == {
+        "error": "scope_not_granted",
+        # The error page's words: its sentences, its list, the spec's sentence.
+        "message": "Some permissions were not granted. This site needs every permission it "
+        "asked for, and Google's screen lets you untick some. Connect again and leave these "
+        "ticked: See your primary Google Account email address; See your personal info, "
+        "including any personal info you've made publicly available. Something went wrong; "
+        "to fix this please disconnect Google completely then retry.",
+        "help_url": HELP_URL,
+        "missing_scopes": [
+            "https://www.googleapis.com/auth/userinfo.email",
+            "https://www.googleapis.com/auth/userinfo.profile",
+        ],
+        "missing_permissions": [
+            {
+                "scope": "https://www.googleapis.com/auth/userinfo.email",
+                "description": "See your primary Google Account email address",
+            },
+            {
+                "scope": "https://www.googleapis.com/auth/userinfo.profile",
+                "description": "See your personal info, including any personal info you've "
+                "made publicly available",
+            },
+        ],
+    }
     assert revoke.call_count == 1
     assert not GoogleAccount.objects.exists()
 
@@ -448,9 +571,11 @@ def test_a_refused_code_is_400_token_exchange_failed(alice, google):
     assert response.status_code == 400
     assert error_of(response) == {
         "error": "token_exchange_failed",
-        # invalid_grant: the error page's text for it, and its guide (disconnecting is the fix).
+        # invalid_grant: the error page's text for it, the spec's sentence and its guide
+        # (disconnecting is the fix).
         "message": "Google did not confirm the connection. Google refused to finish "
-        "connecting, so nothing was stored.",
+        "connecting, so nothing was stored. Something went wrong; to fix this please "
+        "disconnect Google completely then retry.",
         "help_url": HELP_URL,
     }
 
@@ -473,6 +598,95 @@ def test_require_issuer_does_not_apply_to_codes(alice, google, settings):
     response = popup(alice)
 
     assert response.status_code == 201
+
+
+def _id_token_for_another_client(google, settings):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "USE_ID_TOKEN": True}
+    google.token(token_body(id_token=id_token(aud="other.apps.googleusercontent.com")))
+
+
+def _google_down(google, settings):
+    google.token({"error": "backend_error"}, status=503)
+
+
+def _code_refused(google, settings):
+    google.token({"error": "invalid_grant", "error_description": "Bad Request"}, status=400)
+
+
+def _scope_unticked(google, settings):
+    google.token(token_body(scope="openid"))
+    google.userinfo()
+    google.revoke()
+
+
+def _no_refresh_token(google, settings):
+    google.token(token_body(refresh_token=None))
+    google.userinfo()
+    google.revoke()
+
+
+# How Google answers (None: it is not called), the scope sets asked for, the reason,
+# the API's status, and whether the error page shows the guide.
+PAGE_CASES = [
+    pytest.param(_id_token_for_another_client, [], "invalid_id_token", 400, False, id="id"),
+    pytest.param(None, ["nope"], "unknown_scope_set", 400, False, id="unknown-set"),
+    pytest.param(_google_down, [], "token_exchange_failed", 503, False, id="down"),
+    pytest.param(_code_refused, [], "token_exchange_failed", 400, True, id="invalid_grant"),
+    pytest.param(_scope_unticked, [], "scope_not_granted", 400, True, id="unticked"),
+    pytest.param(_no_refresh_token, [], "missing_refresh_token", 400, True, id="no-refresh"),
+]
+
+
+def page_and_api_answer(alice, google, settings, answer, scope_sets):
+    """The error page and the API's answer for the same failure."""
+    if answer is not None:
+        answer(google, settings)
+    if scope_sets:
+        page = alice.get("/google/accounts/authorize", {"scopes": ",".join(scope_sets)})
+    else:
+        page = finish_flow(alice, start_flow(alice)["state"])
+    response = popup(alice, {"code": AUTH_CODE, "flow": "popup", "scope_sets": scope_sets})
+    return page, response
+
+
+def visible_text(page):
+    html = page.content.decode()
+    error = html[html.index('class="google-connect-error"') :]
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", error)).split())
+
+
+@pytest.mark.parametrize(("answer", "scope_sets", "reason", "status", "guide"), PAGE_CASES)
+def test_help_url_is_given_exactly_where_the_error_page_shows_the_guide(
+    alice, google, settings, no_backoff, answer, scope_sets, reason, status, guide
+):
+    page, response = page_and_api_answer(alice, google, settings, answer, scope_sets)
+
+    body = error_of(response)
+    assert (response.status_code, body["error"]) == (status, reason)
+    # The page answers a temporary failure 400 too; only the API says 503 with Retry-After.
+    assert page.status_code == 400
+    assert f'data-reason="{reason}"' in page.content.decode()
+    assert ("google-connect-guide" in page.content.decode()) is guide
+    assert body.get("help_url") == (HELP_URL if guide else None)
+
+
+@pytest.mark.parametrize(("answer", "scope_sets", "reason", "status", "guide"), PAGE_CASES)
+def test_the_message_is_the_error_pages_text(
+    alice, google, settings, no_backoff, answer, scope_sets, reason, status, guide
+):
+    page, response = page_and_api_answer(alice, google, settings, answer, scope_sets)
+
+    message = error_of(response)["message"]
+    on_page = visible_text(page)
+    # Sentence by sentence (and item by item of the permissions list), in the page's order.
+    pieces = [p.rstrip(".:;") for p in re.split(r"(?<=[.:;])\s+", message)]
+    assert len(pieces) > 1
+    positions = [on_page.find(piece) for piece in pieces]
+    assert -1 not in positions, (pieces, on_page)
+    assert positions == sorted(positions)
+    # The spec's sentence exactly where the page has it.
+    spec = "Something went wrong; to fix this please disconnect Google completely then retry."
+    assert (spec in message) is guide is (spec in on_page)
 
 
 def test_a_failed_code_is_logged_without_the_code(alice, google, caplog):
@@ -625,6 +839,36 @@ def test_authenticators_are_tried_in_order(alice, user, other_user, settings):
     assert [a["id"] for a in response.json()["accounts"]] == [theirs.pk]
 
 
+# -- paths that are no endpoint ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/accounts/", "/nope", "", "/", "/accounts/1/2/disconnect"])
+def test_a_path_under_the_api_that_is_no_endpoint_is_a_json_404(alice, path):
+    response = alice.get(API + path)
+
+    assert response.status_code == 404
+    assert response["Cache-Control"] == "no-store"
+    assert error_of(response) == {"error": "not_found", "message": "No such endpoint in this API."}
+
+
+def test_an_unsafe_method_on_no_endpoint_is_a_json_404_not_a_csrf_page(user):
+    # A session caller without the CSRF token: Django's middleware would answer HTML 403.
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(user)
+
+    response = browser.post(API + "/code/", "{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert error_of(response)["error"] == "not_found"
+
+
+def test_no_endpoint_is_a_json_404_for_an_anonymous_caller_too(client):
+    response = client.delete(API + "/nope")
+
+    assert response.status_code == 404
+    assert error_of(response)["error"] == "not_found"
+
+
 # -- checks -----------------------------------------------------------------------------
 
 
@@ -669,3 +913,31 @@ def test_check_refuses_a_path_that_is_not_callable(settings):
 def test_check_accepts_the_default_and_other_callables(settings):
     value = ["tests.api_auth.token_user", "google_connect.web.api.authentication.session_user"]
     assert api_errors(settings, value) == []
+
+
+# -- the answers against the document ---------------------------------------------------
+
+
+def test_a_body_the_document_does_not_allow_is_caught(document):
+    # A disconnect's answer without revoked_at_google, which the document requires.
+    response = JsonResponse({"id": 1, "disconnected": True})
+    response.request = {"PATH_INFO": API + "/accounts/1/disconnect", "REQUEST_METHOD": "POST"}
+
+    with pytest.raises(ValidationError):
+        check_against_document(document, response)
+
+
+def test_a_status_the_document_does_not_list_is_caught(document):
+    response = JsonResponse({"error": "x", "message": "y"}, status=418)
+    response.request = {"PATH_INFO": API + "/accounts", "REQUEST_METHOD": "GET"}
+
+    with pytest.raises(AssertionError, match="418 is not documented"):
+        check_against_document(document, response)
+
+
+def test_every_answer_of_these_tests_is_checked(alice, user, monkeypatch):
+    make_account(user)
+    monkeypatch.setattr(representation, "account", lambda row: {"id": str(row.pk)})
+
+    with pytest.raises(ValidationError):
+        alice.get(API + "/accounts")

@@ -109,6 +109,26 @@ def test_view_names_an_undecryptable_token(alice, google, undecryptable):
     ]
 
 
+def test_view_does_not_say_google_was_not_told_when_the_access_token_revoked_it(
+    alice, google, user, settings
+):
+    # The refresh token unreadable, the access token readable: revoking it ends the grant.
+    settings.FERNET_KEYS = ["a-key-since-removed"]
+    account = make_account(user, email="half@example.com", refresh_token="1//LOST")
+    settings.FERNET_KEYS = ["tests-fernet-key-one", "a-key-since-removed"]
+    GoogleAccount.objects.filter(pk=account.pk).update(access_token="ya29.READABLE")
+    settings.FERNET_KEYS = ["tests-fernet-key-one"]
+    google.revoke()
+
+    response = alice.post(f"/google/accounts/{account.pk}/disconnect")
+
+    assert messages_of(response) == [
+        "You disconnected half@example.com; no Google account is connected now."
+    ]
+    [call] = google.mock.calls
+    assert call.request.body == "token=ya29.READABLE"
+
+
 @pytest.mark.parametrize(
     "answer",
     [{"status": 400, "json": {"error": "invalid_request"}}, {"status": 503, "json": {}}],

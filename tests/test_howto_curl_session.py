@@ -1,21 +1,25 @@
 """The curl session of docs/howto/spa-and-mobile.md, run as written against a live server.
 
-The documented lines run in bash against the example project in demo mode on
-the live server, with ``SITE`` pointed at it. Only ``python manage.py
-demo_server_auth_code ...`` is run in this process instead (through
-``call_command``, with the arguments the page gives), since a ``manage.py``
-in another process would use the demo's database rather than the tests'.
+The documented lines run in bash, from the repository root, against the
+example project in demo mode on the live server, with ``SITE`` pointed at it.
+The line that mints the code runs as written too (its ``DEMO_MODE=1 DEBUG=1``
+prefix, ``manage.py`` and arguments), with two differences a reader's shell
+does not have: the test's interpreter stands in for ``.venv/bin/python`` (tox
+and CI have no ``.venv``), and ``DJANGO_SETTINGS_MODULE`` names
+``tests.curl_session_settings``, the example project's settings with the
+stand-in's database moved to the one the live server uses.
 """
 
+import os
 import re
 import shlex
 import shutil
 import subprocess
-from io import StringIO
+import sys
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.db import connections
 from pytest_django.live_server_helper import LiveServer
 
 from example_project import demo
@@ -25,9 +29,14 @@ from tests.support import example_google_connect
 
 pytestmark = [stand_in_db_over_http]
 
-HOWTO = Path(__file__).resolve().parent.parent / "docs" / "howto" / "spa-and-mobile.md"
+REPO = Path(__file__).resolve().parent.parent
+HOWTO = REPO / "docs" / "howto" / "spa-and-mobile.md"
 BEGIN, END = "% curl-session: begin", "% curl-session: end"
-MINT = re.compile(r"\$\(python manage\.py (demo_server_auth_code [^)]*)\)")
+# As a reader pastes it at the repository root after `make demo`: the
+# command exists only in demo mode, which needs DEBUG (example_project/settings.py).
+MINT = re.compile(
+    r"\$\(DEMO_MODE=1 DEBUG=1 (\.venv/bin/python) manage\.py demo_server_auth_code [^)]*\)"
+)
 
 
 def documented_session() -> str:
@@ -62,22 +71,33 @@ def demo_site(example_site, own_live_server):
 def test_the_documented_curl_session_connects_lists_and_disconnects(demo_site, django_user_model):
     django_user_model.objects.create_user("demo", "demo@example.com", "demo")
     script = documented_session()
-    [command] = MINT.findall(script)
-    out = StringIO()
-    call_command(*shlex.split(command), stdout=out)
-    script = MINT.sub(lambda _: shlex.quote(out.getvalue().strip()), script)
+    [mint] = MINT.finditer(script)
+    interpreter = mint.span(1)
+    script = script[: interpreter[0]] + shlex.quote(sys.executable) + script[interpreter[1] :]
     script = script.replace("SITE=http://127.0.0.1:8000", f"SITE={demo_site}", 1)
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.curl_session_settings",
+        "CURL_SESSION_STAND_IN_DATABASE": connections["fake_google"].settings_dict["NAME"],
+    }
+    # Neither the site's database nor a demo's: the command writes only the stand-in's.
+    environment.pop("DATABASE_URL", None)
+    for name in ("DEMO_MODE", "DEBUG"):
+        # Only the documented line may set them.
+        environment.pop(name, None)
 
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         capture_output=True,
         text=True,
         timeout=60,
+        cwd=REPO,
+        env=environment,
     )
 
     assert done.returncode == 0, done.stderr
     output = done.stdout
     assert '"email": "ada.lovelace@example.com"' in output
     assert '"status": "active"' in output
-    assert output.rstrip().endswith('"disconnected": true}')
+    assert output.rstrip().endswith('"disconnected": true, "revoked_at_google": true}')
     assert not GoogleAccount.objects.exists()

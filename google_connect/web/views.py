@@ -231,7 +231,7 @@ class DisconnectView(LoginRequiredMixin, View):
         label = str(account)
         readable = account.tokens_decryptable
         try:
-            account.disconnect(request=request)
+            revoked = account.disconnect(request=request)
         except GoogleConnectError as exc:
             logger.warning("Disconnecting account_id=%s failed: %s", account.pk, exc)
             text = disconnect_failure_message(exc) % {"account": label}
@@ -242,18 +242,33 @@ class DisconnectView(LoginRequiredMixin, View):
             return redirect(destination)
         if _messages_enabled(request):
             remaining = GoogleAccount.objects.using(account._state.db).filter(user=account.user_id)
-            if readable and not remaining.exists():
+            if google_not_told(readable=readable, revoked=revoked):
+                text = google_not_told_message()
+            elif not remaining.exists():
                 # The page behind the redirect lists no account now: say why.
                 text = _("You disconnected %(account)s; no Google account is connected now.")
-            elif readable:
-                text = _("%(account)s is disconnected.")
             else:
-                text = _(
-                    "%(account)s is disconnected. Its stored access could not be read, so "
-                    "Google was not told: remove this site's access in your Google Account too."
-                )
+                text = _("%(account)s is disconnected.")
             messages.success(request, text % {"account": label})
         return redirect(destination)
+
+
+def google_not_told(*, readable: bool, revoked: bool) -> bool:
+    """Whether a disconnect deleted the account without telling Google.
+
+    ``readable`` is ``tokens_decryptable`` before the disconnect. An
+    unreadable refresh token beside a readable access token still revokes
+    the grant (either token ends it): then Google was told.
+    """
+    return not readable and not revoked
+
+
+def google_not_told_message() -> str:
+    """What to tell the user when Google was not told, with an ``%(account)s`` slot."""
+    return _(
+        "%(account)s is disconnected. Its stored access could not be read, so "
+        "Google was not told: remove this site's access in your Google Account too."
+    )
 
 
 def disconnect_failure_message(error: GoogleConnectError) -> str:

@@ -1,7 +1,8 @@
 """The API's errors: ``{"error": reason, "message": ..., "help_url"?: ...}`` with a status.
 
 A failed connect answers with the connect error page's reason code and
-text, and the guide's address where the page shows it. The API's own
+text (the permissions to leave ticked and the spec's sentence included), and
+the guide's address where the page shows it. The API's own
 refusals (bad input, not signed in, CSRF) have codes and sentences of
 their own below.
 """
@@ -15,14 +16,13 @@ from django.http import JsonResponse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from google_connect.conf import get_settings
 from google_connect.exceptions import (
     AccountLinkedToAnotherUser,
     GoogleAPIError,
     GoogleConnectError,
     ScopeNotGranted,
 )
-from google_connect.web.error_texts import SPEC_TEXT, needs_disconnect, texts_for
+from google_connect.web.error_page import error_context
 
 # Seconds a client waits before trying again when Google did not say.
 DEFAULT_RETRY_AFTER = 30
@@ -42,6 +42,8 @@ API_TEXTS: dict[str, Promise] = {
     "body_too_large": _("The request body is larger than 16 KiB."),
     "unsupported_media_type": _("The request body must be JSON (Content-Type: application/json)."),
 }
+# not_found for a path under api/v1/ that is no endpoint (urls.py's last API route).
+UNKNOWN_ENDPOINT_TEXT = _("No such endpoint in this API.")
 
 
 class ApiError(Exception):
@@ -86,16 +88,35 @@ def retry_after(error: GoogleConnectError) -> dict[str, str]:
 
 def from_connect_error(error: GoogleConnectError) -> ApiError:
     """The API's answer to a failed connect: the error page's reason, text and guide."""
-    heading, text = texts_for(error)
+    # The page's own context, so that the API cannot say less than the page does.
+    page = error_context(error, next_url=None)
     status = status_for(error)
-    # The guide only where the page shows it: where disconnecting is the fix.
-    extra: dict[str, Any] = {"help_url": get_settings().HELP_URL} if needs_disconnect(error) else {}
+    extra: dict[str, Any] = {}
+    # The guide only where the page shows it: with the spec's sentence.
+    if page["spec_text"]:
+        extra["help_url"] = page["help_url"]
     if isinstance(error, ScopeNotGranted):
         extra["missing_scopes"] = list(error.missing_scopes)
+        extra["missing_permissions"] = page["missing_permissions"]
     return ApiError(
         status,
         error.reason,
-        f"{heading}. {text or SPEC_TEXT}",
+        page_text(page),
         headers=retry_after(error) if status == 503 else None,
         extra=extra,
     )
+
+
+def page_text(page: dict[str, Any]) -> str:
+    """The error page's words in one string: heading, sentences, the permissions
+    to leave ticked (in Google's consent-screen wording) and the spec's sentence."""
+    parts = [f"{page['heading']}."]
+    if page["text"]:
+        parts.append(str(page["text"]))
+    permissions = [str(permission["description"]) for permission in page["missing_permissions"]]
+    if permissions:
+        # "... leave these ticked:" introduces them, as the page's list does.
+        parts.append("; ".join(permissions) + ".")
+    if page["spec_text"]:
+        parts.append(str(page["spec_text"]))
+    return " ".join(parts)

@@ -10,7 +10,11 @@ from google_connect.store.models import GoogleAccount
 
 
 def account(row: GoogleAccount) -> dict[str, Any]:
-    needs_reconnect = row.status == GoogleAccount.Status.RECONNECT_REQUIRED
+    # The state the pages and the admin show: a time-limited grant whose stored
+    # end has passed reads as ended before any refresh fails.
+    status = row.effective_status
+    reason = row.effective_reconnect_reason
+    needs_reconnect = status == GoogleAccount.Status.RECONNECT_REQUIRED
     configured = list(scope_sets.configured())
     missing = row.missing_scope_sets(*configured)
     client = clients.with_id(row.client_id)
@@ -20,10 +24,10 @@ def account(row: GoogleAccount) -> dict[str, Any]:
         "email": row.email,
         "name": row.name,
         "picture": row.picture,
-        "status": row.status,
+        "status": status,
         "reconnect_reason": (
-            {"code": row.reconnect_reason, "message": str(row.get_reconnect_reason_display())}
-            if needs_reconnect and row.reconnect_reason
+            {"code": reason, "message": row.get_effective_reconnect_reason_display()}
+            if needs_reconnect and reason
             else None
         ),
         "scope_sets": {

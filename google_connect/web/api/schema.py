@@ -52,12 +52,36 @@ SCHEMAS: dict[str, Any] = {
         "required": ["error", "message"],
         "properties": {
             "error": {"type": "string", "description": "The reason code (as the error pages')."},
-            "message": {"type": "string", "description": "What happened, for the user."},
+            "message": {
+                "type": "string",
+                "description": "What happened, for the user: for a failed connect, the error "
+                "page's text for the reason (with the permissions to leave ticked, and the "
+                "spec's sentence where the page shows it).",
+            },
             "help_url": {
                 "type": "string",
-                "description": "The guide the error page links to (failed connects only).",
+                "description": "The guide the error page links to: only where the page shows "
+                "it (where disconnecting Google completely, then retrying, is the fix).",
             },
-            "missing_scopes": {"type": "array", "items": {"type": "string"}},
+            "missing_scopes": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "scope_not_granted: the scopes not granted.",
+            },
+            "missing_permissions": {
+                "type": "array",
+                "description": "scope_not_granted: each scope not granted, with Google's "
+                "consent-screen wording for it (the scope itself when unknown).",
+                "items": {
+                    "type": "object",
+                    "required": ["scope", "description"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "scope": {"type": "string"},
+                        "description": {"type": "string"},
+                    },
+                },
+            },
         },
     },
     "Account": {
@@ -79,8 +103,16 @@ SCHEMAS: dict[str, Any] = {
             "email": {"type": "string"},
             "name": {"type": "string"},
             "picture": {"type": "string"},
-            "status": {"type": "string", "enum": ["active", "reconnect_required"]},
+            "status": {
+                "type": "string",
+                "enum": ["active", "reconnect_required"],
+                "description": "As the accounts page and the admin show it: a time-limited "
+                "grant whose end (grant_expires_at) has passed is reconnect_required, with "
+                "the reason refresh_token_expired, before any refresh has failed.",
+            },
             "reconnect_reason": {
+                "description": "Why a reconnect is needed (code and sentence); null while "
+                "status is active.",
                 "oneOf": [
                     {"type": "null"},
                     {
@@ -91,7 +123,7 @@ SCHEMAS: dict[str, Any] = {
                             "message": {"type": "string"},
                         },
                     },
-                ]
+                ],
             },
             "scope_sets": {
                 "type": "object",
@@ -161,7 +193,9 @@ def document(request: HttpRequest) -> dict[str, Any]:
         "info": {
             "title": "google_connect JSON API",
             "version": google_connect.__version__,
-            "description": "Connect Google accounts from single-page and mobile apps.",
+            "description": "Connect Google accounts from single-page and mobile apps. "
+            "Any other path under this server's URL answers 404 with an Error, "
+            '"error": "not_found".',
         },
         "servers": [{"url": base}],
         "paths": {
@@ -200,10 +234,24 @@ def document(request: HttpRequest) -> dict[str, Any]:
                             "Disconnected.",
                             {
                                 "type": "object",
-                                "required": ["id", "disconnected"],
+                                "required": ["id", "disconnected", "revoked_at_google"],
+                                "additionalProperties": False,
                                 "properties": {
                                     "id": {"type": "integer"},
                                     "disconnected": {"const": True},
+                                    "revoked_at_google": {
+                                        "type": "boolean",
+                                        "description": "True when no grant is left live at "
+                                        "Google (revoked now, or found revoked already); false "
+                                        "when the stored tokens could not be read, so Google "
+                                        "was not told.",
+                                    },
+                                    "message": {
+                                        "type": "string",
+                                        "description": "Only when Google was not told: the "
+                                        "page's warning, asking the user to remove this "
+                                        "site's access in their Google Account.",
+                                    },
                                 },
                             },
                         ),

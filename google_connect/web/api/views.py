@@ -27,9 +27,20 @@ from google_connect.web import consent, flow
 from google_connect.web.api import representation, schema
 from google_connect.web.api.authentication import Caller, authenticate, csrf_failure
 from google_connect.web.api.body import Field, read_json
-from google_connect.web.api.errors import ApiError, from_connect_error, retry_after
+from google_connect.web.api.errors import (
+    UNKNOWN_ENDPOINT_TEXT,
+    ApiError,
+    from_connect_error,
+    retry_after,
+)
 from google_connect.web.connecting import connect_with_code
-from google_connect.web.views import disconnect_failure_message, safe_next_url, start_flow
+from google_connect.web.views import (
+    disconnect_failure_message,
+    google_not_told,
+    google_not_told_message,
+    safe_next_url,
+    start_flow,
+)
 
 logger = logging.getLogger("google_connect")
 
@@ -115,13 +126,22 @@ class DisconnectView(ApiView):
         if account is None:
             raise ApiError(404, "not_found")
         label, pk_value = str(account), account.pk
+        # Read before the row goes: the page's "Google was not told" rests on it.
+        readable = account.tokens_decryptable
         try:
-            account.disconnect(request=request)
+            revoked = account.disconnect(request=request)
         except GoogleConnectError as exc:
             logger.warning("Disconnecting account_id=%s failed: %s", account.pk, exc)
             message = disconnect_failure_message(exc) % {"account": label}
             raise ApiError(503, exc.reason, message, headers=retry_after(exc)) from None
-        return JsonResponse({"id": pk_value, "disconnected": True})
+        # Revoked now or found already revoked (Google's invalid_token, or tokens
+        # blanked after an earlier revocation): either way no grant is left live.
+        told = not google_not_told(readable=readable, revoked=revoked)
+        body: dict[str, Any] = {"id": pk_value, "disconnected": True, "revoked_at_google": told}
+        if not told:
+            # The grant may still be live at Google: the user must remove it there.
+            body["message"] = google_not_told_message() % {"account": label}
+        return JsonResponse(body)
 
 
 class AuthorizeView(ApiView):
@@ -218,3 +238,16 @@ class OpenApiView(ApiView):
         self, request: HttpRequest, caller: Caller | None, data: dict[str, Any], **kwargs: Any
     ) -> HttpResponse:
         return JsonResponse(schema.document(request))
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class NotFoundView(View):
+    """Any other path under ``api/v1/``: the API's JSON 404, not Django's HTML page.
+
+    Whatever the method and whoever calls: a client with a wrong path (a
+    trailing slash, an old version) must get an answer it can parse. Exempt
+    from CSRF so that an unsafe method gets this 404, not Django's HTML 403.
+    """
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return no_store(ApiError(404, "not_found", str(UNKNOWN_ENDPOINT_TEXT)).response())
