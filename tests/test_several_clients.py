@@ -1,5 +1,6 @@
 """Several OAuth clients: each grant is connected, refreshed and revoked with its own."""
 
+import hashlib
 import logging
 from datetime import timedelta
 from io import StringIO
@@ -11,7 +12,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from google_connect.google import clients
-from google_connect.models import GoogleAccount, GoogleSecurityEvent
+from google_connect.models import ConnectLock, GoogleAccount, GoogleSecurityEvent
 from google_connect.risc.actions import ACCOUNT_DISABLED, TOKEN_REVOKED, TOKENS_REVOKED
 from google_connect.token_digests import PREFIX
 from tests.risc_support import claims, iss_sub, sign
@@ -195,6 +196,39 @@ def test_the_same_sub_through_a_second_client_by_another_user_is_refused(
     assert response.status_code == 400
     assert 'data-reason="account_linked_to_another_user"' in response.content.decode()
     assert GoogleAccount.objects.get().client_id == DEFAULT_ID
+
+
+def test_a_google_account_whose_last_row_is_deleted_may_be_connected_by_another_user(
+    several, alice, client, other_user, google
+):
+    # The lock's row outlives the accounts; it must not keep their owner.
+    connect_through(alice, google, "testserver")
+    GoogleAccount.objects.get().delete()
+    client.force_login(other_user)
+
+    _, response = connect_through(client, google, "b.example")
+
+    assert response.status_code == 200
+    rows = GoogleAccount.objects.values_list("client_id", "user__username")
+    assert list(rows) == [(B_ID, "bob")]
+
+
+def test_the_connect_lock_keeps_a_digest_of_the_sub_only(several, alice, google):
+    connect_through(alice, google, "testserver", sub="sub-kept-out")
+
+    [key] = ConnectLock.objects.values_list("key", flat=True)
+    assert key == hashlib.sha256(b"sub-kept-out").hexdigest()
+
+
+def test_a_refused_connect_leaves_no_lock_behind(several, alice, client, other_user, google):
+    connect_through(alice, google, "testserver")
+    ConnectLock.objects.all().delete()
+    client.force_login(other_user)
+
+    _, response = connect_through(client, google, "b.example")
+
+    assert response.status_code == 400
+    assert not ConnectLock.objects.exists()
 
 
 def test_an_unknown_client_name_is_the_error_page(several, alice, google, caplog):
