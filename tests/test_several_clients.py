@@ -495,3 +495,34 @@ def test_a_refused_first_connect_through_client_b_is_named_by_bs_id_token(severa
         google.config.TOKEN_URL,
         google.config.REVOKE_URL,
     ]
+
+
+def refused_through_b(alice, google):
+    google.token(token_body(scope="openid", refresh_token="1//REFUSED-B"))
+    google.userinfo(userinfo_body(sub="sub-1"))
+    revoke = google.revoke()
+    response = finish_flow(alice, start_flow_at(alice, "b.example")["state"])
+    assert 'data-reason="scope_not_granted"' in response.content.decode()
+    return revoke
+
+
+def test_a_refused_first_connect_through_b_revokes_bs_grant_beside_a_default_account(
+    several, alice, google
+):
+    # The default client's row is another grant: brand-b's must not stay live.
+    connect_through(alice, google, "testserver")
+
+    revoke = refused_through_b(alice, google)
+
+    assert revoke.call_count == 1
+    assert parse_qs(revoke.calls[0].request.body) == {"token": ["1//REFUSED-B"]}
+    assert list(GoogleAccount.objects.values_list("client_id", flat=True)) == [DEFAULT_ID]
+
+
+def test_a_refused_reconnect_through_b_leaves_bs_working_grant_alone(several, alice, google):
+    connect_through(alice, google, "b.example")
+
+    revoke = refused_through_b(alice, google)
+
+    assert revoke.call_count == 0
+    assert GoogleAccount.objects.get().refresh_token == "1//REFRESH-b.example"
