@@ -1,6 +1,7 @@
 """Several OAuth clients: each grant is connected, refreshed and revoked with its own."""
 
 import hashlib
+import json
 import logging
 from datetime import timedelta
 from io import StringIO
@@ -240,6 +241,62 @@ def test_an_unknown_client_name_is_the_error_page(several, alice, google, caplog
     assert 'data-reason="unknown_client"' in response.content.decode()
     assert "'ios' is no configured web client" in caplog.text
     assert len(google.mock.calls) == 0
+
+
+def choose_by_tenant(request):
+    return {"b.example": "brand-b"}[request.get_host()]
+
+
+@pytest.fixture
+def raising_chooser(several):
+    several.GOOGLE_CONNECT = {
+        **several.GOOGLE_CONNECT,
+        "CLIENT_FOR_REQUEST": "tests.test_several_clients.choose_by_tenant",
+    }
+    return several
+
+
+def test_a_client_for_request_that_raises_is_the_error_page(raising_chooser, alice, google, caplog):
+    caplog.set_level(logging.ERROR, logger="google_connect")
+
+    response = alice.get("/google/accounts/authorize", HTTP_HOST="x.example")
+
+    assert response.status_code == 400
+    assert 'data-reason="unknown_client"' in response.content.decode()
+    [record] = [r for r in caplog.records if r.name == "google_connect"]
+    assert record.levelname == "ERROR"
+    assert record.getMessage().startswith(
+        "google_connect: CLIENT_FOR_REQUEST tests.test_several_clients.choose_by_tenant "
+        "raised KeyError at "
+    )
+    assert "in choose_by_tenant(); the connection is refused as unknown_client" in (
+        record.getMessage()
+    )
+    # The exception's message (here the host) stays out of the log.
+    assert "x.example" not in caplog.text
+    assert len(google.mock.calls) == 0
+
+
+def test_a_client_for_request_that_raises_is_a_json_error_in_the_api(
+    raising_chooser, alice, google, caplog
+):
+    authorize = alice.post(
+        "/google/api/v1/authorize", "{}", content_type="application/json", HTTP_HOST="x.example"
+    )
+    code = alice.post(
+        "/google/api/v1/code",
+        json.dumps({"code": "4/CODE-NOT-LOGGED", "flow": "popup"}),
+        content_type="application/json",
+        HTTP_HOST="x.example",
+        HTTP_X_REQUESTED_WITH="XmlHttpRequest",
+    )
+
+    for response in (authorize, code):
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"] == "unknown_client"
+    assert len(google.mock.calls) == 0
+    assert "CODE-NOT-LOGGED" not in caplog.text
 
 
 def test_a_flow_whose_client_was_removed_is_refused_without_calling_google(several, alice, google):
