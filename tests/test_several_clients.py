@@ -174,6 +174,45 @@ def test_a_flow_through_each_web_client_uses_its_credentials_and_stores_its_id(
     assert list(rows) == [(DEFAULT_ID, "sub-1", "alice"), (B_ID, "sub-1", "alice")]
 
 
+DRIVE = "https://www.googleapis.com/auth/drive.file"
+B_SCOPES = ["openid", "https://www.googleapis.com/auth/userinfo.email", DRIVE]
+
+
+@pytest.fixture
+def b_scopes(several):
+    several.GOOGLE_CONNECT["CLIENTS"]["brand-b"]["SCOPES"] = B_SCOPES
+    return several
+
+
+def test_a_flow_through_a_client_with_its_own_scopes_asks_for_and_stores_them(
+    b_scopes, alice, google
+):
+    site = " ".join(clients.default().scopes)
+    google.token(token_body(scope=" ".join(B_SCOPES)))
+    google.userinfo(userinfo_body(sub="sub-1"))
+    b_params = start_flow_at(alice, "b.example")
+    default_params = start_flow_at(alice, "testserver")
+
+    response = finish_flow(alice, b_params["state"])
+
+    assert response.status_code == 200
+    assert (b_params["scope"], default_params["scope"]) == (" ".join(B_SCOPES), site)
+    assert GoogleAccount.objects.get().granted_scopes == B_SCOPES
+
+
+def test_a_client_with_its_own_scopes_requires_them(b_scopes, alice, google):
+    # Google granted the site-wide SCOPES, not brand-b's drive.file.
+    google.token(token_body(scope=" ".join(clients.default().scopes)))
+    google.userinfo(userinfo_body(sub="sub-1"))
+    google.revoke()
+
+    response = finish_flow(alice, start_flow_at(alice, "b.example")["state"])
+
+    assert response.status_code == 400
+    assert 'data-reason="scope_not_granted"' in response.content.decode()
+    assert not GoogleAccount.objects.exists()
+
+
 def test_the_callback_uses_the_client_that_started_the_flow(several, alice, google):
     google.token()
     google.userinfo()
