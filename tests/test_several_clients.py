@@ -180,7 +180,9 @@ B_SCOPES = ["openid", "https://www.googleapis.com/auth/userinfo.email", DRIVE]
 
 @pytest.fixture
 def b_scopes(several):
-    several.GOOGLE_CONNECT["CLIENTS"]["brand-b"]["SCOPES"] = B_SCOPES
+    config = several.GOOGLE_CONNECT
+    brand_b = {**config["CLIENTS"]["brand-b"], "SCOPES": B_SCOPES}
+    several.GOOGLE_CONNECT = {**config, "CLIENTS": {**config["CLIENTS"], "brand-b": brand_b}}
     return several
 
 
