@@ -303,6 +303,28 @@ def _check_scopes(raw: dict[str, Any]) -> Iterable[Error]:
             hint="A scope that is never asked for can never be granted; add it to SCOPES.",
             id=ID.format("E006"),
         )
+    # REQUIRED_SCOPES is site-wide, a client's SCOPES replace SCOPES for its
+    # flows: each web client must ask for all of them. (iOS and Android
+    # clients start no flow, so ask for nothing; _check_clients reports a
+    # malformed CLIENTS or SCOPES.)
+    named = raw.get("CLIENTS")
+    for name, entry in named.items() if isinstance(named, dict) else ():
+        if not isinstance(entry, dict) or entry.get("TYPE", "web") != "web":
+            continue
+        own = entry.get("SCOPES")
+        if own is None or not _is_list_of_strings(own):
+            continue
+        not_requested = scopes.missing(required, own)
+        if not_requested:
+            yield Error(
+                f"{SETTING_NAME}['REQUIRED_SCOPES'] lists scopes that "
+                f"{SETTING_NAME}['CLIENTS'][{name!r}]['SCOPES'] does not request: "
+                + ", ".join(not_requested)
+                + ".",
+                hint="A scope that is never asked for can never be granted: add it to that "
+                "client's SCOPES, or leave its SCOPES out to use SCOPES.",
+                id=ID.format("E006"),
+            )
 
 
 def _check_numbers(raw: dict[str, Any]) -> Iterable[Error]:

@@ -4,7 +4,9 @@ For tests and benchmarks that need real concurrency (threads, processes) or
 real latency, which ``responses`` cannot give. It answers ``refresh_token``
 grants with a new, unique access token after ``token_delay`` seconds,
 revocations after ``revoke_delay`` seconds and userinfo requests at once, and
-counts every call and every connection it accepts.
+counts every call and every connection it accepts. ``forms`` keeps every
+token and revoke call's form, in the order received, for tests that check
+what was sent (which client's credentials, say).
 
 Given ``code_grants=True``, it also exchanges authorization codes (after
 ``token_delay`` too): a refresh token and an access token per code, and a
@@ -57,6 +59,7 @@ class StubGoogle:
         self.gate_timeout = gate_timeout
         self.revoke_delay = revoke_delay
         self.counts = {"token": 0, "revoke": 0, "userinfo": 0}
+        self.forms: list[tuple[str, dict[str, str]]] = []
         # Token calls per refresh token: which accounts were refreshed twice.
         self.refresh_calls: collections.Counter[str] = collections.Counter()
         self.revoked: set[str] = set()
@@ -124,6 +127,7 @@ class StubGoogle:
     def answer(self, endpoint: str, form: dict[str, str]) -> tuple[int, dict[str, object]]:
         with self._lock:
             self.counts[endpoint] += 1
+            self.forms.append((endpoint, dict(form)))
             serial = next(self._serial)
             if endpoint == "token":
                 self.refresh_calls[form.get("refresh_token", "")] += 1

@@ -3,16 +3,19 @@
 Each thread has its own test ``Client`` (so its own session and flow) and its
 own database connection. A ``threading.Barrier`` releases the callbacks
 together, the fake token endpoint holds every exchange for 100 ms, and the
-INSERT of a new row is held back for 100 ms more, so every thread tries to
-INSERT before any of them has written: the unique ``sub`` is really contested,
-and ``GoogleAccountQuerySet.connect()``'s locked path really takes over.
+INSERT of a new row is held back for 100 ms more, while its connect holds the
+Google account's lock (store/connect_lock.py): the threads that arrive
+meanwhile wait for the lock, and each then decides on what the one before it
+committed. So no INSERT is ever refused by the unique constraint, and the
+threads' time in ``lock()`` shows that they really waited for each other.
 
-Runs on PostgreSQL; SQLite serializes writers, so there is no race to see.
+Runs on PostgreSQL and MariaDB; SQLite serializes writers, so there is no race to see.
 """
 
 import json
 import threading
 import time
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import IntegrityError, connection, connections
@@ -20,13 +23,15 @@ from django.test import Client
 
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_connected
+from google_connect.store import connect_lock
 from tests.figures import report
 from tests.support import finish_flow, start_flow, token_body, userinfo_body
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
-        connection.vendor != "postgresql", reason="concurrent writers need PostgreSQL"
+        connection.vendor not in ("postgresql", "mysql"),
+        reason="concurrent writers need PostgreSQL or MariaDB",
     ),
 ]
 
@@ -45,7 +50,7 @@ def record(key: object, outcome: str) -> None:
 
 
 class Race:
-    """What the threads did: peak overlap at Google, INSERTs that lost, signals sent."""
+    """What the threads did: peak overlap at Google, waits for the lock, INSERTs, signals sent."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -53,6 +58,7 @@ class Race:
         self.peak_exchange = 0
         self.connect_attempts = 0
         self.lost_inserts = 0
+        self.lock_waits = 0
         self.created_flags: list[bool] = []
 
     def exchange(self, request):
@@ -89,6 +95,18 @@ def race(google, monkeypatch):
             raise
 
     monkeypatch.setattr(GoogleAccount, "save", racing_save)
+    real_lock = connect_lock.lock
+
+    def timed_lock(sub, using):
+        started = time.monotonic()
+        real_lock(sub, using=using)
+        # Longer than half the held-back INSERT: it waited for another
+        # connect's transaction to end.
+        if time.monotonic() - started > INSERT_DELAY / 2:
+            with race.lock:
+                race.lock_waits += 1
+
+    monkeypatch.setattr(connect_lock, "lock", timed_lock)
 
     def on_connected(created, **kwargs):
         with race.lock:
@@ -153,19 +171,19 @@ def test_simultaneous_callbacks_by_one_user_store_one_row(
     assert GoogleAccount.objects.count() == 1
     assert GoogleAccount.objects.get().user == user
     assert sorted(race.created_flags) == [False] * (SAME_USER_CALLBACKS - 1) + [True]
-    # The race really happened: the exchanges overlapped, and INSERTs lost to
-    # the unique constraint and were retried as updates.
+    # The race really happened: the exchanges overlapped, and callbacks
+    # waited for the lock while the first one held its INSERT back.
     assert race.peak_exchange > 1
-    assert race.lost_inserts >= 1
-    # Of the callbacks that found no row and tried to INSERT, exactly one won.
-    assert race.connect_attempts <= SAME_USER_CALLBACKS
-    assert race.lost_inserts == race.connect_attempts - 1
+    assert race.lock_waits >= 1
+    # The lock decided before the unique constraint had to: one INSERT, the
+    # others found its row and updated it.
+    assert (race.connect_attempts, race.lost_inserts) == (1, 0)
     record(
         atomic_requests,
         f"{SAME_USER_CALLBACKS} same-user callbacks"
         f"{' (ATOMIC_REQUESTS)' if atomic_requests else ''} -> 1 row, "
         f"{SAME_USER_CALLBACKS}x200 (1 created, {SAME_USER_CALLBACKS - 1} reconnects; "
-        f"{race.lost_inserts} lost INSERTs taken over by the locked update, "
+        f"{race.lock_waits} waited for the lock, no INSERT refused, "
         f"{race.peak_exchange} exchanges overlapping)",
     )
 
@@ -184,11 +202,9 @@ def test_one_google_account_claimed_by_two_users_at_once_gets_one_owner(
         ),
     )
     owners = {user.pk: 0, other_user.pk: 0}
-    lost_inserts = 0
 
     for round_number in range(ROUNDS):
         current_sub["value"] = f"10987654321098765432{round_number}"
-        lost_before = race.lost_inserts
         flows = []
         for person in (user, other_user):
             client = logged_in_client(person)
@@ -207,14 +223,89 @@ def test_one_google_account_claimed_by_two_users_at_once_gets_one_owner(
         ]
         assert account.user == winner
         owners[winner.pk] += 1
-        lost_inserts += race.lost_inserts - lost_before
 
     assert GoogleAccount.objects.count() == ROUNDS
     assert race.created_flags == [True] * ROUNDS
-    assert lost_inserts >= 1
+    # Losers waited for the winner's lock (on a loaded machine one may come
+    # only after it committed, and find its row at once).
+    assert race.lock_waits >= 1
+    assert race.lost_inserts == 0
     record(
         "two users",
         f"2 users x {ROUNDS} rounds -> 1 owner each, {ROUNDS}x200 + {ROUNDS}x400 "
-        f"account_linked_to_another_user ({lost_inserts} lost INSERTs; "
+        f"account_linked_to_another_user ({race.lock_waits} waited for the lock; "
         f"wins {owners[user.pk]}:{owners[other_user.pk]})",
+    )
+
+
+B_ID = "brand-b-id.apps.googleusercontent.com"
+
+
+def choose_by_host(request):
+    return "brand-b" if request.get_host() == "b.example" else "default"
+
+
+@pytest.fixture
+def two_clients(settings):
+    settings.ALLOWED_HOSTS = ["testserver", "b.example"]
+    settings.GOOGLE_CONNECT = {
+        **settings.GOOGLE_CONNECT,
+        "CLIENTS": {"brand-b": {"CLIENT_ID": B_ID, "CLIENT_SECRET": "B-SECRET"}},
+        "CLIENT_FOR_REQUEST": "tests.test_callback_concurrency.choose_by_host",
+    }
+
+
+def start_flow_at(client: Client, host: str) -> str:
+    response = client.get("/google/accounts/authorize", HTTP_HOST=host)
+    assert response.status_code == 302, response
+    return parse_qs(urlsplit(response["Location"]).query)["state"][0]
+
+
+def test_one_google_account_claimed_through_two_clients_at_once_gets_one_owner(
+    user, other_user, google, race, two_clients
+):
+    # The unique constraint is per client: only connect()'s lock keeps the
+    # two users' first connects through two clients from both succeeding.
+    current_sub = {"value": ""}
+    google.mock.add_callback(
+        "GET",
+        google.config.USERINFO_URL,
+        callback=lambda request: (
+            200,
+            {"Content-Type": "application/json"},
+            json.dumps(userinfo_body(sub=current_sub["value"])),
+        ),
+    )
+    wins = {"default": 0, "brand-b": 0}
+
+    for round_number in range(ROUNDS):
+        current_sub["value"] = f"20987654321098765432{round_number}"
+        flows = []
+        for person, host in ((user, "testserver"), (other_user, "b.example")):
+            client = logged_in_client(person)
+            flows.append((client, start_flow_at(client, host)))
+
+        responses = callbacks_at_once(flows)
+
+        assert sorted(r.status_code for r in responses) == [200, 400]
+        [refused] = [r for r in responses if r.status_code == 400]
+        assert LINKED_ELSEWHERE in refused.content.decode()
+        [account] = GoogleAccount.objects.filter(sub=current_sub["value"])
+        [(winner, client_name)] = [
+            pair
+            for pair, r in zip(((user, "default"), (other_user, "brand-b")), responses, strict=True)
+            if r.status_code == 200
+        ]
+        assert account.user == winner
+        wins[client_name] += 1
+
+    assert GoogleAccount.objects.count() == ROUNDS
+    assert race.created_flags == [True] * ROUNDS
+    assert race.lock_waits >= 1
+    assert race.lost_inserts == 0
+    record(
+        "two clients",
+        f"2 users through 2 clients x {ROUNDS} rounds -> 1 owner each, {ROUNDS}x200 + "
+        f"{ROUNDS}x400 account_linked_to_another_user ({race.lock_waits} waited for the "
+        f"lock; wins default {wins['default']}:{wins['brand-b']} brand-b)",
     )

@@ -78,6 +78,30 @@ def test_required_scopes_must_be_requested(settings):
     ]
 
 
+def test_required_scopes_must_be_requested_by_each_web_clients_own_scopes(settings):
+    settings.GOOGLE_CONNECT = {
+        **VALID,
+        "SCOPES": ["openid", "email", "calendar"],
+        "REQUIRED_SCOPES": ["email", "calendar"],
+        "CLIENTS": {
+            "brand-b": {"CLIENT_ID": "b", "CLIENT_SECRET": "t", "SCOPES": ["openid", "email"]},
+            # Its own scopes with all of the required ones, and none of its own.
+            "brand-c": {"CLIENT_ID": "c", "CLIENT_SECRET": "t", "SCOPES": ["email", "calendar"]},
+            "brand-d": {"CLIENT_ID": "d", "CLIENT_SECRET": "t"},
+            # An app's client starts no flow: its scopes ask for nothing.
+            "ios": {"CLIENT_ID": "i", "TYPE": "ios", "SCOPES": ["openid"]},
+        },
+    }
+
+    assert messages() == [
+        (
+            "google_connect.E006",
+            "GOOGLE_CONNECT['REQUIRED_SCOPES'] lists scopes that "
+            "GOOGLE_CONNECT['CLIENTS']['brand-b']['SCOPES'] does not request: calendar.",
+        )
+    ]
+
+
 @pytest.mark.parametrize(("key", "code"), [("TIMEOUT", "E007"), ("STATE_MAX_AGE", "E008")])
 @pytest.mark.parametrize("value", [0, -1, "10", True])
 def test_durations_must_be_positive_numbers(settings, key, code, value):

@@ -1,5 +1,7 @@
 """Several OAuth clients: each grant is connected, refreshed and revoked with its own."""
 
+import hashlib
+import json
 import logging
 from datetime import timedelta
 from io import StringIO
@@ -11,7 +13,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from google_connect.google import clients
-from google_connect.models import GoogleAccount, GoogleSecurityEvent
+from google_connect.models import ConnectLock, GoogleAccount, GoogleSecurityEvent
 from google_connect.risc.actions import ACCOUNT_DISABLED, TOKEN_REVOKED, TOKENS_REVOKED
 from google_connect.token_digests import PREFIX
 from tests.risc_support import claims, iss_sub, sign
@@ -172,6 +174,47 @@ def test_a_flow_through_each_web_client_uses_its_credentials_and_stores_its_id(
     assert list(rows) == [(DEFAULT_ID, "sub-1", "alice"), (B_ID, "sub-1", "alice")]
 
 
+DRIVE = "https://www.googleapis.com/auth/drive.file"
+B_SCOPES = ["openid", "https://www.googleapis.com/auth/userinfo.email", DRIVE]
+
+
+@pytest.fixture
+def b_scopes(several):
+    config = several.GOOGLE_CONNECT
+    brand_b = {**config["CLIENTS"]["brand-b"], "SCOPES": B_SCOPES}
+    several.GOOGLE_CONNECT = {**config, "CLIENTS": {**config["CLIENTS"], "brand-b": brand_b}}
+    return several
+
+
+def test_a_flow_through_a_client_with_its_own_scopes_asks_for_and_stores_them(
+    b_scopes, alice, google
+):
+    site = " ".join(clients.default().scopes)
+    google.token(token_body(scope=" ".join(B_SCOPES)))
+    google.userinfo(userinfo_body(sub="sub-1"))
+    b_params = start_flow_at(alice, "b.example")
+    default_params = start_flow_at(alice, "testserver")
+
+    response = finish_flow(alice, b_params["state"])
+
+    assert response.status_code == 200
+    assert (b_params["scope"], default_params["scope"]) == (" ".join(B_SCOPES), site)
+    assert GoogleAccount.objects.get().granted_scopes == B_SCOPES
+
+
+def test_a_client_with_its_own_scopes_requires_them(b_scopes, alice, google):
+    # Google granted the site-wide SCOPES, not brand-b's drive.file.
+    google.token(token_body(scope=" ".join(clients.default().scopes)))
+    google.userinfo(userinfo_body(sub="sub-1"))
+    google.revoke()
+
+    response = finish_flow(alice, start_flow_at(alice, "b.example")["state"])
+
+    assert response.status_code == 400
+    assert 'data-reason="scope_not_granted"' in response.content.decode()
+    assert not GoogleAccount.objects.exists()
+
+
 def test_the_callback_uses_the_client_that_started_the_flow(several, alice, google):
     google.token()
     google.userinfo()
@@ -197,6 +240,39 @@ def test_the_same_sub_through_a_second_client_by_another_user_is_refused(
     assert GoogleAccount.objects.get().client_id == DEFAULT_ID
 
 
+def test_a_google_account_whose_last_row_is_deleted_may_be_connected_by_another_user(
+    several, alice, client, other_user, google
+):
+    # The lock's row outlives the accounts; it must not keep their owner.
+    connect_through(alice, google, "testserver")
+    GoogleAccount.objects.get().delete()
+    client.force_login(other_user)
+
+    _, response = connect_through(client, google, "b.example")
+
+    assert response.status_code == 200
+    rows = GoogleAccount.objects.values_list("client_id", "user__username")
+    assert list(rows) == [(B_ID, "bob")]
+
+
+def test_the_connect_lock_keeps_a_digest_of_the_sub_only(several, alice, google):
+    connect_through(alice, google, "testserver", sub="sub-kept-out")
+
+    [key] = ConnectLock.objects.values_list("key", flat=True)
+    assert key == hashlib.sha256(b"sub-kept-out").hexdigest()
+
+
+def test_a_refused_connect_leaves_no_lock_behind(several, alice, client, other_user, google):
+    connect_through(alice, google, "testserver")
+    ConnectLock.objects.all().delete()
+    client.force_login(other_user)
+
+    _, response = connect_through(client, google, "b.example")
+
+    assert response.status_code == 400
+    assert not ConnectLock.objects.exists()
+
+
 def test_an_unknown_client_name_is_the_error_page(several, alice, google, caplog):
     caplog.set_level(logging.WARNING, logger="google_connect")
 
@@ -206,6 +282,62 @@ def test_an_unknown_client_name_is_the_error_page(several, alice, google, caplog
     assert 'data-reason="unknown_client"' in response.content.decode()
     assert "'ios' is no configured web client" in caplog.text
     assert len(google.mock.calls) == 0
+
+
+def choose_by_tenant(request):
+    return {"b.example": "brand-b"}[request.get_host()]
+
+
+@pytest.fixture
+def raising_chooser(several):
+    several.GOOGLE_CONNECT = {
+        **several.GOOGLE_CONNECT,
+        "CLIENT_FOR_REQUEST": "tests.test_several_clients.choose_by_tenant",
+    }
+    return several
+
+
+def test_a_client_for_request_that_raises_is_the_error_page(raising_chooser, alice, google, caplog):
+    caplog.set_level(logging.ERROR, logger="google_connect")
+
+    response = alice.get("/google/accounts/authorize", HTTP_HOST="x.example")
+
+    assert response.status_code == 400
+    assert 'data-reason="unknown_client"' in response.content.decode()
+    [record] = [r for r in caplog.records if r.name == "google_connect"]
+    assert record.levelname == "ERROR"
+    assert record.getMessage().startswith(
+        "google_connect: CLIENT_FOR_REQUEST tests.test_several_clients.choose_by_tenant "
+        "raised KeyError at "
+    )
+    assert "in choose_by_tenant(); the connection is refused as unknown_client" in (
+        record.getMessage()
+    )
+    # The exception's message (here the host) stays out of the log.
+    assert "x.example" not in caplog.text
+    assert len(google.mock.calls) == 0
+
+
+def test_a_client_for_request_that_raises_is_a_json_error_in_the_api(
+    raising_chooser, alice, google, caplog
+):
+    authorize = alice.post(
+        "/google/api/v1/authorize", "{}", content_type="application/json", HTTP_HOST="x.example"
+    )
+    code = alice.post(
+        "/google/api/v1/code",
+        json.dumps({"code": "4/CODE-NOT-LOGGED", "flow": "popup"}),
+        content_type="application/json",
+        HTTP_HOST="x.example",
+        HTTP_X_REQUESTED_WITH="XmlHttpRequest",
+    )
+
+    for response in (authorize, code):
+        assert response.status_code == 400
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"] == "unknown_client"
+    assert len(google.mock.calls) == 0
+    assert "CODE-NOT-LOGGED" not in caplog.text
 
 
 def test_a_flow_whose_client_was_removed_is_refused_without_calling_google(several, alice, google):
@@ -461,3 +593,34 @@ def test_a_refused_first_connect_through_client_b_is_named_by_bs_id_token(severa
         google.config.TOKEN_URL,
         google.config.REVOKE_URL,
     ]
+
+
+def refused_through_b(alice, google):
+    google.token(token_body(scope="openid", refresh_token="1//REFUSED-B"))
+    google.userinfo(userinfo_body(sub="sub-1"))
+    revoke = google.revoke()
+    response = finish_flow(alice, start_flow_at(alice, "b.example")["state"])
+    assert 'data-reason="scope_not_granted"' in response.content.decode()
+    return revoke
+
+
+def test_a_refused_first_connect_through_b_revokes_bs_grant_beside_a_default_account(
+    several, alice, google
+):
+    # The default client's row is another grant: brand-b's must not stay live.
+    connect_through(alice, google, "testserver")
+
+    revoke = refused_through_b(alice, google)
+
+    assert revoke.call_count == 1
+    assert parse_qs(revoke.calls[0].request.body) == {"token": ["1//REFUSED-B"]}
+    assert list(GoogleAccount.objects.values_list("client_id", flat=True)) == [DEFAULT_ID]
+
+
+def test_a_refused_reconnect_through_b_leaves_bs_working_grant_alone(several, alice, google):
+    connect_through(alice, google, "b.example")
+
+    revoke = refused_through_b(alice, google)
+
+    assert revoke.call_count == 0
+    assert GoogleAccount.objects.get().refresh_token == "1//REFRESH-b.example"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db import IntegrityError, models, router, transaction
+from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
@@ -16,7 +16,7 @@ from google_connect.exceptions import AccountLinkedToAnotherUser, MissingRefresh
 from google_connect.fields import UNDECRYPTABLE, EncryptedTextField, undecryptable_passthrough
 from google_connect.google import clients
 from google_connect.scopes import sets as scope_sets
-from google_connect.store import disconnection, scope_changes, tokens
+from google_connect.store import connect_lock, disconnection, scope_changes, tokens
 from google_connect.store.lifetimes import grant_ends_at, store_lifetimes
 from google_connect.store.lifetimes import grant_has_ended as grant_ended_by
 from google_connect.store.reasons import ReconnectReason
@@ -92,29 +92,14 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         # the read database).
         # (``_db``: a database chosen with ``.using()``.)
         db = getattr(self, "_db", None) or router.db_for_write(self.model)
-        # A first connect takes no row lock: look the ``sub`` up, then INSERT
-        # in a savepoint. Two callbacks racing for the same new ``sub`` meet
-        # at the unique constraint: the loser's INSERT is refused, its
-        # savepoint rolled back, and it takes the locked path below.
-        # Any client's row of the ``sub`` takes the locked path: the takeover
-        # check is site-wide (a ``sub`` belongs to one user across clients).
-        if tokens.refresh_token and not self.using(db).filter(sub=userinfo.sub).exists():
-            account = self.model(user=user, sub=userinfo.sub, client_id=client_id)
-            _fill(account, tokens, userinfo, requested_scopes, tokens.refresh_token)
-            try:
-                # A transaction even in autocommit mode: what receivers of
-                # the save do (post_save) stands or falls with the row.
-                with transaction.atomic(using=db):
-                    account.save(force_insert=True, using=db)
-            except IntegrityError:
-                pass
-            else:
-                scope_changes.announce(account, previous="")
-                return account, True
-        # The ``sub`` is stored already (a reconnect, another user's account,
-        # or a concurrent first connect that won the race), or Google sent no
-        # refresh token: decide under the row lock.
+        # Every connect of the ``sub``, through any client, takes its lock
+        # first (see connect_lock.py): the takeover check is site-wide, the
+        # unique constraint per client. Then it decides on the rows that the
+        # connect before it committed. A transaction even in autocommit mode:
+        # the lock lasts until the row is written, and what receivers of the
+        # save do (post_save) stands or falls with the row.
         with transaction.atomic(using=db):
+            connect_lock.lock(userinfo.sub, using=db)
             return self._connect_locked(
                 db, user, tokens, userinfo, requested_scopes, client_id, same
             )
@@ -130,7 +115,10 @@ class GoogleAccountQuerySet(models.QuerySet["GoogleAccount"]):
         client_id: str,
         same: tuple[str, ...],
     ) -> tuple[GoogleAccount, bool]:
-        # Every client's row of the ``sub``, locked in one order.
+        # Every client's row of the ``sub``, locked in one order. A locking
+        # read also sees the latest committed rows under MariaDB's REPEATABLE
+        # READ (Django's MySQL default, READ COMMITTED, takes no gap lock here
+        # when there is no row).
         rows = list(self.using(db).select_for_update().filter(sub=userinfo.sub).order_by("pk"))
         if any(row.user_id != user.pk for row in rows):
             raise AccountLinkedToAnotherUser()

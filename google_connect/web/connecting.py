@@ -163,7 +163,10 @@ def _end_refused_grant(
     client: on a refused reconnect it would end the user's working
     connection, and on an account linked to another user that user's.
     So the Google account is named first, and an unknown one is left
-    alone (a grant left live is the lesser harm).
+    alone (a grant left live is the lesser harm). Only this client's rows
+    hold this grant: a row of the Google account through another client is
+    another grant, and keeping this one alive for it would leave a live
+    grant that no row holds and nothing will revoke.
     """
     try:
         sub = _sub_of(client, config, tokens, authorized_parties)
@@ -177,7 +180,10 @@ def _end_refused_grant(
     # Where a connect would write: a replica's lag must not hide the
     # account that was stored a moment ago.
     db = router.db_for_write(GoogleAccount)
-    if GoogleAccount.objects.using(db).filter(sub=sub).exists():
+    stored = GoogleAccount.objects.using(db).filter(
+        sub=sub, client_id__in=clients.stored_ids(client.client)
+    )
+    if stored.exists():
         return
     _revoke_quietly(
         client, tokens.refresh_token or tokens.access_token, what="of a refused connect"

@@ -13,6 +13,7 @@ import hmac
 import logging
 import secrets
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -138,10 +139,32 @@ def consume(request: HttpRequest, state: str | None) -> PendingFlow:
 def client_for_request(request: HttpRequest) -> OAuthClient:
     """The web client a new flow uses: ``CLIENT_FOR_REQUEST``'s choice, else ``default``.
 
-    Raises ``UnknownClient`` when the name chosen is no configured web client.
+    Raises ``UnknownClient`` when the name chosen is no configured web
+    client, and when ``CLIENT_FOR_REQUEST`` raises.
     """
     path = get_settings().CLIENT_FOR_REQUEST
-    name = import_string(path)(request) if path else clients.DEFAULT
+    if path:
+        try:
+            name = import_string(path)(request)
+        except Exception as exc:  # noqa: BLE001 (the site's code: anything, never a 500)
+            # The site's function, fed the request (a host, a tenant that
+            # does not exist): whatever it raises is a refused connection,
+            # not a crash of the view. The log names the exception's type
+            # and where it was raised, never its message: that may quote the
+            # request, and the code's callers carry an authorization code.
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            logger.error(
+                "google_connect: CLIENT_FOR_REQUEST %s raised %s at %s:%s, in %s(); "
+                "the connection is refused as unknown_client",
+                path,
+                type(exc).__name__,
+                frame.filename,
+                frame.lineno,
+                frame.name,
+            )
+            raise UnknownClient() from None
+    else:
+        name = clients.DEFAULT
     client = clients.named(name) if isinstance(name, str) else None
     if client is None or not client.is_web:
         # Cut short: the name may come from the request (a host name).
