@@ -68,7 +68,7 @@ class Command(BaseCommand):
         done: dict[str, dict[str, int]] = {}
         if options["send_warnings"]:
             done["warnings"] = send_expiry_warnings(using=database)
-        # The jobs the tasks run, with the engine they choose from --concurrency.
+        # The jobs the tasks run; here --concurrency, not BULK_CONCURRENCY, picks the engine.
         if options["keep_alive"]:
             done["keep_alive"] = self.run_job(jobs.keep_alive, "keep-alive", database, options)
         if options["refresh_expiring"]:

@@ -128,8 +128,8 @@ class Command(BaseCommand):
                     )
                 bar.update()
 
-            # As a revoke_accounts task's chunk, on the engine it would choose
-            # from --concurrency.
+            # A revoke_accounts chunk's revocation; here --concurrency, not
+            # BULK_CONCURRENCY, picks the engine.
             report = jobs.revoke_selection(
                 accounts,
                 workers=options["workers"],
