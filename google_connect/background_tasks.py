@@ -39,10 +39,14 @@ except ImportError:
             task_backends,
         )
     except ImportError as exc:
-        raise ImportError(
+        # A ModuleNotFoundError (still an ImportError): pytest.importorskip,
+        # and any caller that tells a missing package from a broken one,
+        # takes it for the missing framework it is.
+        raise ModuleNotFoundError(
             "google_connect.background_tasks needs Django's Tasks framework: Django 6.0 "
             "or later, or on Django 5.2 the backport, which the 'tasks' extra installs: "
-            "pip install 'google-connect[tasks]'"
+            "pip install 'google-connect[tasks]'",
+            name="django.tasks",
         ) from exc
 
 from django.db import router, transaction

@@ -20,13 +20,9 @@ The work itself lives in ``google_connect.store`` (``upkeep``,
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
-
-from google_connect.management.progress import progress_bar
-from google_connect.store import tokens, upkeep
+from google_connect.management.progress import moved_by, progress_bar
+from google_connect.store import upkeep
 from google_connect.store.pending_revocation import PendingReport, retry_pending_revocations
 from google_connect.store.rotation import RotationReport, rotate_keys
 from google_connect.store.upkeep import send_expiry_warnings
@@ -36,14 +32,10 @@ __all__ = [
     "PendingReport",
     "RotationReport",
     "keep_alive",
-    "refresh_in_threads",
     "retry_pending_revocations",
     "rotate_keys",
     "send_expiry_warnings",
 ]
-
-if TYPE_CHECKING:
-    from google_connect.store.models import GoogleAccount
 
 
 def keep_alive(
@@ -66,41 +58,11 @@ def keep_alive(
     Returns ``{"refreshed": n, "reconnect_required": n, "failed": n}``. An
     account another process refreshed meanwhile is counted in none of them.
     """
-    return upkeep.keep_alive(
-        chunk_size=chunk_size,
-        workers=workers,
-        ids=ids,
-        progress=(
-            (
-                lambda total: progress_bar(
-                    enabled=True, total=total, unit="account", desc="keep-alive"
-                )
-            )
-            if progress
-            else None
-        ),
-        using=using,
-    )
-
-
-def refresh_in_threads(
-    accounts: QuerySet[GoogleAccount],
-    *,
-    min_validity: timedelta = tokens.MIN_VALIDITY,
-    workers: int = 1,
-    progress: bool = False,
-) -> dict[str, int]:
-    """Refresh every active account of ``accounts`` whose access token is valid
-    for less than ``min_validity``, single-flight, ``workers`` threads at once
-    (``check_google_accounts --refresh-expiring`` without ``--concurrency``).
-    ``progress`` draws a progress bar on stderr."""
-    return upkeep.refresh_in_threads(
-        accounts,
-        min_validity=min_validity,
-        workers=workers,
-        progress=(
-            (lambda total: progress_bar(enabled=True, total=total, unit="account", desc="refresh"))
-            if progress
-            else None
-        ),
-    )
+    with progress_bar(enabled=progress, unit="account", desc="keep-alive") as bar:
+        return upkeep.keep_alive(
+            chunk_size=chunk_size,
+            workers=workers,
+            ids=ids,
+            on_progress=moved_by(bar) if progress else None,
+            using=using,
+        )

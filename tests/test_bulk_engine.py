@@ -229,6 +229,31 @@ def test_revoke_on_the_engine_keeps_local_rows_when_asked(stand_in):
     assert (stored.status, stored.refresh_token) == (GoogleAccount.Status.RECONNECT_REQUIRED, "")
 
 
+@pytest.mark.django_db(transaction=False)
+def test_refresh_with_concurrency_inside_a_transaction_runs_on_the_thread_pool(stand_in):
+    # As call_command in an atomic block: the engine's database thread would
+    # not see these rows (and on SQLite would wait for the lock).
+    expiring(3)
+    out = StringIO()
+
+    call_command("check_google_accounts", "--refresh-expiring", "--concurrency", stdout=out)
+
+    assert "expiring: 3 refreshed, 0 reconnect required, 0 failed" in out.getvalue()
+    assert stand_in.count("token") == 3
+
+
+@pytest.mark.django_db(transaction=False)
+def test_revoke_with_concurrency_inside_a_transaction_runs_on_the_thread_pool(stand_in):
+    accounts = [make_account() for _ in range(3)]
+    out = StringIO()
+
+    call_command("revoke_google_accounts", "--all", "--noinput", "--concurrency", stdout=out)
+
+    assert out.getvalue().strip() == "3 revoked, 0 already revoked, 0 failed"
+    assert stand_in.revoked == {a.refresh_token for a in accounts}
+    assert not GoogleAccount.objects.exists()
+
+
 @pytest.mark.parametrize("value", ["0", "1025"])
 def test_concurrency_out_of_range_is_refused(value):
     with pytest.raises(CommandError, match="--concurrency must be between 1 and 1024"):

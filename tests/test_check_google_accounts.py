@@ -1,4 +1,5 @@
-"""check_google_accounts: the summary, --json, --send-warnings and --keep-alive."""
+"""check_google_accounts: the summary, --json, --send-warnings, --keep-alive and
+--refresh-expiring."""
 
 import json
 from datetime import timedelta
@@ -6,13 +7,14 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import OperationalError
 from django.utils import timezone
 
 from google_connect import grants
 from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_expiring
-from google_connect.store import health, upkeep
+from google_connect.store import health, jobs, tokens, upkeep
 from tests.factories import make_account
 from tests.support import recording
 
@@ -354,6 +356,55 @@ def test_keep_alive_counts_undecryptable_tokens_as_failed_and_changes_no_status(
     assert grants.keep_alive() == {"refreshed": 0, "reconnect_required": 0, "failed": 1}
     assert len(google.mock.calls) == 0
     assert GoogleAccount.objects.filter(pk=lost.pk, status="active", reconnect_reason="").exists()
+
+
+# -- --refresh-expiring ----------------------------------------------------------------
+
+
+def minutes(n):
+    return timezone.now() + timedelta(minutes=n)
+
+
+def test_refresh_expiring_refreshes_exactly_what_the_tasks_fan_out_queues(google):
+    due = [make_account(expires_at=minutes(n)) for n in (-5, 2, 9)]
+    make_account(expires_at=minutes(11))
+    make_account(expires_at=minutes(-5), status="reconnect_required")
+    queued = []
+    jobs.refresh_expiring(jobs.WITHIN_SECONDS, jobs.CHUNK_SIZE, queued.extend)
+    google.token(REFRESHED)
+
+    out, _, error = run("--refresh-expiring", "--json")
+
+    assert error is None
+    # A refresh_accounts chunk's counts.
+    assert json.loads(out)["refresh"] == {
+        "refreshed": 3,
+        "already_fresh": 0,
+        "reconnect_required": 0,
+        "failed": 0,
+    }
+    refreshed = {a.pk for a in GoogleAccount.objects.all() if a.access_token == "ya29.KEPT-ALIVE"}
+    assert refreshed == set(queued) == {a.pk for a in due}
+    assert len(google.token_requests()) == 3
+
+
+def test_refresh_expiring_counts_a_database_error_as_failed_and_goes_on(google, monkeypatch):
+    stuck, fine = make_account(expires_at=minutes(2)), make_account(expires_at=minutes(2))
+    google.token(REFRESHED)
+    refresh = tokens.refresh
+
+    def lock_timeout_for_one(account, **kwargs):
+        if account.pk == stuck.pk:
+            raise OperationalError("canceling statement due to lock timeout")
+        return refresh(account, **kwargs)
+
+    monkeypatch.setattr(tokens, "refresh", lock_timeout_for_one)
+
+    out, _, error = run("--refresh-expiring")
+
+    assert "expiring: 1 refreshed, 0 reconnect required, 1 failed" in out
+    assert isinstance(error, CommandError)
+    assert GoogleAccount.objects.get(pk=fine.pk).access_token == "ya29.KEPT-ALIVE"
 
 
 # -- found by mutation testing (issue 22) ----------------------------------------------

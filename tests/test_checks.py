@@ -1,3 +1,5 @@
+from importlib.util import find_spec
+
 import pytest
 from django.core.checks import run_checks
 
@@ -6,6 +8,16 @@ from google_connect.conf import get_settings
 pytestmark = pytest.mark.django_db
 
 VALID = {"CLIENT_ID": "id.apps.googleusercontent.com", "CLIENT_SECRET": "secret"}
+# tests/settings.py defines TASKS only with Django's Tasks framework installed,
+# and its "database" backend only with django-tasks-db.
+TASKS_FRAMEWORK = find_spec("django.tasks") or find_spec("django_tasks")
+needs_tasks = pytest.mark.skipif(
+    TASKS_FRAMEWORK is None, reason="needs Django 6.0+ or the django-tasks backport"
+)
+needs_database_backend = pytest.mark.skipif(
+    TASKS_FRAMEWORK is None or find_spec("django_tasks_db") is None,
+    reason="needs Django's Tasks framework and django-tasks-db (the 'database' backend)",
+)
 
 
 def messages():
@@ -341,6 +353,7 @@ def test_task_backend_must_be_none_or_an_alias(settings, value):
     ]
 
 
+@needs_tasks
 def test_task_backend_must_be_a_tasks_alias(settings):
     settings.TASKS = {"default": settings.TASKS["default"]}
     settings.GOOGLE_CONNECT = {**VALID, "TASK_BACKEND": "database"}
@@ -367,6 +380,7 @@ def test_task_backend_needs_the_tasks_framework(settings, monkeypatch):
     ]
 
 
+@needs_database_backend
 def test_a_task_backend_of_tasks_passes(settings):
     settings.GOOGLE_CONNECT = {**VALID, "TASK_BACKEND": "database"}
 

@@ -157,9 +157,10 @@ def test_a_threaded_bulk_refresh_carries_its_span_into_the_workers(
 ):
     accounts = secret_accounts(3)
 
-    counts = upkeep.refresh_in_threads(expiring(), min_validity=WINDOW, workers=3)
+    # check_google_accounts --refresh-expiring --workers 3
+    counts = jobs.refresh_expiring_here(workers=3, concurrency=None)
 
-    assert counts == {"refreshed": 3, "reconnect_required": 0, "failed": 0}
+    assert counts == {"refreshed": 3, "already_fresh": 0, "reconnect_required": 0, "failed": 0}
     assert len(threads_on_sqlite_too) == 3
     assert all(name.startswith("google-keep-alive-") for name in threads_on_sqlite_too)
     finished = spans.get_finished_spans()
@@ -169,6 +170,7 @@ def test_a_threaded_bulk_refresh_carries_its_span_into_the_workers(
         "google_connect.concurrency": 3,
         "google_connect.accounts": 3,
         "google_connect.refreshed": 3,
+        "google_connect.already_fresh": 0,
         "google_connect.reconnect_required": 0,
         "google_connect.failed": 0,
     }

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from django.core.management.base import CommandError, CommandParser
+
+from google_connect.store import jobs
 
 DEFAULT, MAX = 64, 1024
 
@@ -23,17 +23,18 @@ def add_concurrency_argument(parser: CommandParser) -> None:
     )
 
 
-def engine(concurrency: int | None) -> ModuleType | None:
-    """The async bulk engine when ``--concurrency`` was given, else None (threads)."""
+def check_concurrency(concurrency: int | None) -> None:
+    """``CommandError`` for a ``--concurrency`` out of range, or without the
+    async engine installed: said before any job starts. The jobs themselves
+    choose the engine from it (``jobs.async_engine``)."""
     if concurrency is None:
-        return None
+        return
     if not 1 <= concurrency <= MAX:
         raise CommandError(f"--concurrency must be between 1 and {MAX}.")
     try:
-        from google_connect.store import bulk
+        jobs.bulk_engine()
     except ImportError as exc:
         raise CommandError(
             "--concurrency needs aiohttp, which the 'async' extra installs: "
             "pip install 'google-connect[async]'"
         ) from exc
-    return bulk

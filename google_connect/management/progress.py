@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from tqdm import tqdm
@@ -35,6 +35,18 @@ def progress_bar(*, enabled: bool, **options: Any) -> Iterator[tqdm[Any]]:
         ]
         with logging_redirect_tqdm(loggers=loggers):
             yield bar
+
+
+def moved_by(bar: tqdm[Any]) -> Callable[[int, int], None]:
+    """An ``on_progress(done, total)`` for the bulk jobs that moves ``bar`` on;
+    the first call, with 0 done, gives it its total."""
+
+    def on_progress(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.reset(total=total)
+        bar.update(done - bar.n)
+
+    return on_progress
 
 
 def write_above(bar: tqdm[Any] | None, write: Any, message: str) -> None:

@@ -12,12 +12,20 @@ Every job is idempotent under double delivery: a refresh is single-flight
 under the account's row lock and skipped for a token that is fresh by then;
 a revoked account is gone (or kept blanked); a rotated row is current.
 
-``async_engine`` is the one place where the engine that runs a chunk's
-per-account work is chosen: the async engine (``store/bulk.py``, up to
-``BULK_CONCURRENCY`` calls to Google in flight) when aiohttp is installed,
-else ``run_per_account``'s thread pool (or the calling thread). Whichever
-runs it, a chunk comes to the same counts and the same temporarily failed
-accounts, for the same retry.
+``async_engine`` is the one place where the engine that runs a job's
+per-account work is chosen, for a task's chunk and for a command alike: the
+async engine (``store/bulk.py``) with ``BULK_CONCURRENCY`` calls to Google in
+flight when aiohttp is installed (a task), or with the calls a command's
+``--concurrency`` asked for; else the thread pool (or the calling thread).
+Whichever runs it, a chunk comes to the same counts and the same
+temporarily failed accounts, for the same retry.
+
+The jobs a command runs in its own process, ``keep_alive``,
+``refresh_expiring_here`` and ``revoke_selection``, read the same selection
+as the tasks and do the same per-account work; they take the database
+(``using``), the threads (``workers``), the engine (``concurrency``) and
+``on_progress(done, total)``, called with 0 before the first account and
+again after each one.
 
 A chunk is one bulk operation: one OpenTelemetry span
 (``google_connect.bulk.refresh``, ``.revoke``, ``.rotate_keys``) per chunk,
@@ -29,13 +37,14 @@ queues chunks, has no span of its own.
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError, connections, router
@@ -46,8 +55,8 @@ from google_connect.conf import get_settings
 from google_connect.exceptions import GoogleConnectError, ReconnectRequired
 from google_connect.google import telemetry
 from google_connect.store import pending_revocation, revocation, rotation, tokens, upkeep
-from google_connect.store.health import idle_accounts
-from google_connect.store.models import GoogleAccount, GoogleAccountQuerySet
+from google_connect.store.health import idle_accounts, written_accounts
+from google_connect.store.models import GoogleAccount
 from google_connect.store.pending_revocation import PendingRevocation
 
 logger = logging.getLogger("google_connect")
@@ -72,6 +81,20 @@ REFRESH_WORKERS = 1
 SELECTIONS = frozenset({"user", "email", "reconnect_required", "all"})
 # The jobs a site runs every day, in the order enqueue_google_connect_jobs queues them.
 DAILY = ("send_expiry_warnings", "keep_alive", "retry_pending_revocations")
+REFRESH_OUTCOMES = ("refreshed", "already_fresh", "reconnect_required", "failed")
+
+# (accounts done, accounts in all): a command's progress bar.
+Progress = Callable[[int, int], None]
+
+
+class _Setting(enum.Enum):
+    BULK_CONCURRENCY = "BULK_CONCURRENCY"
+
+
+# The engine a task runs on: BULK_CONCURRENCY's. A command passes None (its
+# thread pool) or the calls in flight its --concurrency asked for.
+FROM_SETTINGS: Final = _Setting.BULK_CONCURRENCY
+Concurrency = int | None | Literal[_Setting.BULK_CONCURRENCY]
 
 
 @dataclass
@@ -99,30 +122,55 @@ def backoff(attempt: int) -> float:
 # -- the engine ------------------------------------------------------------------
 
 
-def async_engine() -> tuple[ModuleType, int] | None:
-    """The async engine and its ``BULK_CONCURRENCY``, or None for the thread pool.
+def async_engine(
+    concurrency: Concurrency = FROM_SETTINGS, *, using: str | None = None
+) -> tuple[ModuleType, int] | None:
+    """The async engine and the calls it keeps in flight, or None for the thread pool.
 
-    None when ``BULK_CONCURRENCY`` is None, when aiohttp is not installed,
-    in a thread whose event loop is running (an async caller that ran a task
-    inline), where no second loop can start, and inside a transaction (a task
-    run inline in an atomic request or test): the engine's database thread
-    would not see its rows, and on SQLite would wait for its lock.
+    ``concurrency`` is ``FROM_SETTINGS`` for a task (``BULK_CONCURRENCY``,
+    the thread pool when that is None or aiohttp is not installed), None for
+    the thread pool, or a number of calls a command was asked for (then a
+    missing aiohttp is a ``ModuleNotFoundError`` naming the extra, from
+    ``bulk_engine``). Either way None in a thread whose event loop is running
+    (an async caller that ran a task inline), where no second loop can
+    start, and inside a transaction on ``using`` (by default where the
+    routers write accounts; a task run inline in an atomic request or test):
+    the engine's database thread would not see its rows, and on SQLite would
+    wait for its lock.
     """
-    concurrency = get_settings().BULK_CONCURRENCY
-    if concurrency is None:
+    if concurrency is FROM_SETTINGS:
+        concurrency = get_settings().BULK_CONCURRENCY
+        if concurrency is None:
+            return None
+        try:
+            bulk = bulk_engine()
+        except ImportError:
+            return None
+    elif concurrency is None:
         return None
+    else:
+        bulk = bulk_engine()
+    if bulk.loop_running():
+        logger.info("A bulk job runs on its thread pool: this thread's event loop is running")
+        return None
+    if connections[using or router.db_for_write(GoogleAccount)].in_atomic_block:
+        logger.info("A bulk job runs on its thread pool: it was called inside a transaction")
+        return None
+    return bulk, concurrency
+
+
+def bulk_engine() -> ModuleType:
+    """``store/bulk.py``; a ``ModuleNotFoundError`` naming the extra without aiohttp."""
     try:
         # Here, not at the top: the async extra is optional.
         from google_connect.store import bulk
-    except ImportError:
-        return None
-    if bulk.loop_running():
-        logger.info("A bulk chunk runs on its thread pool: this thread's event loop is running")
-        return None
-    if connections[router.db_for_write(GoogleAccount)].in_atomic_block:
-        logger.info("A bulk chunk runs on its thread pool: it was called inside a transaction")
-        return None
-    return bulk, concurrency
+    except ImportError as exc:
+        raise ModuleNotFoundError(
+            "The async engine needs aiohttp, which the 'async' extra installs: "
+            "pip install 'google-connect[async]'",
+            name="aiohttp",
+        ) from exc
+    return bulk
 
 
 def run_per_account(
@@ -170,12 +218,6 @@ def chunk_workers(accounts: list[GoogleAccount], workers: int) -> int:
 # -- selection and fan-out ---------------------------------------------------------
 
 
-def written_accounts() -> GoogleAccountQuerySet:
-    """Accounts on the database the routers write them to: a chunk acts on the
-    ids its fan-out read there, never on a replica that may lag behind."""
-    return GoogleAccount.objects.using(router.db_for_write(GoogleAccount))
-
-
 def id_chunks(queryset: QuerySet[Any], size: int) -> Iterator[list[int]]:
     """The queryset's primary keys in order, ``size`` at a time (keyset pagination)."""
     if size < 1:
@@ -210,10 +252,11 @@ def validate_window(within_seconds: int) -> timedelta:
     return timedelta(seconds=within_seconds)
 
 
-def expiring(within_seconds: int) -> QuerySet[GoogleAccount]:
-    """The active accounts whose access token expires within the window."""
+def expiring(within_seconds: int, *, using: str | None = None) -> QuerySet[GoogleAccount]:
+    """The active accounts whose access token expires within the window, on
+    ``using`` (by default where the routers write accounts)."""
     cutoff = timezone.now() + validate_window(within_seconds)
-    return written_accounts().active().filter(expires_at__lte=cutoff)
+    return written_accounts(using).active().filter(expires_at__lte=cutoff)
 
 
 def refresh_expiring(
@@ -517,25 +560,13 @@ def _revoke_chunk(
     counts["already_revoked"] += len(rows) - len(to_revoke)
     if not to_revoke:
         return
-    selection = written_accounts().filter(pk__in=to_revoke)
-    if engine is None:
-        report = revocation.revoke_accounts(
-            selection,
-            workers=REVOKE_WORKERS,
-            keep_local=keep_local,
-            include_undecryptable=include_undecryptable,
-        )
-    else:
-        bulk, concurrency = engine
-        # The same pages, guard and report as the thread pool's.
-        report = bulk.run(
-            bulk.revoke_accounts(
-                selection,
-                concurrency=concurrency,
-                keep_local=keep_local,
-                include_undecryptable=include_undecryptable,
-            )
-        )
+    report = _revoke_on(
+        engine,
+        written_accounts().filter(pk__in=to_revoke),
+        workers=REVOKE_WORKERS,
+        keep_local=keep_local,
+        include_undecryptable=include_undecryptable,
+    )
     counts["revoked"] += report.revoked
     counts["already_revoked"] += report.already_revoked
     counts["undecryptable_kept"] += report.undecryptable_kept
@@ -553,6 +584,24 @@ def _revoke_chunk(
                 outcome.retry_after.append(failure.retry_after)
         else:
             counts["failed"] += 1
+
+
+def _revoke_on(
+    engine: tuple[ModuleType, int] | None,
+    selection: QuerySet[GoogleAccount],
+    *,
+    workers: int,
+    **options: Any,
+) -> revocation.Report:
+    """``revocation.revoke_accounts`` on ``workers`` threads, or on the async
+    engine: the same pages, guard and report."""
+    if engine is None:
+        return revocation.revoke_accounts(selection, workers=workers, **options)
+    bulk, concurrency = engine
+    report: revocation.Report = bulk.run(
+        bulk.revoke_accounts(selection, concurrency=concurrency, **options)
+    )
+    return report
 
 
 def _revoked_and_kept(account: GoogleAccount) -> bool:
@@ -605,18 +654,121 @@ def rotate_pending_revocations(ids: Iterable[int]) -> dict[str, int]:
 # -- the jobs that run whole -------------------------------------------------------
 
 
-def keep_alive(chunk_size: int = CHUNK_SIZE) -> dict[str, int]:
-    """``check_google_accounts --keep-alive``: refresh the accounts idle too long.
+def keep_alive(
+    chunk_size: int = CHUNK_SIZE,
+    *,
+    using: str | None = None,
+    workers: int = 1,
+    concurrency: Concurrency = FROM_SETTINGS,
+    on_progress: Progress | None = None,
+) -> dict[str, int]:
+    """Refresh the accounts idle too long: the ``keep_alive`` tasks, and
+    ``check_google_accounts --keep-alive``.
 
-    On the async engine as ``check_google_accounts --keep-alive --concurrency``
-    runs it (pages of ``bulk.PAGE_SIZE``), else one page of ``chunk_size`` at a time.
+    On the async engine (pages of ``bulk.PAGE_SIZE``), else on ``workers``
+    threads reading pages of ``chunk_size``: ``async_engine(concurrency)``
+    chooses. ``{"refreshed", "reconnect_required", "failed"}``.
     """
-    engine = async_engine()
+    engine = async_engine(concurrency, using=using)
     if engine is None:
-        return dict(upkeep.keep_alive(chunk_size=chunk_size))
-    bulk, concurrency = engine
-    idle = idle_accounts(timezone.now())
-    return dict(bulk.run(bulk.refresh_accounts(idle, concurrency=concurrency, job="keep_alive")))
+        return dict(
+            upkeep.keep_alive(
+                chunk_size=chunk_size, workers=workers, using=using, on_progress=on_progress
+            )
+        )
+    return _on_engine(*engine, idle_accounts(timezone.now(), using), "keep_alive", on_progress)
+
+
+def refresh_expiring_here(
+    within_seconds: int = WITHIN_SECONDS,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    using: str | None = None,
+    workers: int = REFRESH_WORKERS,
+    concurrency: Concurrency = FROM_SETTINGS,
+    on_progress: Progress | None = None,
+) -> dict[str, int]:
+    """``check_google_accounts --refresh-expiring``: the accounts ``refresh_expiring``
+    selects, refreshed in this process instead of queued in chunks.
+
+    On ``workers`` threads each account is refreshed as in a
+    ``refresh_accounts`` chunk, and counted as there, but a temporary failure
+    is ``failed``: no retry follows. ``already_fresh`` (fresh when read) is
+    rare here, where an account is read just before its turn; one another
+    caller refreshed meanwhile is ``refreshed``, as in a chunk. On the async
+    engine an account another caller is refreshing is left to it and counted
+    in none, as the keep-alive leaves it.
+    """
+    window = validate_window(within_seconds)
+    selection = expiring(within_seconds, using=using)
+    engine = async_engine(concurrency, using=using)
+    if engine is not None:
+        counts = _on_engine(*engine, selection, "refresh", on_progress)
+        return {key: counts.get(key, 0) for key in REFRESH_OUTCOMES}
+    if message := revocation.one_worker_on_sqlite(workers, selection.db):
+        logger.warning(message)
+        workers = 1
+    return upkeep.counted_in_threads(
+        "refresh",
+        (account for _, page in revocation.pages(selection, chunk_size) for account in page),
+        lambda account: _refresh_counted(account, window),
+        count=selection.count,
+        workers=workers,
+        on_progress=on_progress,
+        outcomes=REFRESH_OUTCOMES,
+    )
+
+
+def _refresh_counted(account: GoogleAccount, window: timedelta) -> str:
+    """``_refresh_one``'s outcome, or ``failed`` for what it raised, as a chunk
+    counts it (``run_per_account``), but with no retry to come."""
+    try:
+        return _refresh_one(account, window)
+    except Exception as exc:  # counted, and logged without a secret
+        log_failure("refresh", account, exc)
+        return "failed"
+
+
+def _on_engine(
+    bulk: ModuleType,
+    concurrency: int,
+    selection: QuerySet[GoogleAccount],
+    job: str,
+    on_progress: Progress | None,
+) -> dict[str, int]:
+    """``bulk.refresh_accounts`` over the whole selection, in one run: its pages
+    are claimed one ahead of the calls, which a run per chunk would stall."""
+    total = selection.count() if on_progress is not None else 0
+    done = 0
+
+    def counted(_account: GoogleAccount, _outcome: str) -> None:
+        nonlocal done
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
+
+    if on_progress is not None:
+        on_progress(0, total)
+    return dict(
+        bulk.run(
+            bulk.refresh_accounts(selection, concurrency=concurrency, on_outcome=counted, job=job)
+        )
+    )
+
+
+def revoke_selection(
+    accounts: QuerySet[GoogleAccount],
+    *,
+    workers: int = REVOKE_WORKERS,
+    concurrency: Concurrency = FROM_SETTINGS,
+    on_outcome: Callable[[revocation.Outcome], None] | None = None,
+    **options: Any,
+) -> revocation.Report:
+    """``revoke_google_accounts``: revoke these accounts in this process, as a
+    ``revoke_accounts`` chunk does, on the engine ``async_engine(concurrency)``
+    chooses. ``options``: ``keep_local`` and ``include_undecryptable``."""
+    engine = async_engine(concurrency, using=accounts.db)
+    return _revoke_on(engine, accounts, workers=workers, on_outcome=on_outcome, **options)
 
 
 def send_expiry_warnings() -> dict[str, int]:

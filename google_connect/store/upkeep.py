@@ -9,20 +9,20 @@ and a keep-alive refresh happens under the account's row lock, after
 checking again that the account is still idle.
 
 Each run is one OpenTelemetry span (``google_connect.bulk.expiry_warnings``,
-``.keep_alive``, ``.refresh``) with its counts as attributes; the worker
-threads run inside it, so each refresh's span is its child.
+``.keep_alive``, and ``.refresh`` for the threaded refresh of
+``store/jobs.py``, which runs in ``counted_in_threads`` too) with its counts
+as attributes; the worker threads run inside it, so each refresh's span is
+its child.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 from django.db import connections, router, transaction
 from django.db.models import QuerySet
@@ -112,7 +112,7 @@ def keep_alive(
     chunk_size: int = 500,
     workers: int = 1,
     ids: Iterable[int] | None = None,
-    progress: Callable[[int], contextlib.AbstractContextManager[Any]] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
     using: str | None = None,
 ) -> dict[str, int]:
     """Refresh every active account idle for more than ``KEEP_ALIVE_DAYS`` (on
@@ -122,8 +122,8 @@ def keep_alive(
     it. With ``ids``, only those accounts (still only the idle active ones).
     ``workers`` threads refresh at once, each with its own database
     connection (one on SQLite, whose single write lock they would only
-    fight over). ``progress``, given the number of accounts, opens a
-    progress bar: anything with ``update()`` (the command draws one).
+    fight over). ``on_progress(done, total)`` is called with 0 done before
+    the first account and after each one (the command moves a bar with it).
 
     Returns ``{"refreshed": n, "reconnect_required": n, "failed": n}``. An
     account another process refreshed meanwhile is counted in none of them.
@@ -136,72 +136,39 @@ def keep_alive(
     if message := one_worker_on_sqlite(workers, using or router.db_for_write(GoogleAccount)):
         logger.warning(message)
         workers = 1
-    return _counted_in_threads(
+    return counted_in_threads(
         "keep_alive",
         (account for _, page in pages(accounts, chunk_size) for account in page),
         lambda account: _keep_alive_one(account, cutoff),
         count=accounts.count,
         workers=workers,
-        progress=progress,
+        on_progress=on_progress,
         skips=True,
     )
 
 
-def refresh_in_threads(
-    accounts: QuerySet[GoogleAccount],
-    *,
-    min_validity: timedelta = tokens.MIN_VALIDITY,
-    workers: int = 1,
-    progress: Callable[[int], contextlib.AbstractContextManager[Any]] | None = None,
-) -> dict[str, int]:
-    """Refresh every active account of ``accounts`` whose token is valid for less
-    than ``min_validity`` (single-flight, see tokens.py), ``workers`` threads at
-    once. Counts as ``keep_alive``'s; ``progress`` as there."""
-    accounts = accounts.filter(status=GoogleAccount.Status.ACTIVE)
-    if message := one_worker_on_sqlite(workers, accounts.db):
-        logger.warning(message)
-        workers = 1
-
-    def refresh(account: GoogleAccount) -> str:
-        try:
-            tokens.refresh(account, min_validity=min_validity)
-        except ReconnectRequired:
-            return RECONNECT_REQUIRED
-        except GoogleConnectError as exc:
-            logger.warning("Refresh failed (%s): account_id=%s", exc.reason, account.pk)
-            return FAILED
-        return REFRESHED
-
-    return _counted_in_threads(
-        "refresh",
-        (account for _, page in pages(accounts) for account in page),
-        refresh,
-        count=accounts.count,
-        workers=workers,
-        progress=progress,
-        skips=False,
-    )
-
-
-def _counted_in_threads(
+def counted_in_threads(
     job: str,
     accounts: Iterator[GoogleAccount],
     one: Callable[[GoogleAccount], str],
     *,
     count: Callable[[], int],
     workers: int,
-    progress: Callable[[int], contextlib.AbstractContextManager[Any]] | None,
-    skips: bool,
+    on_progress: Callable[[int, int], None] | None,
+    skips: bool = False,
+    outcomes: Iterable[str] = (REFRESHED, RECONNECT_REQUIRED, FAILED),
 ) -> dict[str, int]:
     """``one`` on each account in ``workers`` threads, inside the span
-    ``google_connect.bulk.<job>``, its outcomes counted (SKIPPED apart, on
-    the span only when ``skips``) and the progress bar moved on."""
-    counts = Counter({REFRESHED: 0, RECONNECT_REQUIRED: 0, FAILED: 0})
+    ``google_connect.bulk.<job>``, its ``outcomes`` counted (SKIPPED apart, on
+    the span only when ``skips``) and ``on_progress`` told (``count()`` is
+    the total, read only for it)."""
+    counts = Counter(dict.fromkeys(outcomes, 0))
     skipped = 0
     lock = threading.Lock()
-    bar_opened = progress(count()) if progress is not None else contextlib.nullcontext(_NoBar())
-    span_opened = telemetry.bulk(job, engine=telemetry.engine_of(workers), concurrency=workers)
-    with span_opened as span, bar_opened as bar:
+    total = count() if on_progress is not None else 0
+    if on_progress is not None:
+        on_progress(0, total)
+    with telemetry.bulk(job, engine=telemetry.engine_of(workers), concurrency=workers) as span:
 
         def work(account: GoogleAccount) -> None:
             nonlocal skipped
@@ -211,7 +178,8 @@ def _counted_in_threads(
                     skipped += 1
                 else:
                     counts[outcome] += 1
-                bar.update()
+                if on_progress is not None:
+                    on_progress(sum(counts.values()) + skipped, total)
 
         try:
             run_in_threads(accounts, work, workers)
@@ -219,11 +187,6 @@ def _counted_in_threads(
             figures = {"accounts": sum(counts.values()) + skipped, **counts}
             span.set_counts({**figures, "skipped": skipped} if skips else figures)
     return dict(counts)
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
 
 
 def _keep_alive_one(account: GoogleAccount, cutoff: datetime) -> str:

@@ -19,9 +19,10 @@ def google(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGoogle]:
     """Google's OAuth endpoints faked; no request leaves the process while it is active.
 
     ``responses`` fakes what goes through requests, so meanwhile the bulk
-    tasks run their chunks on the thread pool, as with ``BULK_CONCURRENCY``
-    None: the async engine's aiohttp calls would get past it.
+    jobs run on the thread pool, the tasks' chunks as with
+    ``BULK_CONCURRENCY`` None and the commands as without ``--concurrency``:
+    the async engine's aiohttp calls would get past it.
     """
-    monkeypatch.setattr(jobs, "async_engine", lambda: None)
+    monkeypatch.setattr(jobs, "async_engine", lambda *args, **kwargs: None)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield FakeGoogle(mock)

@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 from django.utils.translation import ngettext
 
-from google_connect.grants import keep_alive, refresh_in_threads, send_expiry_warnings
-from google_connect.management.concurrency import add_concurrency_argument, engine
+from google_connect.grants import send_expiry_warnings
+from google_connect.management.concurrency import add_concurrency_argument, check_concurrency
 from google_connect.management.databases import add_database_argument, resolve_database
-from google_connect.management.progress import progress_bar
-from google_connect.store.health import UNKNOWN_REASON, idle_accounts, summary
-from google_connect.store.models import GoogleAccount
+from google_connect.management.progress import moved_by, progress_bar
+from google_connect.store import jobs
+from google_connect.store.health import UNKNOWN_REASON, summary
 from google_connect.store.pending_revocation import MAX_ATTEMPTS, pending_summary
 from google_connect.store.reasons import ReconnectReason
 from google_connect.store.revocation import MAX_WORKERS, one_worker_on_sqlite
-
-# As the Celery task refresh_expiring's default window.
-REFRESH_WINDOW = timedelta(minutes=10)
 
 
 class Command(BaseCommand):
@@ -63,7 +59,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
-        bulk = engine(options["concurrency"])
+        check_concurrency(options["concurrency"])
         database = resolve_database(options["database"])
         if message := one_worker_on_sqlite(options["workers"], database):
             # Said once, for whichever of the jobs with workers runs; the
@@ -74,27 +70,11 @@ class Command(BaseCommand):
         done: dict[str, dict[str, int]] = {}
         if options["send_warnings"]:
             done["warnings"] = send_expiry_warnings(using=database)
-        progress = not options["json"] and self.stderr.isatty()
+        # The jobs the tasks run; here --concurrency, not BULK_CONCURRENCY, picks the engine.
         if options["keep_alive"]:
-            if bulk is not None:
-                done["keep_alive"] = self.on_engine(
-                    bulk, idle_accounts(timezone.now(), database), options, "keep-alive"
-                )
-            else:
-                done["keep_alive"] = keep_alive(
-                    using=database, workers=options["workers"], progress=progress
-                )
+            done["keep_alive"] = self.run_job(jobs.keep_alive, "keep-alive", database, options)
         if options["refresh_expiring"]:
-            expiring = GoogleAccount.objects.using(database).expiring_within(REFRESH_WINDOW)
-            if bulk is not None:
-                done["refresh"] = self.on_engine(bulk, expiring, options, "refresh")
-            else:
-                done["refresh"] = refresh_in_threads(
-                    expiring,
-                    min_validity=REFRESH_WINDOW,
-                    workers=options["workers"],
-                    progress=progress,
-                )
+            done["refresh"] = self.run_job(jobs.refresh_expiring_here, "refresh", database, options)
         report = {
             **summary(using=database),
             "pending_revocations": pending_summary(using=database),
@@ -129,21 +109,17 @@ class Command(BaseCommand):
         if problems:
             raise CommandError("; ".join(problems) + ".")
 
-    def on_engine(
-        self, bulk: Any, accounts: Any, options: dict[str, Any], what: str
+    def run_job(
+        self, job: Callable[..., dict[str, int]], what: str, database: str, options: dict[str, Any]
     ) -> dict[str, int]:
-        total = accounts.count()
         enabled = not options["json"] and self.stderr.isatty()
-        with progress_bar(enabled=enabled, total=total, unit="account", desc=what) as bar:
-            counts: dict[str, int] = bulk.run(
-                bulk.refresh_accounts(
-                    accounts,
-                    concurrency=options["concurrency"],
-                    on_outcome=lambda _account, _outcome: bar.update(),
-                    job="keep_alive" if what == "keep-alive" else "refresh",
-                )
+        with progress_bar(enabled=enabled, unit="account", desc=what) as bar:
+            return job(
+                using=database,
+                workers=options["workers"],
+                concurrency=options["concurrency"],
+                on_progress=moved_by(bar) if enabled else None,
             )
-        return counts
 
     def write_text(self, report: dict[str, Any]) -> None:
         write = self.stdout.write

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import QuerySet
 from django.utils.translation import ngettext
 
-from google_connect.management.concurrency import add_concurrency_argument, engine
+from google_connect.management.concurrency import add_concurrency_argument, check_concurrency
 from google_connect.management.databases import add_database_argument, resolve_database
 from google_connect.management.progress import progress_bar, write_above
 from google_connect.store import jobs
@@ -18,12 +18,7 @@ from google_connect.store.pending_revocation import (
     PendingRevocation,
     retry_pending_revocations,
 )
-from google_connect.store.revocation import (
-    MAX_WORKERS,
-    Outcome,
-    one_worker_on_sqlite,
-    revoke_accounts,
-)
+from google_connect.store.revocation import MAX_WORKERS, Outcome, one_worker_on_sqlite
 
 DEFAULT_WORKERS = 8
 
@@ -101,7 +96,7 @@ class Command(BaseCommand):
             options["workers"] = DEFAULT_WORKERS
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
-        bulk = engine(options["concurrency"])
+        check_concurrency(options["concurrency"])
         options["database"] = resolve_database(options["database"])
         if options["pending"]:
             self.revoke_pending(options)
@@ -133,17 +128,16 @@ class Command(BaseCommand):
                     )
                 bar.update()
 
-            chosen = {
-                "keep_local": options["keep_local"],
-                "include_undecryptable": options["include_undecryptable"],
-                "on_outcome": on_outcome,
-            }
-            if bulk is not None:
-                report = bulk.run(
-                    bulk.revoke_accounts(accounts, concurrency=options["concurrency"], **chosen)
-                )
-            else:
-                report = revoke_accounts(accounts, workers=options["workers"], **chosen)
+            # A revoke_accounts chunk's revocation; here --concurrency, not
+            # BULK_CONCURRENCY, picks the engine.
+            report = jobs.revoke_selection(
+                accounts,
+                workers=options["workers"],
+                concurrency=options["concurrency"],
+                keep_local=options["keep_local"],
+                include_undecryptable=options["include_undecryptable"],
+                on_outcome=on_outcome,
+            )
         self.stdout.write(
             f"{report.revoked} revoked, {report.already_revoked} already revoked, "
             f"{report.failed} failed"
