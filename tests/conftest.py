@@ -107,7 +107,7 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{name}: {value}")
     # A skipped browser test hides in "N passed, M skipped": say it last, plainly.
     for report in terminalreporter.stats.get("skipped", []):
-        if "e2e" in report.keywords and isinstance(report.longrepr, tuple):
+        if "e2e" in getattr(report, "keywords", ()) and isinstance(report.longrepr, tuple):
             reason = report.longrepr[2].removeprefix("Skipped: ")
             terminalreporter.write_line(
                 f"BROWSER TEST SKIPPED: {report.nodeid}: {reason}", yellow=True, bold=True
