@@ -51,25 +51,38 @@ def run(coroutine):
 
 
 def test_fifty_expired_accounts_awaited_together_take_about_one_round_trip(stand_in):
+    warm_up = expired()
     accounts = [expired() for _ in range(50)]
+    timings = {}
 
     async def all_at_once():
-        return await asyncio.gather(*(a.aget_access_token() for a in accounts))
+        # One refresh first, so that the timing below leaves out what only
+        # the first call pays: asgiref's database thread and its connection,
+        # aiohttp's shared session, the first TCP connection to the stand-in.
+        await warm_up.aget_access_token()
+        stand_in.most_token_calls_in_flight = 0
+        started = time.perf_counter()
+        tokens = await asyncio.gather(*(a.aget_access_token() for a in accounts))
+        timings["elapsed"] = time.perf_counter() - started
+        return tokens
 
-    started = time.perf_counter()
     tokens = run(all_at_once())
-    elapsed = time.perf_counter() - started
 
-    assert stand_in.count("token") == 50
+    assert stand_in.count("token") == 51
     assert len(set(tokens)) == 50
     assert all(t.startswith("ya29.STUB-") for t in tokens)
-    # The calls waited at Google together, not one after another (which
-    # would hold 1 at a time and take 15 s). Not all 50 at once: each claims
-    # its lease first, and those short database calls take turns on
-    # asgiref's one thread, so the first answers come back before the last
-    # claims are done. The wall time is only a loose bound.
-    assert stand_in.most_token_calls_in_flight >= 25
-    assert elapsed < 20 * DELAY
+    # One after another, the 50 calls would take 50 round trips (15 s) and
+    # hold one call at the stand-in at a time. Together they take about one
+    # round trip, plus each account's few short database calls (its claim,
+    # its write, the day's count), which take turns on asgiref's one thread:
+    # on an idle machine under three round trips. The margin is for a loaded
+    # one (4 s measured at a load average of 16 on 2 cores), and still leaves
+    # the bound under half the 15 s of one at a time.
+    assert timings["elapsed"] < 3 * DELAY + 6
+    # Many calls wait at the stand-in together. Not all 50: while the claims
+    # take turns on the database thread, the first answers come back before
+    # the last claims are done (13 to 43 measured, loaded).
+    assert stand_in.most_token_calls_in_flight >= 5
 
 
 def test_twenty_concurrent_callers_of_one_account_make_one_call(stand_in):
