@@ -12,7 +12,7 @@ from datetime import timedelta
 from http.server import ThreadingHTTPServer
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from google_connect.exceptions import ReconnectRequired, RefreshFailed, RevokeFailed
@@ -136,6 +136,52 @@ def test_async_callers_sync_threads_and_another_process_make_one_call(stand_in):
     stored = GoogleAccount.objects.get(pk=account.pk).access_token
     process_tokens = [json.loads(out)["token"] for out in outputs]
     assert set(async_tokens + thread_tokens + process_tokens) == {stored}
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite has no row locks")
+def test_a_row_locked_by_a_sync_caller_holds_up_no_other_account(stand_in):
+    """The claim's NOWAIT: a locked row is busy, not waited for on asgiref's
+    one database thread, where every other account's claim would queue."""
+    locked, other = expired(), expired()
+    holding, done = threading.Event(), threading.Event()
+    released = []
+
+    def sync_caller_holds_the_lock():
+        try:
+            with transaction.atomic():
+                GoogleAccount.objects.select_for_update().get(pk=locked.pk)
+                holding.set()
+                # Until the other account is done; a waiting claim would
+                # hold it up until this times out instead.
+                done.wait(timeout=10)
+                released.append(done.is_set())
+        finally:
+            connection.close()
+
+    async def both():
+        async def other_then_release():
+            token = await other.aget_access_token()
+            done.set()
+            return token
+
+        return await asyncio.gather(locked.aget_access_token(), other_then_release())
+
+    holder = threading.Thread(target=sync_caller_holds_the_lock)
+    holder.start()
+    assert holding.wait(timeout=10)
+    try:
+        locked_token, other_token = run(both())
+    finally:
+        done.set()
+        holder.join()
+
+    # The other account was refreshed while the lock was still held: the lock
+    # was released because it was done, not because the wait ran out.
+    assert released == [True]
+    assert other_token.startswith("ya29.STUB-")
+    # The locked account was refreshed too, once the lock was gone.
+    assert locked_token.startswith("ya29.STUB-")
+    assert stand_in.count("token") == 2
 
 
 def test_a_sync_caller_waits_for_a_live_lease_instead_of_calling(stand_in):
