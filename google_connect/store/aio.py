@@ -18,12 +18,17 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from google_connect.exceptions import GoogleAPIError, ReconnectRequired, UndecryptableToken
+from google_connect.exceptions import (
+    GoogleAPIError,
+    GoogleConnectError,
+    ReconnectRequired,
+    UndecryptableToken,
+)
 from google_connect.google import aio as google_aio
 from google_connect.google import clients, telemetry
 from google_connect.google.retry import awith_retries
 from google_connect.signals import google_account_disconnected
-from google_connect.store import disconnection, lease, tokens
+from google_connect.store import activity, disconnection, lease, tokens
 
 if TYPE_CHECKING:
     import aiohttp
@@ -117,6 +122,9 @@ async def _call_and_store(
             )
         except GoogleAPIError as exc:
             if exc.error_code not in tokens.DEAD_GRANT_ERRORS:
+                # Counted as the sync refresh counts it; on the database
+                # thread, since the day's count is a write.
+                await sync_to_async(activity.refresh_failed)(db, error=exc.reason)
                 raise
             dead = lease.invalid_grant_reason(row, exc.error_subtype)
             # As the sync refresh's span, which ReconnectRequired leaves.
@@ -144,7 +152,12 @@ async def arevoke(account: GoogleAccount, *, session: aiohttp.ClientSession | No
         return False
     client = google_aio.AsyncGoogleOAuthClient(session=session)
     with telemetry.operation("revoke"):
-        revoked = await awith_retries(lambda: client.revoke(token), what="revoke a grant")
+        try:
+            revoked = await awith_retries(lambda: client.revoke(token), what="revoke a grant")
+        except GoogleConnectError:
+            activity.revocation("failed")
+            raise
+    activity.revocation("revoked" if revoked else "already_revoked")
     logger.info(
         "Google grant %s: account_id=%s sub=%s",
         "revoked" if revoked else "was already revoked",

@@ -391,6 +391,10 @@ def _settle(
                 if lease.mark_dead(row, db, owner, result.reason, result.error_code) is not None:
                     settled.append((row, RECONNECT_REQUIRED))
             else:
+                if isinstance(result.error, GoogleAPIError):
+                    # As the sync refresh counts a temporary failure (an
+                    # undecryptable token is a key fault, not a refresh's).
+                    activity.refresh_failed(db, error=result.error.reason)
                 settled.append((row, FAILED))
         # A refresh answer rarely brings a new refresh token: the rows that
         # got none keep theirs, and are written without it (no encryption,
