@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from google_connect.models import GoogleAccount
-from google_connect.store import bulk
+from google_connect.store import bulk, lease
 from tests.factories import make_account
 from tests.stub_google import StubGoogle
 
@@ -233,3 +233,55 @@ def test_revoke_on_the_engine_keeps_local_rows_when_asked(stand_in):
 def test_concurrency_out_of_range_is_refused(value):
     with pytest.raises(CommandError, match="--concurrency must be between 1 and 1024"):
         call_command("check_google_accounts", "--keep-alive", "--concurrency", value)
+
+
+def statements_of_a_batch(count):
+    """The statements that write a batch of ``count`` results: all refreshed,
+    half of them with a new refresh token, and one that failed."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from google_connect.exceptions import GoogleUnavailable
+    from google_connect.google.answers import TokenResponse
+
+    accounts = expiring(count + 1)
+    owner = lease.new_owner()
+    pks = [a.pk for a in accounts]
+    _, claimed = bulk._claim_page(GoogleAccount.objects.filter(pk__in=pks), "default", owner, 0)
+    batch = [
+        (
+            row,
+            bulk.RefreshResult(
+                bulk.REFRESHED,
+                response=TokenResponse(
+                    access_token=f"ya29.BATCH-{row.pk}",
+                    expires_in=3599,
+                    token_type="Bearer",
+                    scopes=None,
+                    refresh_token=f"1//BATCH-{row.pk}" if n % 2 else None,
+                ),
+            ),
+        )
+        for n, row in enumerate(claimed[:-1])
+    ]
+    failure = GoogleUnavailable("for now", temporary=True)
+    batch.append((claimed[-1], bulk.RefreshResult(bulk.FAILED, error=failure)))
+    with CaptureQueriesContext(connection) as captured:
+        settled = bulk._settle(batch, "default", owner)
+    assert sorted(outcome for _, outcome in settled) == ["failed"] + ["refreshed"] * count
+    for row in claimed[:-1]:
+        assert GoogleAccount.objects.get(pk=row.pk).access_token == f"ya29.BATCH-{row.pk}"
+    # The accounts' statements (the day's count is one UPDATE, once its row exists).
+    table = connection.ops.quote_name(GoogleAccount._meta.db_table).upper()
+    sql = [query["sql"].upper() for query in captured.captured_queries]
+    return [statement.split()[0] for statement in sql if table in statement]
+
+
+def test_a_batch_of_results_is_written_with_the_same_statements_however_many():
+    # One UPDATE for the rows with a new refresh token, one for those
+    # without, one to end the failed rows' leases: no save per row, so 4
+    # results cost what 40 do.
+    few = statements_of_a_batch(4)
+    many = statements_of_a_batch(40)
+
+    assert few == many == ["UPDATE"] * 3
