@@ -184,6 +184,72 @@ def test_a_row_locked_by_a_sync_caller_holds_up_no_other_account(stand_in):
     assert stand_in.count("token") == 2
 
 
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite has no row locks")
+def test_a_refresh_written_while_a_sync_caller_holds_the_row_holds_up_no_other_account(
+    settings, monkeypatch
+):
+    """The write after the call locks with NOWAIT and tries again from the
+    event loop: a sync disconnect() holds its row across Google's round trip,
+    and a waiting lock would hold asgiref's one database thread that long."""
+    gate, holding, done = threading.Event(), threading.Event(), threading.Event()
+    store_tried, released = threading.Event(), []
+    real_store = lease.store
+
+    def store(*args):
+        store_tried.set()
+        return real_store(*args)
+
+    monkeypatch.setattr(lease, "store", store)
+    with StubGoogle(token_delay=0, gate=gate) as stub:
+        settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "TOKEN_URL": stub.token_url}
+        locked, other = expired(), expired()
+
+        def sync_caller_locks_mid_refresh():
+            try:
+                # The locked account's call is at Google, its lease claimed.
+                while stub.token_calls_in_flight == 0:
+                    time.sleep(0.01)
+                with transaction.atomic():
+                    GoogleAccount.objects.select_for_update().get(pk=locked.pk)
+                    holding.set()
+                    gate.set()
+                    done.wait(timeout=10)
+                    released.append(done.is_set())
+            finally:
+                connection.close()
+
+        async def both():
+            async def other_once_the_write_was_tried():
+                while not store_tried.is_set():
+                    await asyncio.sleep(0.01)
+                token = await other.aget_access_token()
+                done.set()
+                return token
+
+            return await asyncio.gather(
+                locked.aget_access_token(), other_once_the_write_was_tried()
+            )
+
+        holder = threading.Thread(target=sync_caller_locks_mid_refresh)
+        holder.start()
+        try:
+            locked_token, other_token = run(both())
+        finally:
+            gate.set()
+            done.set()
+            holder.join()
+
+    # The other account was refreshed while the row was still locked; a
+    # waiting write would have held the thread until the 10 s ran out.
+    assert released == [True]
+    assert other_token.startswith("ya29.STUB-")
+    # The locked account's refresh was written once the lock was gone, from
+    # its one call: nobody called Google again for it.
+    stored = GoogleAccount.objects.get(pk=locked.pk)
+    assert (locked_token, stored.refresh_lease_owner) == (stored.access_token, "")
+    assert stub.count("token") == 2
+
+
 def test_a_sync_caller_waits_for_a_live_lease_instead_of_calling(stand_in):
     account = expired()
     GoogleAccount.objects.filter(pk=account.pk).update(
