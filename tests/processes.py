@@ -41,7 +41,9 @@ def start_ready_workers(
     full_env = {
         **os.environ,
         "DATABASE_URL": database_url(),
-        "PYTHONPATH": str(REPO_ROOT),
+        # This checkout first, then whatever the caller's PYTHONPATH adds
+        # (a database driver installed beside the venv, say).
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
         **(env or {}),
     }
     workers = [

@@ -2,15 +2,17 @@
 against a stand-in Google on 127.0.0.1."""
 
 import asyncio
+import time
 from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from google_connect.models import GoogleAccount
-from google_connect.store import bulk
+from google_connect.store import bulk, lease
 from tests.factories import make_account
 from tests.stub_google import StubGoogle
 
@@ -258,3 +260,121 @@ def test_revoke_with_concurrency_inside_a_transaction_runs_on_the_thread_pool(st
 def test_concurrency_out_of_range_is_refused(value):
     with pytest.raises(CommandError, match="--concurrency must be between 1 and 1024"):
         call_command("check_google_accounts", "--keep-alive", "--concurrency", value)
+
+
+def statements_of_a_batch(count):
+    """The statements that write a batch of ``count`` results: all refreshed,
+    half of them with a new refresh token, and one that failed."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from google_connect.exceptions import GoogleUnavailable
+    from google_connect.google.answers import TokenResponse
+
+    accounts = expiring(count + 1)
+    owner = lease.new_owner()
+    pks = [a.pk for a in accounts]
+    _, claimed = bulk._claim_page(GoogleAccount.objects.filter(pk__in=pks), "default", owner, 0)
+    batch = [
+        (
+            row,
+            bulk.RefreshResult(
+                bulk.REFRESHED,
+                response=TokenResponse(
+                    access_token=f"ya29.BATCH-{row.pk}",
+                    expires_in=3599,
+                    token_type="Bearer",
+                    scopes=None,
+                    refresh_token=f"1//BATCH-{row.pk}" if n % 2 else None,
+                ),
+            ),
+        )
+        for n, row in enumerate(claimed[:-1])
+    ]
+    failure = GoogleUnavailable("for now", temporary=True)
+    batch.append((claimed[-1], bulk.RefreshResult(bulk.FAILED, error=failure)))
+    with CaptureQueriesContext(connection) as captured:
+        settled, left = bulk._settle(batch, "default", owner)
+    assert left == []
+    assert sorted(outcome for _, outcome in settled) == ["failed"] + ["refreshed"] * count
+    for row in claimed[:-1]:
+        assert GoogleAccount.objects.get(pk=row.pk).access_token == f"ya29.BATCH-{row.pk}"
+    # The accounts' statements (the day's count is one UPDATE, once its row exists).
+    table = connection.ops.quote_name(GoogleAccount._meta.db_table).upper()
+    sql = [query["sql"].upper() for query in captured.captured_queries]
+    return [statement.split()[0] for statement in sql if table in statement]
+
+
+def test_a_batch_of_results_is_written_with_the_same_statements_however_many():
+    # A SELECT of the rows this run still holds (locking them where rows
+    # lock), then one UPDATE for the rows with a new refresh token, one for
+    # those without, one to end the failed rows' leases: no save per row,
+    # so 4 results cost what 40 do.
+    few = statements_of_a_batch(4)
+    many = statements_of_a_batch(40)
+
+    assert few == many == ["SELECT"] + ["UPDATE"] * 3
+
+
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite has no row locks")
+def test_a_batch_with_a_row_a_sync_caller_holds_holds_up_no_other_account(settings, monkeypatch):
+    """The batch write skips rows locked elsewhere and writes them later:
+    a waiting UPDATE would hold asgiref's one database thread, and every
+    other async caller's database work, until the lock is released."""
+    import threading
+
+    from django.db import transaction
+
+    gate, done = threading.Event(), threading.Event()
+    settle_tried, released = threading.Event(), []
+    real_settle = bulk._settle
+
+    def settle(*args):
+        settle_tried.set()
+        return real_settle(*args)
+
+    monkeypatch.setattr(bulk, "_settle", settle)
+    with StubGoogle(token_delay=0, gate=gate) as stub:
+        settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "TOKEN_URL": stub.token_url}
+        locked, other = expiring(2)
+
+        def sync_caller_locks_mid_refresh():
+            try:
+                while stub.token_calls_in_flight == 0:
+                    time.sleep(0.01)
+                with transaction.atomic():
+                    GoogleAccount.objects.select_for_update().get(pk=locked.pk)
+                    gate.set()
+                    done.wait(timeout=10)
+                    released.append(done.is_set())
+            finally:
+                connection.close()
+
+        async def run_and_other():
+            async def other_once_the_batch_was_tried():
+                while not settle_tried.is_set():
+                    await asyncio.sleep(0.01)
+                await other.aget_access_token(min_validity=timedelta(minutes=10))
+                done.set()
+
+            counts, _ = await asyncio.gather(
+                bulk.refresh_accounts(GoogleAccount.objects.filter(pk=locked.pk)),
+                other_once_the_batch_was_tried(),
+            )
+            return counts
+
+        holder = threading.Thread(target=sync_caller_locks_mid_refresh)
+        holder.start()
+        try:
+            counts = bulk.run(run_and_other())
+        finally:
+            gate.set()
+            done.set()
+            holder.join()
+
+    assert released == [True]
+    assert counts == {"refreshed": 1, "reconnect_required": 0, "failed": 0}
+    stored = GoogleAccount.objects.get(pk=locked.pk)
+    assert stored.access_token.startswith("ya29.STUB-")
+    assert stored.refresh_lease_owner == ""
+    assert stub.count("token") == 2

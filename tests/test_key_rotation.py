@@ -416,3 +416,39 @@ def test_undecryptable_rows_are_written_above_the_progress_bar_never_glued_to_it
     assert err.count("undecryptable: ") == 4
     for before in err.split("undecryptable: ")[:-1]:
         assert before.endswith(("\r", "\n")), repr(before[-40:])
+
+
+def statements_of_a_rotation():
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        rotate_keys()
+    sql = [query["sql"].lstrip().upper() for query in captured.captured_queries]
+    return len(sql), sum(statement.startswith("UPDATE") for statement in sql)
+
+
+def test_a_chunk_of_stale_rows_is_written_with_the_same_statements_however_many(settings):
+    # One guarded UPDATE per chunk, no save per row: 3 stale accounts and
+    # pending revocations cost what 40 do.
+    def stale_rows(count, key):
+        settings.FERNET_KEYS = [key]
+        for n in range(count):
+            make_account(access_token=f"ya29.{key}-{n}", refresh_token=f"1//{key}-{n}")
+            PendingRevocation(token=f"1//PENDING-{key}-{n}").save()
+
+    stale_rows(3, OLD)
+    settings.FERNET_KEYS = [NEW, OLD]
+    few = statements_of_a_rotation()
+    # The 3 rows now under NEW, and 37 more: 40 stale once UNRELATED comes first.
+    stale_rows(37, NEW)
+    settings.FERNET_KEYS = [UNRELATED, NEW]
+    many = statements_of_a_rotation()
+
+    assert GoogleAccount.objects.count() == 40
+    assert decrypts_with(
+        UNRELATED, raw_tokens(GoogleAccount.objects.order_by("pk").first().pk)[1]
+    ) == ("1//old-fernet-key-0")
+    assert many == few
+    # An UPDATE for the accounts, one for the pending revocations, and the
+    # undecryptable flags cleared.
+    assert few[1] <= 3

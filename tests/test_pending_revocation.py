@@ -156,6 +156,17 @@ def test_pending_cannot_be_combined_with_a_selection(revoke_endpoint):
     assert "--pending cannot be combined" in str(error)
 
 
+@pytest.mark.parametrize("concurrency", [[], ["16"]], ids=["--concurrency", "--concurrency 16"])
+def test_pending_refuses_concurrency_rather_than_ignore_it(revoke_endpoint, concurrency):
+    PendingRevocation(token="1//STILL-PENDING").save()
+
+    out, _, error = pending_command("--concurrency", *concurrency)
+
+    assert str(error) == "--concurrency cannot be combined with --pending."
+    assert (out, revoke_endpoint.tokens) == ("", [])
+    assert PendingRevocation.objects.count() == 1
+
+
 def test_pending_revocations_show_in_the_admin_without_the_token(admin_client, user):
     make_account(user, email="gone@example.com", refresh_token="1//ADMIN-SECRET")
     user.delete()

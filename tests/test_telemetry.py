@@ -10,9 +10,11 @@ from opentelemetry.trace import SpanKind
 from google_connect.exceptions import GoogleUnavailable, ReconnectRequired
 from google_connect.google import retry, telemetry
 from google_connect.models import DailyCount
+from google_connect.signals import google_account_reconnect_required
+from google_connect.store.pending_revocation import PendingRevocation, revoke_pending
 from tests.factories import make_account
-from tests.risc_support import TOKENS_REVOKED, claims, iss_sub, sign
-from tests.support import connect
+from tests.risc_support import ACCOUNT_DISABLED, TOKENS_REVOKED, claims, iss_sub, sign
+from tests.support import connect, recording
 from tests.telemetry_support import EXPORTER, READER, set_providers
 
 pytestmark = pytest.mark.django_db
@@ -214,6 +216,72 @@ def test_a_security_event_is_a_span_and_a_count(client, risc, spans):
             1,
         )
     ]
+
+
+@pytest.mark.parametrize("listening", [True, False], ids=["a receiver", "no receiver"])
+@pytest.mark.parametrize(
+    ("event_type", "extra", "reason", "ended"),
+    [
+        # Of the addressed client's two accounts, one was dead already.
+        (TOKENS_REVOKED, {}, "revoked", 1),
+        # The Google account's: the other client's account too.
+        (ACCOUNT_DISABLED, {"reason": "hijacking"}, "account_disabled", 2),
+    ],
+    ids=["tokens revoked", "account disabled"],
+)
+def test_a_security_event_counts_each_grant_it_ends(
+    client, risc, settings, spans, listening, event_type, extra, reason, ended
+):
+    # With a receiver the accounts are saved one by one; without, changed in
+    # place by UPDATE: each way, the grants found dead are counted as a dead
+    # refresh's are, and one already dead is not counted again.
+    make_account(sub="sub-telemetry", client_id="")
+    make_account(
+        sub="sub-telemetry",
+        client_id=settings.GOOGLE_CONNECT["CLIENT_ID"],
+        status="reconnect_required",
+        reconnect_reason="invalid_grant",
+    )
+    make_account(sub="sub-telemetry", client_id="another-client")
+    event = claims(event_type, {"subject": iss_sub("sub-telemetry"), **extra})
+
+    if listening:
+        with recording(google_account_reconnect_required):
+            response = risc.post(client, sign(event))
+    else:
+        response = risc.post(client, sign(event))
+
+    assert response.status_code == 202
+    assert points("google_connect.reconnect_required") == [
+        ({"google_connect.reason": reason}, ended)
+    ]
+
+
+def test_a_pending_revocation_is_a_revoke_span_and_a_count(google, spans):
+    pending = PendingRevocation(token="1//PENDING", sub="sub-telemetry")
+    pending.save()
+    google.revoke()
+
+    assert revoke_pending(pending) is True
+
+    assert [s.name for s in spans.get_finished_spans()] == ["POST", "google_connect.revoke"]
+    assert points("google_connect.revocations") == [({"google_connect.outcome": "revoked"}, 1)]
+
+
+def test_a_pending_revocation_google_refused_is_counted_failed(google, spans):
+    pending = PendingRevocation(token="1//PENDING", sub="sub-telemetry")
+    pending.save()
+    google.revoke(status=503, body={"error": "backend_error"})
+
+    assert revoke_pending(pending, retry=False) is None
+
+    (operation,) = named_spans(spans, "google_connect.revoke")
+    assert operation.attributes["error.type"] == "RevokeFailed"
+    assert points("google_connect.revocations") == [({"google_connect.outcome": "failed"}, 1)]
+
+
+def named_spans(spans, name):
+    return [s for s in spans.get_finished_spans() if s.name == name]
 
 
 def test_a_revocation_is_a_span_and_a_count(google, spans):

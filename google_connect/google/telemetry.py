@@ -99,12 +99,12 @@ def _instrument(name: str) -> Any:
     return found
 
 
-def count(name: str, **attributes: str) -> None:
-    """Add one to the counter ``name`` (one of ``COUNTERS``), by ``attributes``
-    (without the ``google_connect.`` prefix: ``outcome="success"``)."""
+def count(name: str, amount: int = 1, /, **attributes: str) -> None:
+    """Add ``amount`` (one) to the counter ``name`` (one of ``COUNTERS``), by
+    ``attributes`` (without the ``google_connect.`` prefix: ``outcome="success"``)."""
     if _metrics is None:
         return
-    _instrument(name).add(1, {PREFIX + key: value for key, value in attributes.items()})
+    _instrument(name).add(amount, {PREFIX + key: value for key, value in attributes.items()})
 
 
 # -- client spans: one per HTTP attempt -------------------------------------------

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import IntegrityError, router, transaction
-from django.db.models import Case, F, Q, Value, When, signals
+from django.db.models import Q, signals
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -75,8 +75,11 @@ def receive(token: SecurityEventToken) -> GoogleSecurityEvent | None:
     try:
         with telemetry.operation("risc.event", event_type=_short(token.event_type)):
             with _atomic(accounts_db, events_db):
-                event = _act_and_record(token, accounts_db, events_db)
+                event, ended = _act_and_record(token, accounts_db, events_db)
+            # After the commit: a second delivery, rolled back, counts nothing.
             activity.security_event(event.short_type, _action_kind(event.action), events_db)
+            if ended is not None:
+                activity.reconnect_required(ended[0].value, accounts=ended[1])
             return event
     except IntegrityError:
         # The jti is stored already (a delivery again, or two at once): the
@@ -108,7 +111,9 @@ def _atomic(*aliases: str) -> Iterator[None]:
 
 def _act_and_record(
     token: SecurityEventToken, accounts_db: str, events_db: str
-) -> GoogleSecurityEvent:
+) -> tuple[GoogleSecurityEvent, tuple[ReconnectReason, int] | None]:
+    """The event's row, and the grants it ended: (reason, how many newly
+    reconnect_required), or None for an event that ends none."""
     event_type, claims = token.event_type, token.event
     subject = claims.get("subject")
     subject = subject if isinstance(subject, dict) else {}
@@ -120,19 +125,19 @@ def _act_and_record(
     elif event_type == ACCOUNT_DISABLED and reason == "hijacking":
         ends_grants = ReconnectReason.ACCOUNT_DISABLED
     accounts: list[GoogleAccount] = []
-    changed = 0
+    changed = newly = 0
     # Token events concern the grants of one client only (see above).
     of_client = _of_client(token.audience) if event_type in (TOKENS_REVOKED, TOKEN_REVOKED) else Q()
     if ends_grants is not None:
         # Google's guidance on a revoked grant: delete its tokens.
         delete_tokens = ends_grants == ReconnectReason.REVOKED
         if sub is not None and not _anyone_listening():
-            changed = _end_grants_in_place(
+            changed, newly = _end_grants_in_place(
                 sub, of_client, accounts_db, ends_grants, delete_tokens=delete_tokens
             )
         else:
             accounts = _named_accounts(subject, sub, of_client, accounts_db, lock=True)
-            changed = _end_grants(accounts, ends_grants, delete_tokens=delete_tokens)
+            changed, newly = _end_grants(accounts, ends_grants, delete_tokens=delete_tokens)
         action = f"reconnect required ({ends_grants.value})"
         action += (
             f", tokens deleted: {changed} account(s)"
@@ -171,7 +176,7 @@ def _act_and_record(
     _on_commit_send(
         google_security_event, GoogleSecurityEvent, events_db, event=event, accounts=accounts
     )
-    return event
+    return event, None if ends_grants is None else (ends_grants, newly)
 
 
 def _text(value: Any) -> str:
@@ -238,7 +243,7 @@ def _named_accounts(
 def _anyone_listening() -> bool:
     """Whether a receiver would hear of the accounts an event changes.
 
-    Without one, the accounts are changed by one UPDATE, not fetched, locked
+    Without one, the accounts are changed by an UPDATE or two, not fetched, locked
     and saved one by one: as Django deletes rows without fetching them when
     no delete signal has a receiver.
     """
@@ -252,36 +257,38 @@ def _anyone_listening() -> bool:
 
 def _end_grants_in_place(
     sub: str, of_client: Q, db: str, reason: ReconnectReason, *, delete_tokens: bool
-) -> int:
-    """``_end_grants`` for the accounts of ``sub``, in one UPDATE; how many changed."""
+) -> tuple[int, int]:
+    """``_end_grants`` for the accounts of ``sub``, without fetching them:
+    (how many changed, how many of them newly reconnect_required)."""
     accounts = GoogleAccount.objects.using(db).filter(of_client, sub=sub)
     ended = GoogleAccount.Status.RECONNECT_REQUIRED
     if not delete_tokens:
-        return accounts.exclude(status=ended).update(
+        newly = accounts.exclude(status=ended).update(
             status=ended, reconnect_reason=reason, updated_at=timezone.now()
         )
-    return accounts.update(
-        # An account that needed a reconnect already keeps the reason it had.
-        # Set before the status: MySQL and MariaDB read, in later assignments,
-        # the values earlier ones set.
-        reconnect_reason=Case(
-            When(status=ended, then=F("reconnect_reason")), default=Value(reason.value)
-        ),
-        status=ended,
-        access_token="",
-        refresh_token="",
+        return newly, newly
+    blank = {
+        "access_token": "",
+        "refresh_token": "",
         # update() runs no pre_save: the lookup digests go blank here.
-        refresh_token_prefix_digest="",
-        refresh_token_digest="",
-        updated_at=timezone.now(),
-    )
+        "refresh_token_prefix_digest": "",
+        "refresh_token_digest": "",
+        "updated_at": timezone.now(),
+    }
+    # Two UPDATEs of disjoint rows, so that the second's row count is the
+    # grants this event ended (google_connect.reconnect_required). First the
+    # accounts that needed a reconnect already: they keep the reason they had.
+    already = accounts.filter(status=ended).update(**blank)
+    newly = accounts.exclude(status=ended).update(status=ended, reconnect_reason=reason, **blank)
+    return already + newly, newly
 
 
 def _end_grants(
     accounts: list[GoogleAccount], reason: ReconnectReason, *, delete_tokens: bool
-) -> int:
-    """Mark the (locked) accounts reconnect_required; returns how many changed."""
-    changed = 0
+) -> tuple[int, int]:
+    """Mark the (locked) accounts reconnect_required: (how many changed, how
+    many of them newly reconnect_required)."""
+    changed = newly_ended = 0
     for account in accounts:
         newly = account.status != GoogleAccount.Status.RECONNECT_REQUIRED
         if newly:
@@ -299,6 +306,7 @@ def _end_grants(
             continue
         changed += 1
         if newly:
+            newly_ended += 1
             _on_commit_send(
                 google_account_reconnect_required,
                 GoogleAccount,
@@ -307,7 +315,7 @@ def _end_grants(
                 reason=reason,
                 error=None,
             )
-    return changed
+    return changed, newly_ended
 
 
 def _on_commit_send(signal: Signal, sender: type, using: str | None, **kwargs: Any) -> None:

@@ -161,8 +161,10 @@ def refresh_failed(using: str, *, reason: str = "", error: str = "") -> None:
     note(DailyCount.Kind.REFRESH_FAILURES, using)
 
 
-def reconnect_required(reason: str) -> None:
-    telemetry.count("google_connect.reconnect_required", reason=reason)
+def reconnect_required(reason: str, *, accounts: int = 1) -> None:
+    """``accounts`` grants found dead for ``reason`` (a security event may end several)."""
+    if accounts:
+        telemetry.count("google_connect.reconnect_required", accounts, reason=reason)
 
 
 def connected(using: str, *, client: str) -> None:

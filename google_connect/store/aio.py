@@ -11,19 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.views.decorators.debug import sensitive_variables
 
-from google_connect.exceptions import GoogleAPIError, ReconnectRequired, UndecryptableToken
+from google_connect.exceptions import (
+    GoogleAPIError,
+    GoogleConnectError,
+    ReconnectRequired,
+    UndecryptableToken,
+)
 from google_connect.google import aio as google_aio
 from google_connect.google import clients, telemetry
 from google_connect.google.retry import awith_retries
 from google_connect.signals import google_account_disconnected
-from google_connect.store import disconnection, lease, tokens
+from google_connect.store import activity, disconnection, lease, tokens
 
 if TYPE_CHECKING:
     import aiohttp
@@ -31,6 +38,8 @@ if TYPE_CHECKING:
     from google_connect.store.models import GoogleAccount
 
 logger = logging.getLogger("google_connect")
+
+T = TypeVar("T")
 
 
 async def aget_access_token(
@@ -89,7 +98,7 @@ async def _refresh_claimed(
         if not settled:
             # A failure, or a cancellation: end the lease now rather than at
             # its expiry. Shielded, so a second cancellation cannot stop it.
-            await asyncio.shield(sync_to_async(lease.release)(row, db, owner))
+            await asyncio.shield(unblocked(lease.release, row, db, owner, gave_up=0))
     if stored is None:
         return False
     tokens._copy_token_fields(stored, account)
@@ -104,7 +113,7 @@ async def _call_and_store(
 ) -> GoogleAccount | None:
     reason = lease.reason_not_to_call(row)
     if reason is not None:
-        return await sync_to_async(lease.mark_dead)(row, db, owner, reason, None)
+        return await unblocked(lease.mark_dead, row, db, owner, reason, None, gave_up=None)
     oauth_client = clients.with_id(row.client_id)
     assert oauth_client is not None  # reason_not_to_call checked it
     client = google_aio.AsyncGoogleOAuthClient(client=oauth_client, session=session)
@@ -117,13 +126,37 @@ async def _call_and_store(
             )
         except GoogleAPIError as exc:
             if exc.error_code not in tokens.DEAD_GRANT_ERRORS:
+                # Counted as the sync refresh counts it; on the database
+                # thread, since the day's count is a write.
+                await sync_to_async(activity.refresh_failed)(db, error=exc.reason)
                 raise
             dead = lease.invalid_grant_reason(row, exc.error_subtype)
             # As the sync refresh's span, which ReconnectRequired leaves.
             operation.set("reason", dead.value)
             operation.set_error(ReconnectRequired.__name__)
-            return await sync_to_async(lease.mark_dead)(row, db, owner, dead, exc.error_code)
-        return await sync_to_async(lease.store)(row, db, owner, response)
+            return await unblocked(
+                lease.mark_dead, row, db, owner, dead, exc.error_code, gave_up=None
+            )
+        return await unblocked(lease.store, row, db, owner, response, gave_up=None)
+
+
+async def unblocked(function: Callable[..., T], *args: Any, gave_up: T) -> T:
+    """``function(*args)`` on the database thread, tried again while the row is
+    locked elsewhere (``lease.RowLocked``), the thread free between tries.
+
+    Tries stop after ``lease.lease_seconds()``, by when the caller's lease
+    has run out and another caller may claim the row: ``gave_up`` is returned
+    (for a write, None, as for a lease lost).
+    """
+    waits = lease.polls()
+    deadline = time.monotonic() + lease.lease_seconds()
+    while True:
+        try:
+            return await sync_to_async(function)(*args)
+        except lease.RowLocked:
+            if time.monotonic() >= deadline:
+                return gave_up
+        await asyncio.sleep(next(waits))
 
 
 async def arefresh_access_token(account: GoogleAccount) -> None:
@@ -144,7 +177,12 @@ async def arevoke(account: GoogleAccount, *, session: aiohttp.ClientSession | No
         return False
     client = google_aio.AsyncGoogleOAuthClient(session=session)
     with telemetry.operation("revoke"):
-        revoked = await awith_retries(lambda: client.revoke(token), what="revoke a grant")
+        try:
+            revoked = await awith_retries(lambda: client.revoke(token), what="revoke a grant")
+        except GoogleConnectError:
+            activity.revocation("failed")
+            raise
+    activity.revocation("revoked" if revoked else "already_revoked")
     logger.info(
         "Google grant %s: account_id=%s sub=%s",
         "revoked" if revoked else "was already revoked",

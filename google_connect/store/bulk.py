@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -230,14 +231,16 @@ async def _refresh_all(
 
     async def flush() -> None:
         errors = {account.pk: result.error for account, result in batch}
-        for account, outcome in await sync_to_async(_settle)(list(batch), db, owner):
+        settled, locked = await sync_to_async(_settle)(list(batch), db, owner)
+        for account, outcome in settled:
             counts[outcome] += 1
             error = errors[account.pk]
             if outcome == FAILED and on_failure is not None and error is not None:
                 on_failure(account, error)
             if on_outcome is not None:
                 on_outcome(account, outcome)
-        batch.clear()
+        # Rows another transaction holds locked wait for the next write.
+        batch[:] = locked
 
     claimed = _claimed_pages(selection, db, owner)
     try:
@@ -246,6 +249,19 @@ async def _refresh_all(
             if len(batch) >= WRITE_BATCH:
                 await flush()
         await flush()
+        # The last rows locked elsewhere (a sync disconnect() revoking at
+        # Google holds its row across the call): tried again with the
+        # database thread free between tries, for as long as a lease lasts.
+        waits, deadline = lease.polls(), time.monotonic() + lease.lease_seconds()
+        while batch and time.monotonic() < deadline:
+            await asyncio.sleep(next(waits))
+            await flush()
+        if batch:
+            logger.warning(
+                "%d refreshed account(s) stayed locked by another transaction: "
+                "their results were not written, their leases run out",
+                len(batch),
+            )
     finally:
         # Whatever was claimed and not settled (a crash, a cancellation).
         await asyncio.shield(sync_to_async(_release_all)(model, db, owner))
@@ -289,18 +305,11 @@ def _claim_page(
     free = Q(refresh_lease_until__isnull=True) | Q(refresh_lease_until__lte=now)
     with transaction.atomic(using=db):
         candidates = selection.using(db).filter(free, pk__in=ids)
-        features = connections[db].features
-        if features.has_select_for_update_skip_locked:
-            # Rows a sync refresh holds locked are in flight already: skipped,
-            # not waited for. (SQLite has no row locks: the lease alone decides.)
-            of = ("self",) if features.has_select_for_update_of else ()
-            candidates = candidates.filter(
-                pk__in=list(
-                    candidates.select_for_update(skip_locked=True, of=of)
-                    .order_by()
-                    .values_list("pk", flat=True)
-                )
-            )
+        # Rows a sync refresh holds locked are in flight already: skipped,
+        # not waited for. (SQLite has no row locks: the lease alone decides.)
+        lockable = _lock_unlocked(candidates, db)
+        if lockable is not None:
+            candidates = candidates.filter(pk__in=lockable)
         candidates.update(
             refresh_lease_until=now + timedelta(seconds=_page_lease_seconds()),
             refresh_lease_owner=owner,
@@ -311,6 +320,20 @@ def _claim_page(
         .order_by("pk")
     )
     return ids[-1], claimed
+
+
+def _lock_unlocked(rows: QuerySet[GoogleAccount], db: str) -> list[Any] | None:
+    """Lock those of ``rows`` no other transaction holds (``SKIP LOCKED``), in
+    the caller's transaction; their pks. None where the database has no row
+    locks (SQLite)."""
+    features = connections[db].features
+    if not features.has_select_for_update_skip_locked or connections[db].vendor == "sqlite":
+        return None
+    # MariaDB's FOR UPDATE has no OF (and the query joins nothing).
+    of = ("self",) if features.has_select_for_update_of else ()
+    return list(
+        rows.select_for_update(skip_locked=True, of=of).order_by().values_list("pk", flat=True)
+    )
 
 
 def _page_lease_seconds() -> float:
@@ -369,10 +392,17 @@ KEPT_REFRESH_TOKEN_WRITES = tuple(
 @sensitive_variables()
 def _settle(
     batch: list[tuple[GoogleAccount, RefreshResult]], db: str, owner: str
-) -> list[tuple[GoogleAccount, str]]:
-    """Write a batch of results: one UPDATE for the refreshed rows, guarded by the lease."""
+) -> tuple[list[tuple[GoogleAccount, str]], list[tuple[GoogleAccount, RefreshResult]]]:
+    """Write a batch of results: one UPDATE for the refreshed rows, guarded by the lease.
+
+    Returns (the accounts settled with their outcomes, the results left for
+    later: rows still leased to this run that another transaction holds
+    locked). The rows are locked with ``SKIP LOCKED`` first: a write would
+    otherwise wait for that lock on asgiref's one database thread. A row
+    whose lease another caller took over is neither written nor counted.
+    """
     if not batch:
-        return []
+        return [], []
     model = type(batch[0][0])
     now = timezone.now()
     settled: list[tuple[GoogleAccount, str]] = []
@@ -381,8 +411,23 @@ def _settle(
     # One count per batch for the overview's chart, not one per account.
     with activity.counted(), transaction.atomic(using=db):
         owned = model.objects.using(db).filter(refresh_lease_owner=owner)
+        pks = [row.pk for row, _ in batch]
+        mine = owned.filter(pk__in=pks)
+        lockable = _lock_unlocked(mine, db)
+        writable = set(mine.values_list("pk", flat=True) if lockable is None else lockable)
+        # Still this run's, but locked by another transaction: for later.
+        held = (
+            set(mine.exclude(pk__in=writable).values_list("pk", flat=True))
+            if len(writable) < len(pks)
+            else set()
+        )
+        left = [(row, result) for row, result in batch if row.pk in held]
         for row, result in batch:
+            if row.pk in held:
+                continue
             if result.outcome == REFRESHED:
+                if row.pk not in writable:
+                    continue  # another caller's lease now
                 assert result.response is not None
                 refreshed.append((row, _apply_refresh(row, result.response, now)))
                 renewed_token[row.pk] = bool(result.response.refresh_token)
@@ -391,6 +436,10 @@ def _settle(
                 if lease.mark_dead(row, db, owner, result.reason, result.error_code) is not None:
                     settled.append((row, RECONNECT_REQUIRED))
             else:
+                if isinstance(result.error, GoogleAPIError):
+                    # As the sync refresh counts a temporary failure (an
+                    # undecryptable token is a key fault, not a refresh's).
+                    activity.refresh_failed(db, error=result.error.reason)
                 settled.append((row, FAILED))
         # A refresh answer rarely brings a new refresh token: the rows that
         # got none keep theirs, and are written without it (no encryption,
@@ -408,9 +457,12 @@ def _settle(
             scope_changes.announce(row, previous_scopes)
             tokens._announce_refreshed(row)
             settled.append((row, REFRESHED))
-        failed = [row.pk for row, result in batch if result.outcome == FAILED]
-        owned.filter(pk__in=failed).update(refresh_lease_until=None, refresh_lease_owner="")
-    return settled
+        failed = [
+            row.pk for row, result in batch if result.outcome == FAILED and row.pk in writable
+        ]
+        if failed:
+            owned.filter(pk__in=failed).update(refresh_lease_until=None, refresh_lease_owner="")
+    return settled, left
 
 
 @sensitive_variables()
@@ -437,9 +489,14 @@ def _apply_refresh(row: GoogleAccount, response: TokenResponse, now: datetime) -
 
 
 def _release_all(model: type[GoogleAccount], db: str, owner: str) -> None:
-    model.objects.using(db).filter(refresh_lease_owner=owner).update(
-        refresh_lease_until=None, refresh_lease_owner=""
-    )
+    rows = model.objects.using(db).filter(refresh_lease_owner=owner)
+    with transaction.atomic(using=db):
+        # A row another transaction holds locked keeps its lease until it
+        # runs out, rather than hold the database thread until it is free.
+        lockable = _lock_unlocked(rows, db)
+        if lockable is not None:
+            rows = rows.filter(pk__in=lockable)
+        rows.update(refresh_lease_until=None, refresh_lease_owner="")
 
 
 def expiring(

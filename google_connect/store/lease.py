@@ -20,6 +20,11 @@ transaction open, and writes the result under a compare on its lease.
 - A lease ends when its refresh is written or given up, and at the latest
   at its expiry (``lease_seconds()``): a process killed mid-call, or a task
   cancelled, holds no one up for longer.
+- Writing the result and ending the lease lock the row with ``NOWAIT`` too:
+  a sync caller may hold it across a call to Google (``disconnect()``
+  revoking), and a waiting lock would hold asgiref's one database thread,
+  every other async caller's database work with it, for that round trip.
+  They raise ``RowLocked`` instead, and the coroutine tries again later.
 
 Every function here is short and synchronous, run by the async path through
 ``sync_to_async``; those that see a token are hidden from error reports with
@@ -36,7 +41,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, OperationalError, connections, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -56,6 +61,11 @@ GOOD, CLAIMED, BUSY = "good", "claimed", "busy"
 # Waiters poll the row: soon at first (a refresh takes a round trip), then
 # less often, never more than every MAX_POLL seconds.
 FIRST_POLL, MAX_POLL = 0.02, 0.25
+
+
+class RowLocked(Exception):
+    """Another transaction holds the row locked: try again later, from the
+    event loop, rather than wait for it on the database thread."""
 
 
 def lease_seconds() -> float:
@@ -177,14 +187,27 @@ def mark_dead(
 
 def release(account: GoogleAccount, db: str, owner: str) -> int:
     """End ``owner``'s lease without writing anything (a failure, a cancellation)."""
-    return _end(account, db, owner)
+    with transaction.atomic(using=db):
+        # Locked first (NOWAIT): the UPDATE alone would wait for a lock held elsewhere.
+        if _owned(account, db, owner) is None:
+            return 0
+        return _end(account, db, owner)
 
 
 def _owned(account: GoogleAccount, db: str, owner: str) -> GoogleAccount | None:
+    """The row, locked, while ``owner`` holds its lease; None once it does not.
+
+    Raises ``RowLocked`` when another transaction holds the row lock.
+    """
     rows = type(account).objects.using(db).filter(pk=account.pk, refresh_lease_owner=owner)
-    if _locks_rows(db):
-        rows = rows.select_for_update()
-    return rows.first()
+    if not _locks_rows(db):
+        return rows.first()
+    try:
+        with transaction.atomic(using=db):
+            return rows.select_for_update(nowait=True).first()
+    except OperationalError as exc:
+        # NOWAIT's refusal (PostgreSQL's lock_not_available, MariaDB's 3572).
+        raise RowLocked() from exc
 
 
 def _end(account: GoogleAccount, db: str, owner: str) -> int:

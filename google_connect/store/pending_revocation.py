@@ -31,9 +31,10 @@ from django.views.decorators.debug import sensitive_variables
 
 from google_connect.exceptions import GoogleAPIError, GoogleConnectError
 from google_connect.fields import UNDECRYPTABLE, EncryptedTextField
+from google_connect.google import telemetry
 from google_connect.google.oauth import GoogleOAuthClient
 from google_connect.google.retry import with_retries
-from google_connect.store import disconnection
+from google_connect.store import activity, disconnection
 
 logger = logging.getLogger("google_connect")
 
@@ -124,8 +125,11 @@ def revoke_pending(pending: PendingRevocation, *, retry: bool = True) -> bool | 
         return client.revoke(pending.token)
 
     try:
-        revoked = with_retries(call, what="revoke a grant") if retry else call()
+        # The span and count of every other revocation (disconnection.revoke).
+        with telemetry.operation("revoke"):
+            revoked = with_retries(call, what="revoke a grant") if retry else call()
     except GoogleConnectError as exc:
+        activity.revocation("failed")
         summary = exc.summary if isinstance(exc, GoogleAPIError) else exc.reason
         pending.attempts += 1
         pending.last_error = summary[:255]
@@ -146,6 +150,7 @@ def revoke_pending(pending: PendingRevocation, *, retry: bool = True) -> bool | 
             next_attempt_at=pending.next_attempt_at,
         )
         return None
+    activity.revocation("revoked" if revoked else "already_revoked")
     PendingRevocation.objects.using(db).filter(pk=pending.pk).delete()
     logger.info(
         "Pending revocation %s done: grant %s",
