@@ -1,9 +1,11 @@
 """OpenTelemetry spans and metrics for calls to Google and the operations around them.
 
 Only ``opentelemetry-api`` is used (the ``otel`` extra). Without it every
-function here is a no-op costing a function call; with the API but no SDK
-configured, OpenTelemetry's own no-op objects make it little more. The site
-configures the SDK and its exporters; google_connect never does.
+function here is a no-op costing a function call. With the API but no tracer
+provider set (no SDK), no span is started (``tracing()``), and the counters
+and the histogram are the API's proxies, which drop what they are given
+until a meter provider is set. The site configures the SDK and its
+exporters; google_connect never does.
 
 Attribute values are low-cardinality names chosen here (a method, a host, a
 status, a reason code, a client's name): never a token, code, email, ``sub``
@@ -74,13 +76,41 @@ def _version() -> str:
     return __version__
 
 
+# Fetched once: asking the API again on every call cost more than the rest of
+# a hook, and the SDK builds a new Tracer each time. Safe to keep from before
+# the site sets its providers: until then the API hands out a ProxyTracer and
+# a proxy Meter (whose instruments are proxies), which forward to the
+# providers set later (tests/test_telemetry_cost.py checks it in a fresh process).
+_tracer: Any = None
+_meter: Any = None
+
+
 def tracer() -> Any:
-    # A proxy until the site sets a provider, then the real one: safe to ask early.
-    return _trace.get_tracer(INSTRUMENTATION_NAME, _version())
+    global _tracer
+    if _tracer is None:
+        _tracer = _trace.get_tracer(INSTRUMENTATION_NAME, _version())
+    return _tracer
 
 
 def meter() -> Any:
-    return _metrics.get_meter(INSTRUMENTATION_NAME, _version())
+    global _meter
+    if _meter is None:
+        _meter = _metrics.get_meter(INSTRUMENTATION_NAME, _version())
+    return _meter
+
+
+def tracing() -> bool:
+    """Whether spans can be recorded: a tracer provider is set (an SDK's).
+
+    With the API alone the provider is the API's proxy (or a
+    ``NoOpTracerProvider`` a site set on purpose), and every span would be
+    the current one handed back unchanged: starting one, building its
+    attributes and making it current would change nothing, so the hooks skip
+    it all. Asked on every call, as it is cheap: a provider set later is seen
+    at once.
+    """
+    provider = _trace.get_tracer_provider()
+    return not isinstance(provider, _trace.ProxyTracerProvider | _trace.NoOpTracerProvider)
 
 
 def _instrument(name: str) -> Any:
@@ -168,24 +198,18 @@ def client_span(method: str, url: str, attempt: int | None = None) -> Iterator[C
         return
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    # The histogram's, wanted whether or not spans are: a site may set a
+    # meter provider alone.
     attributes: dict[str, Any] = {
         "http.request.method": method,
         "server.address": parts.hostname or "",
         "server.port": port,
     }
-    span_attributes = {**attributes, "url.full": safe_url(url)}
-    resend_count = _attempt.get() if attempt is None else attempt
-    if resend_count:
-        span_attributes["http.request.resend_count"] = resend_count
+    reported = ClientSpan(None, attributes)
     started = time.perf_counter()
-    with tracer().start_as_current_span(
-        method,
-        kind=_trace.SpanKind.CLIENT,
-        attributes=span_attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        reported = ClientSpan(span, attributes)
+    with _start_client_span(method, url, attributes, attempt) as span:
+        if span is not None and span.is_recording():
+            reported.span = span
         try:
             yield reported
         except BaseException as exc:
@@ -196,6 +220,25 @@ def client_span(method: str, url: str, attempt: int | None = None) -> Iterator[C
             _instrument("http.client.request.duration").record(
                 time.perf_counter() - started, attributes
             )
+
+
+def _start_client_span(
+    method: str, url: str, attributes: dict[str, Any], attempt: int | None
+) -> contextlib.AbstractContextManager[Any]:
+    if not tracing():
+        return contextlib.nullcontext()
+    # Given at the start, not set later: a sampler decides on them.
+    span_attributes = {**attributes, "url.full": safe_url(url)}
+    resend_count = _attempt.get() if attempt is None else attempt
+    if resend_count:
+        span_attributes["http.request.resend_count"] = resend_count
+    return tracer().start_as_current_span(
+        method,
+        kind=_trace.SpanKind.CLIENT,
+        attributes=span_attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    )
 
 
 # -- operation spans ----------------------------------------------------------------
@@ -233,7 +276,7 @@ def operation(name: str, **attributes: str | int | bool) -> Iterator[Operation]:
     """A span ``google_connect.<name>`` (``refresh``, ``risc.event``, ``connect``)
     around one operation; the HTTP calls inside are its children. An exception
     leaving it sets ``error.type`` (its class name), never its message."""
-    if _trace is None:
+    if _trace is None or not tracing():
         yield _NO_OPERATION
         return
     with tracer().start_as_current_span(
@@ -242,11 +285,12 @@ def operation(name: str, **attributes: str | int | bool) -> Iterator[Operation]:
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
+        # A span the sampler dropped records nothing: no attribute is set on it.
+        reported = Operation(span if span.is_recording() else None)
         try:
-            yield Operation(span)
+            yield reported
         except BaseException as exc:
-            span.set_attribute("error.type", type(exc).__name__)
-            span.set_status(_trace.StatusCode.ERROR)
+            reported.set_error(type(exc).__name__)
             raise
 
 
