@@ -54,6 +54,7 @@ SIZES: dict[str, dict[str, Any]] = {
         },
         "risc": {"events": 2_000},
         "telemetry": {"rounds": 3, "refreshes": 2_000, "warm": 200},
+        "telemetry_hooks": {"rounds": 5, "batches": 50, "calls": 2_000, "warm": 2_000},
         "overview": {"sizes": [1_000, 1_000_000], "renders": 30},
         "celery_scale": {
             "accounts": 20_000,
@@ -79,6 +80,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "bulk_refresh": {"accounts": 40, "runs": [["concurrency", 8], ["workers", 4]]},
         "risc": {"events": 20},
         "telemetry": {"rounds": 1, "refreshes": 20, "warm": 5},
+        "telemetry_hooks": {"rounds": 1, "batches": 2, "calls": 20, "warm": 5},
         "overview": {"sizes": [100, 1_000], "renders": 3},
         "celery_scale": {
             "accounts": 40,
@@ -179,6 +181,8 @@ def main() -> int:
         ("risc", "postgresql", {**pg, **alone}),
         # Its own processes, one per configuration, each on in-memory SQLite.
         ("telemetry", "sqlite", {**sqlite, **alone}),
+        # No Django and no database: the hooks alone, a process per configuration.
+        ("telemetry_hooks", "in-process", {}),
         ("overview", "postgresql", {**pg, **alone}),
         ("celery_scale", "postgresql", {**pg, **alone}),
     ]
