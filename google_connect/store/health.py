@@ -52,7 +52,11 @@ def idle_cutoff(now: datetime) -> datetime:
 
 
 def summary(
-    *, now: datetime | None = None, using: str | None = None, decrypt: bool = True
+    *,
+    now: datetime | None = None,
+    using: str | None = None,
+    decrypt: bool = True,
+    listed: int | None = None,
 ) -> dict[str, Any]:
     """Counts by status and reason, grants ending soon or already ended, idle
     accounts, and the accounts whose tokens no configured key decrypts, on the
@@ -60,7 +64,9 @@ def summary(
 
     ``decrypt``: try every row's ciphertexts and store what was found in
     ``tokens_undecryptable``; False reads that stored flag instead (the health
-    endpoint: no decryption on a request)."""
+    endpoint: no decryption on a request). ``listed``: the most undecryptable
+    ids listed, the lowest first (``count`` is still their total); None lists
+    them all."""
     now = now or timezone.now()
     config = get_settings()
     db = using or router.db_for_write(GoogleAccount)
@@ -86,9 +92,15 @@ def summary(
     if decrypt:
         undecryptable = undecryptable_ids(db)
         record_undecryptable(db, undecryptable, among=None)
+        undecryptable_count = len(undecryptable)
+        undecryptable = undecryptable[:listed]
     else:
-        undecryptable = list(
-            accounts.filter(tokens_undecryptable=True).order_by("pk").values_list("pk", flat=True)
+        # Both through the partial index on the flag: a key lost for every
+        # row must not make a reply of a million ids.
+        flagged = accounts.filter(tokens_undecryptable=True)
+        undecryptable = list(flagged.order_by("pk").values_list("pk", flat=True)[:listed])
+        undecryptable_count = (
+            len(undecryptable) if listed is None or len(undecryptable) < listed else flagged.count()
         )
     return {
         "accounts": sum(by_status.values()),
@@ -102,7 +114,7 @@ def summary(
         # still active, marked at the next refresh without calling Google.
         "ended": accounts.active().filter(ended).count(),
         "idle": {"days": config.KEEP_ALIVE_DAYS, "count": idle_accounts(now, db).count()},
-        "undecryptable": {"count": len(undecryptable), "ids": undecryptable},
+        "undecryptable": {"count": undecryptable_count, "ids": undecryptable},
         **(
             {
                 "by_client": {
