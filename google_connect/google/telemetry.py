@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ParamSpec, TypeVar
@@ -44,6 +45,8 @@ except ImportError:  # the otel extra is not installed
     _context = None
     _metrics = None
     _trace = None
+
+logger = logging.getLogger("google_connect")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -134,7 +137,19 @@ def count(name: str, **attributes: str) -> None:
     (without the ``google_connect.`` prefix: ``outcome="success"``)."""
     if _metrics is None:
         return
-    _instrument(name).add(1, {PREFIX + key: value for key, value in attributes.items()})
+    counter = _instrument(name)
+    try:
+        counter.add(1, {PREFIX + key: value for key, value in attributes.items()})
+    except Exception:  # whatever the SDK raised: see _metric_failed
+        _metric_failed(name)
+
+
+def _metric_failed(name: str) -> None:
+    # The SDK, a view or a reader is the site's code, not ours: its fault
+    # must not fail what was counted. A refresh counts inside the account's
+    # transaction, and an exception there would roll back the new tokens
+    # Google just issued (and a rotated refresh token with them).
+    logger.warning("Recording the metric %s failed; carrying on", name, exc_info=True)
 
 
 # -- client spans: one per HTTP attempt -------------------------------------------
@@ -217,9 +232,11 @@ def client_span(method: str, url: str, attempt: int | None = None) -> Iterator[C
                 reported.set_error(type(exc).__name__)
             raise
         finally:
-            _instrument("http.client.request.duration").record(
-                time.perf_counter() - started, attributes
-            )
+            histogram = _instrument("http.client.request.duration")
+            try:
+                histogram.record(time.perf_counter() - started, attributes)
+            except Exception:  # whatever the SDK raised: see _metric_failed
+                _metric_failed("http.client.request.duration")
 
 
 def _start_client_span(
