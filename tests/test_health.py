@@ -193,3 +193,38 @@ def test_a_negative_health_threshold_is_a_check_error(settings):
 
 def test_accounts_gauge_must_be_a_boolean(settings):
     assert _ids(settings, ACCOUNTS_GAUGE="yes") == ["google_connect.E134"]
+
+
+@pytest.fixture
+def without_opentelemetry(monkeypatch):
+    """As if the otel extra were not installed, for the checks' look-up."""
+    from google_connect import checks
+
+    real_find_spec = checks.importlib.util.find_spec
+    monkeypatch.setattr(
+        checks.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "opentelemetry" else real_find_spec(name, *args),
+    )
+
+
+def test_accounts_gauge_without_opentelemetry_is_a_check_warning(settings, without_opentelemetry):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "ACCOUNTS_GAUGE": True}
+
+    found = [(m.id, m.msg, m.hint) for m in run_checks() if m.id.startswith("google_connect.")]
+
+    assert found == [
+        (
+            "google_connect.W130",
+            "GOOGLE_CONNECT['ACCOUNTS_GAUGE'] is True, but opentelemetry-api is not installed.",
+            "pip install 'google-connect[otel]', or leave ACCOUNTS_GAUGE unset.",
+        )
+    ]
+
+
+def test_no_gauge_asks_for_no_opentelemetry(settings, without_opentelemetry):
+    assert _ids(settings, ACCOUNTS_GAUGE=False) == []
+
+
+def test_accounts_gauge_with_opentelemetry_installed_is_no_warning(settings):
+    assert _ids(settings, ACCOUNTS_GAUGE=True) == []
