@@ -291,7 +291,7 @@ def test_without_the_api_nothing_is_recorded(monkeypatch, spans):
 def test_the_accounts_gauge_reports_counts_by_status(spans, monkeypatch):
     from google_connect.store import health
 
-    monkeypatch.setattr(telemetry, "_gauge_registered", False)
+    monkeypatch.setattr(telemetry, "_gauges", set())
     monkeypatch.setattr(health, "_snapshots", {})
     make_account(sub="a")
     make_account(sub="b", status="reconnect_required", reconnect_reason="revoked")

@@ -398,16 +398,17 @@ def traced(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 # -- the opt-in gauge ---------------------------------------------------------------
 
-_gauge_registered = False
+# The names of the gauges registered in this process.
+_gauges: set[str] = set()
 
 
 def observe_gauge(
     name: str, read: Callable[[], Iterable[tuple[int, dict[str, str]]]], *, description: str
 ) -> bool:
     """Register the observable gauge ``name`` once per process, reporting what
-    ``read()`` returns: ``(value, attributes)`` pairs. False without the API."""
-    global _gauge_registered
-    if _metrics is None or _gauge_registered:
+    ``read()`` returns: ``(value, attributes)`` pairs. False without the API,
+    or when ``name`` is registered already."""
+    if _metrics is None or name in _gauges:
         return False
 
     def callback(options: Any) -> Iterator[Any]:
@@ -415,5 +416,5 @@ def observe_gauge(
             yield _metrics.Observation(value, {PREFIX + key: v for key, v in attrs.items()})
 
     meter().create_observable_gauge(name, callbacks=[callback], description=description)
-    _gauge_registered = True
+    _gauges.add(name)
     return True
