@@ -221,13 +221,15 @@ def main() -> int:
             machine["only"] = sorted(only)
         previous = args.output.read_text() if args.output.exists() else ""
         text = markdown.render(machine, results, checks, sizes)
-        kept = None if celery else celery_report.section_in(previous)
+        # Its section names the machine's date and load: written only by the
+        # pass that ran it, kept as it was by a pass with --only that did not.
+        rerun = celery is not None and "celery_scale" in (only or {"celery_scale"})
+        kept = None if rerun else celery_report.section_in(previous)
         if kept:
-            # Not rerun this time (it is not in results.json): keep its section.
             text = celery_report.splice(text, kept)
-        if celery:
+        elif celery:
             text = celery_report.splice(text, celery_report.section(celery, celery_checks, machine))
-            if "skipped" not in celery and "celery_scale" in (only or {"celery_scale"}):
+            if rerun and "skipped" not in celery:
                 celery_report.chart(celery, args.output.with_name(celery_report.CHART))
         # After the Celery section, which the splice above appends.
         text = text.rstrip() + "\n\n" + markdown.after_celery(results)
