@@ -54,6 +54,7 @@ SIZES: dict[str, dict[str, Any]] = {
         },
         "risc": {"events": 2_000},
         "telemetry": {"rounds": 3, "refreshes": 2_000, "warm": 200},
+        "telemetry_hooks": {"rounds": 5, "batches": 50, "calls": 2_000, "warm": 2_000},
         "overview": {"sizes": [1_000, 1_000_000], "renders": 30},
         "celery_scale": {
             "accounts": 20_000,
@@ -79,6 +80,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "bulk_refresh": {"accounts": 40, "runs": [["concurrency", 8], ["workers", 4]]},
         "risc": {"events": 20},
         "telemetry": {"rounds": 1, "refreshes": 20, "warm": 5},
+        "telemetry_hooks": {"rounds": 1, "batches": 2, "calls": 20, "warm": 5},
         "overview": {"sizes": [100, 1_000], "renders": 3},
         "celery_scale": {
             "accounts": 40,
@@ -179,6 +181,8 @@ def main() -> int:
         ("risc", "postgresql", {**pg, **alone}),
         # Its own processes, one per configuration, each on in-memory SQLite.
         ("telemetry", "sqlite", {**sqlite, **alone}),
+        # No Django and no database: the hooks alone, a process per configuration.
+        ("telemetry_hooks", "in-process", {}),
         ("overview", "postgresql", {**pg, **alone}),
         ("celery_scale", "postgresql", {**pg, **alone}),
     ]
@@ -217,13 +221,15 @@ def main() -> int:
             machine["only"] = sorted(only)
         previous = args.output.read_text() if args.output.exists() else ""
         text = markdown.render(machine, results, checks, sizes)
-        kept = None if celery else celery_report.section_in(previous)
+        # Its section names the machine's date and load: written only by the
+        # pass that ran it, kept as it was by a pass with --only that did not.
+        rerun = celery is not None and "celery_scale" in (only or {"celery_scale"})
+        kept = None if rerun else celery_report.section_in(previous)
         if kept:
-            # Not rerun this time (it is not in results.json): keep its section.
             text = celery_report.splice(text, kept)
-        if celery:
+        elif celery:
             text = celery_report.splice(text, celery_report.section(celery, celery_checks, machine))
-            if "skipped" not in celery and "celery_scale" in (only or {"celery_scale"}):
+            if rerun and "skipped" not in celery:
                 celery_report.chart(celery, args.output.with_name(celery_report.CHART))
         # After the Celery section, which the splice above appends.
         text = text.rstrip() + "\n\n" + markdown.after_celery(results)

@@ -209,6 +209,15 @@ def describe(module: str, database: str, result: dict[str, Any]) -> list[str]:
             f"per refresh over the API alone; the API alone {result['api_added_us']:.0f} µs "
             f"over no API; {result['spans_per_refresh']:g} spans per refresh"
         ]
+    if module == "telemetry_hooks":
+        return [
+            f"{mode:6} CPU median {r['cpu_median_us']:7.1f} µs  min {r['cpu_min_us']:7.1f} µs "
+            f"per refresh's hooks ({r['processes']} processes)"
+            for mode, r in result["modes"].items()
+        ] + [
+            f"the API alone adds {result['api_added_us']:.1f} µs CPU per refresh over no API; "
+            f"{result['spans_per_refresh']:g} spans per refresh with the SDK"
+        ]
     if module == "overview":
         return [
             f"{rows:>8} accounts: {r['queries']} queries ({r['cold_queries']} cold), "
@@ -403,6 +412,7 @@ def targets(results: dict[str, dict[str, Any]]) -> list[Check]:
     checks += _bulk_refresh_targets(results.get("bulk_refresh", {}).get("postgresql"))
     checks += _risc_targets(results.get("risc", {}))
     checks += _telemetry_targets(results.get("telemetry", {}).get("sqlite"))
+    checks += _hooks_targets(results.get("telemetry_hooks", {}).get("in-process"))
     checks += _overview_targets(results.get("overview", {}).get("postgresql"))
     return checks
 
@@ -463,6 +473,16 @@ def _telemetry_targets(result: dict[str, Any] | None) -> list[Check]:
         Check("OpenTelemetry SDK: refreshes counted by google_connect.refreshes",
               str(result["refreshes_counted"]), str(result["expected_refreshes_counted"]),
               result["refreshes_counted"] == result["expected_refreshes_counted"], True),
+    ]  # fmt: skip
+
+
+def _hooks_targets(result: dict[str, Any] | None) -> list[Check]:
+    """Correctness only: the hooks' cost has no target, it is reported."""
+    if not result:
+        return []
+    return [
+        Check("OpenTelemetry hooks, SDK: spans per refresh's hooks (operation, HTTP client)",
+              f"{result['spans_per_refresh']:g}", "2", result["spans_per_refresh"] == 2, True),
     ]  # fmt: skip
 
 

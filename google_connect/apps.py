@@ -11,7 +11,11 @@ class GoogleConnectConfig(AppConfig):
         # Registers the system checks and the settings-cache receiver.
         from google_connect import checks, conf  # noqa: F401
 
-        if conf.get_settings().ACCOUNTS_GAUGE:
-            from google_connect.store.health import register_accounts_gauge
+        config = conf.get_settings()
+        if config.ACCOUNTS_GAUGE or config.GRANTS_ENDING_GAUGE:
+            from google_connect.store import health
 
-            register_accounts_gauge()
+            if config.ACCOUNTS_GAUGE:
+                health.register_accounts_gauge()
+            if config.GRANTS_ENDING_GAUGE:
+                health.register_grants_ending_gauge()

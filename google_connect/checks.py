@@ -600,6 +600,11 @@ def _check_base_template(raw: dict[str, Any]) -> Iterable[Error]:
 
 # A bearer token guessed by no one: 32 characters at least (secrets.token_urlsafe()).
 MIN_HEALTH_TOKEN_LENGTH = 32
+# The opt-in gauges: the setting, what it reports, and its two checks' ids.
+GAUGES = (
+    ("ACCOUNTS_GAUGE", "accounts by status", "E134", "W130"),
+    ("GRANTS_ENDING_GAUGE", "time-limited grants ending soon", "E135", "W131"),
+)
 
 
 def _check_observability(raw: dict[str, Any]) -> Iterable[Error | Warning]:
@@ -638,19 +643,20 @@ def _check_observability(raw: dict[str, Any]) -> Iterable[Error | Warning]:
                 hint="The most the endpoint tolerates before it answers 503; None: no limit.",
                 id=ID.format("E133"),
             )
-    gauge = raw.get("ACCOUNTS_GAUGE", False)
-    if not isinstance(gauge, bool):
-        yield Error(
-            f"{SETTING_NAME}['ACCOUNTS_GAUGE'] must be True or False.",
-            hint="True reports an OpenTelemetry gauge of accounts by status.",
-            id=ID.format("E134"),
-        )
-    elif gauge and importlib.util.find_spec("opentelemetry") is None:
-        yield Warning(
-            f"{SETTING_NAME}['ACCOUNTS_GAUGE'] is True, but opentelemetry-api is not installed.",
-            hint="pip install 'google-connect[otel]', or leave ACCOUNTS_GAUGE unset.",
-            id=ID.format("W130"),
-        )
+    for key, reports, not_bool, no_api in GAUGES:
+        gauge = raw.get(key, False)
+        if not isinstance(gauge, bool):
+            yield Error(
+                f"{SETTING_NAME}['{key}'] must be True or False.",
+                hint=f"True reports an OpenTelemetry gauge of {reports}.",
+                id=ID.format(not_bool),
+            )
+        elif gauge and importlib.util.find_spec("opentelemetry") is None:
+            yield Warning(
+                f"{SETTING_NAME}['{key}'] is True, but opentelemetry-api is not installed.",
+                hint=f"pip install 'google-connect[otel]', or leave {key} unset.",
+                id=ID.format(no_api),
+            )
 
 
 @register()

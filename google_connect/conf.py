@@ -67,6 +67,9 @@ DEFAULTS: dict[str, Any] = {
     "HEALTH_THRESHOLDS": {},
     # An OpenTelemetry gauge of accounts by status (every process runs its query).
     "ACCOUNTS_GAUGE": False,
+    # An OpenTelemetry gauge of time-limited grants ending within 1, 7 and 30
+    # days (every process runs its query, through the grant-end indexes).
+    "GRANTS_ENDING_GAUGE": False,
     # The TASKS alias google_connect.background_tasks enqueues to; None: the
     # site's default backend.
     "TASK_BACKEND": None,
@@ -122,6 +125,7 @@ class GoogleConnectSettings:
     HEALTH_TOKEN: str | None
     HEALTH_THRESHOLDS: dict[str, int | None]
     ACCOUNTS_GAUGE: bool
+    GRANTS_ENDING_GAUGE: bool
     TASK_BACKEND: str | None
     BULK_CONCURRENCY: int | None
     API_AUTHENTICATION: tuple[str, ...]
@@ -192,6 +196,7 @@ def get_settings() -> GoogleConnectSettings:
             ),
         },
         ACCOUNTS_GAUGE=merged["ACCOUNTS_GAUGE"] is True,
+        GRANTS_ENDING_GAUGE=merged["GRANTS_ENDING_GAUGE"] is True,
         TASK_BACKEND=merged["TASK_BACKEND"] or None,
         BULK_CONCURRENCY=_bulk_concurrency(merged["BULK_CONCURRENCY"]),
         API_AUTHENTICATION=_strings(merged["API_AUTHENTICATION"]),

@@ -4,18 +4,26 @@ from datetime import timedelta
 
 import pytest
 from django.core.checks import run_checks
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from google_connect.models import DailyCount, GoogleAccount
 from google_connect.store import activity
 from google_connect.store.rotation import record_undecryptable
+from google_connect.web import health
 from tests.factories import make_account
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "health-token-0123456789-abcdefghijklmnop"
 URL = "/google/health"
+
+
+@pytest.fixture(autouse=True)
+def fresh_snapshot(monkeypatch):
+    monkeypatch.setattr(health, "_snapshots", {})
 
 
 @pytest.fixture
@@ -69,6 +77,38 @@ def test_the_right_bearer_token_gets_the_figures(client, with_token):
     assert "undecryptable_ids" not in body["pending_revocations"]
     assert body["token_endpoint"] == {"last_success": None, "age_seconds": None}
     assert body["risc"] == {"last_event": None, "age_seconds": None}
+
+
+def test_a_second_request_within_the_minute_runs_no_query(client, with_token, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(health.time, "monotonic", lambda: clock[0])
+    make_account(sub="a")
+    first = client.get(URL, HTTP_AUTHORIZATION="Bearer " + TOKEN).json()
+    make_account(sub="b")
+
+    clock[0] += 59
+    with CaptureQueriesContext(connection) as within_the_minute:
+        cached = client.get(URL, HTTP_AUTHORIZATION="Bearer " + TOKEN).json()
+    clock[0] += 2
+    fresh = client.get(URL, HTTP_AUTHORIZATION="Bearer " + TOKEN).json()
+
+    assert len(within_the_minute) == 0
+    assert cached == first
+    assert cached["accounts"] == 1
+    assert cached["taken_at"] == first["taken_at"]
+    assert fresh["accounts"] == 2
+    assert fresh["taken_at"] > first["taken_at"]
+
+
+def test_a_reply_lists_at_most_100_undecryptable_ids_and_counts_them_all(client, with_token):
+    for n in range(101):
+        make_account(sub=f"lost-{n}")
+    ids = sorted(GoogleAccount.objects.values_list("pk", flat=True))
+    record_undecryptable("default", ids, among=None)
+
+    body = client.get(URL, HTTP_AUTHORIZATION="Bearer " + TOKEN).json()
+
+    assert body["undecryptable"] == {"count": 101, "ids": ids[:100]}
 
 
 def test_a_staff_user_sees_it_without_a_token(admin_client):
@@ -153,3 +193,38 @@ def test_a_negative_health_threshold_is_a_check_error(settings):
 
 def test_accounts_gauge_must_be_a_boolean(settings):
     assert _ids(settings, ACCOUNTS_GAUGE="yes") == ["google_connect.E134"]
+
+
+@pytest.fixture
+def without_opentelemetry(monkeypatch):
+    """As if the otel extra were not installed, for the checks' look-up."""
+    from google_connect import checks
+
+    real_find_spec = checks.importlib.util.find_spec
+    monkeypatch.setattr(
+        checks.importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "opentelemetry" else real_find_spec(name, *args),
+    )
+
+
+def test_accounts_gauge_without_opentelemetry_is_a_check_warning(settings, without_opentelemetry):
+    settings.GOOGLE_CONNECT = {**settings.GOOGLE_CONNECT, "ACCOUNTS_GAUGE": True}
+
+    found = [(m.id, m.msg, m.hint) for m in run_checks() if m.id.startswith("google_connect.")]
+
+    assert found == [
+        (
+            "google_connect.W130",
+            "GOOGLE_CONNECT['ACCOUNTS_GAUGE'] is True, but opentelemetry-api is not installed.",
+            "pip install 'google-connect[otel]', or leave ACCOUNTS_GAUGE unset.",
+        )
+    ]
+
+
+def test_no_gauge_asks_for_no_opentelemetry(settings, without_opentelemetry):
+    assert _ids(settings, ACCOUNTS_GAUGE=False) == []
+
+
+def test_accounts_gauge_with_opentelemetry_installed_is_no_warning(settings):
+    assert _ids(settings, ACCOUNTS_GAUGE=True) == []

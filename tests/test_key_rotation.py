@@ -452,3 +452,44 @@ def test_a_chunk_of_stale_rows_is_written_with_the_same_statements_however_many(
     # An UPDATE for the accounts, one for the pending revocations, and the
     # undecryptable flags cleared.
     assert few[1] <= 3
+
+
+def flagged():
+    return set(GoogleAccount.objects.filter(tokens_undecryptable=True).values_list("pk", flat=True))
+
+
+def test_rotation_stores_the_undecryptable_flag_and_clears_it_where_a_key_decrypts(settings):
+    settings.FERNET_KEYS = [OLD]
+    lost = make_account(email="lost@example.com")
+    settings.FERNET_KEYS = [NEW]
+    healed = make_account(email="healed@example.com")
+    # Flagged by an earlier run, before its key came back.
+    GoogleAccount.objects.filter(pk=healed.pk).update(tokens_undecryptable=True)
+
+    rotate_keys()
+
+    assert flagged() == {lost.pk}
+
+
+def test_a_dry_run_stores_no_undecryptable_flag(settings):
+    settings.FERNET_KEYS = [OLD]
+    lost = make_account(email="lost@example.com")
+    settings.FERNET_KEYS = [NEW]
+
+    report = rotate_keys(dry_run=True)
+
+    assert report.undecryptable == [(lost.pk, "lost@example.com")]
+    assert flagged() == set()
+
+
+def test_rotating_some_ids_stores_the_flag_for_those_alone(settings):
+    settings.FERNET_KEYS = [OLD]
+    lost = make_account(email="lost@example.com")
+    settings.FERNET_KEYS = [NEW]
+    healed, elsewhere = make_account(sub="healed"), make_account(sub="elsewhere")
+    GoogleAccount.objects.filter(pk__in=[healed.pk, elsewhere.pk]).update(tokens_undecryptable=True)
+
+    rotate_keys(ids=[lost.pk, healed.pk])
+
+    # elsewhere was not looked at: its flag stays until a run reads it.
+    assert flagged() == {lost.pk, elsewhere.pk}

@@ -16,6 +16,7 @@ from tests.factories import make_account
 from tests.risc_support import ACCOUNT_DISABLED, TOKENS_REVOKED, claims, iss_sub, sign
 from tests.support import connect, recording
 from tests.telemetry_support import EXPORTER, READER, set_providers
+from tests.test_api import popup
 
 pytestmark = pytest.mark.django_db
 
@@ -174,9 +175,10 @@ def test_refreshes_are_counted_by_outcome(google, spans):
 def test_a_connect_is_a_span_and_a_count(alice, google, spans):
     connect(alice, google)
 
-    names = [s.name for s in spans.get_finished_spans()]
-    assert names[-1] == "google_connect.connect"
-    assert names.count("POST") == 1 and names.count("GET") == 1
+    *calls, operation = spans.get_finished_spans()
+    assert operation.name == "google_connect.connect"
+    assert dict(operation.attributes) == {"google_connect.client": "default"}
+    assert sorted(s.name for s in calls) == ["GET", "POST"]
     assert points("google_connect.connections") == [
         (
             {
@@ -193,9 +195,26 @@ def test_a_failed_connect_is_counted_with_its_reason(alice, spans):
     response = alice.get("/google/accounts/connect", {"state": "forged", "code": "AUTH"})
 
     assert response.status_code == 400
+    (operation,) = spans.get_finished_spans()
+    assert operation.name == "google_connect.connect"
+    assert dict(operation.attributes) == {"google_connect.reason": "invalid_state"}
     assert points("google_connect.connections") == [
         ({"google_connect.outcome": "failed", "google_connect.reason": "invalid_state"}, 1)
     ]
+
+
+def test_a_failed_api_connect_names_its_reason_on_the_span(alice, google, spans):
+    google.token({"error": "invalid_grant"}, status=400)
+
+    response = popup(alice)
+
+    assert response.status_code == 400
+    (operation,) = [s for s in spans.get_finished_spans() if s.name == "google_connect.connect"]
+    assert dict(operation.attributes) == {
+        "google_connect.reason": "token_exchange_failed",
+        # The JSON answer leaves the operation as an exception.
+        "error.type": "ApiError",
+    }
 
 
 def test_a_security_event_is_a_span_and_a_count(client, risc, spans):
@@ -206,7 +225,10 @@ def test_a_security_event_is_a_span_and_a_count(client, risc, spans):
     )
 
     assert response.status_code == 202
-    assert "google_connect.risc.event" in [s.name for s in spans.get_finished_spans()]
+    (event,) = [s for s in spans.get_finished_spans() if s.name == "google_connect.risc.event"]
+    assert dict(event.attributes) == {
+        "google_connect.event_type": "oauth/event-type/tokens-revoked"
+    }
     assert points("google_connect.security_events") == [
         (
             {
@@ -337,7 +359,7 @@ def test_without_the_api_nothing_is_recorded(monkeypatch, spans):
 def test_the_accounts_gauge_reports_counts_by_status(spans, monkeypatch):
     from google_connect.store import health
 
-    monkeypatch.setattr(telemetry, "_gauge_registered", False)
+    monkeypatch.setattr(telemetry, "_gauges", set())
     monkeypatch.setattr(health, "_snapshots", {})
     make_account(sub="a")
     make_account(sub="b", status="reconnect_required", reconnect_reason="revoked")

@@ -1,9 +1,11 @@
 """OpenTelemetry spans and metrics for calls to Google and the operations around them.
 
 Only ``opentelemetry-api`` is used (the ``otel`` extra). Without it every
-function here is a no-op costing a function call; with the API but no SDK
-configured, OpenTelemetry's own no-op objects make it little more. The site
-configures the SDK and its exporters; google_connect never does.
+function here is a no-op costing a function call. With the API but no tracer
+provider set (no SDK), no span is started (``tracing()``), and the counters
+and the histogram are the API's proxies, which drop what they are given
+until a meter provider is set. The site configures the SDK and its
+exporters; google_connect never does.
 
 Attribute values are low-cardinality names chosen here (a method, a host, a
 status, a reason code, a client's name): never a token, code, email, ``sub``
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ParamSpec, TypeVar
@@ -42,6 +45,8 @@ except ImportError:  # the otel extra is not installed
     _context = None
     _metrics = None
     _trace = None
+
+logger = logging.getLogger("google_connect")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -74,13 +79,41 @@ def _version() -> str:
     return __version__
 
 
+# Fetched once: asking the API again on every call cost more than the rest of
+# a hook, and the SDK builds a new Tracer each time. Safe to keep from before
+# the site sets its providers: until then the API hands out a ProxyTracer and
+# a proxy Meter (whose instruments are proxies), which forward to the
+# providers set later (tests/test_telemetry_cost.py checks it in a fresh process).
+_tracer: Any = None
+_meter: Any = None
+
+
 def tracer() -> Any:
-    # A proxy until the site sets a provider, then the real one: safe to ask early.
-    return _trace.get_tracer(INSTRUMENTATION_NAME, _version())
+    global _tracer
+    if _tracer is None:
+        _tracer = _trace.get_tracer(INSTRUMENTATION_NAME, _version())
+    return _tracer
 
 
 def meter() -> Any:
-    return _metrics.get_meter(INSTRUMENTATION_NAME, _version())
+    global _meter
+    if _meter is None:
+        _meter = _metrics.get_meter(INSTRUMENTATION_NAME, _version())
+    return _meter
+
+
+def tracing() -> bool:
+    """Whether spans can be recorded: a tracer provider is set (an SDK's).
+
+    With the API alone the provider is the API's proxy (or a
+    ``NoOpTracerProvider`` a site set on purpose), and every span would be
+    the current one handed back unchanged: starting one, building its
+    attributes and making it current would change nothing, so the hooks skip
+    it all. Asked on every call, as it is cheap: a provider set later is seen
+    at once.
+    """
+    provider = _trace.get_tracer_provider()
+    return not isinstance(provider, _trace.ProxyTracerProvider | _trace.NoOpTracerProvider)
 
 
 def _instrument(name: str) -> Any:
@@ -104,7 +137,19 @@ def count(name: str, amount: int = 1, /, **attributes: str) -> None:
     ``attributes`` (without the ``google_connect.`` prefix: ``outcome="success"``)."""
     if _metrics is None:
         return
-    _instrument(name).add(amount, {PREFIX + key: value for key, value in attributes.items()})
+    counter = _instrument(name)
+    try:
+        counter.add(amount, {PREFIX + key: value for key, value in attributes.items()})
+    except Exception:  # whatever the SDK raised: see _metric_failed
+        _metric_failed(name)
+
+
+def _metric_failed(name: str) -> None:
+    # The SDK, a view or a reader is the site's code, not ours: its fault
+    # must not fail what was counted. A refresh counts inside the account's
+    # transaction, and an exception there would roll back the new tokens
+    # Google just issued (and a rotated refresh token with them).
+    logger.warning("Recording the metric %s failed; carrying on", name, exc_info=True)
 
 
 # -- client spans: one per HTTP attempt -------------------------------------------
@@ -168,24 +213,18 @@ def client_span(method: str, url: str, attempt: int | None = None) -> Iterator[C
         return
     parts = urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    # The histogram's, wanted whether or not spans are: a site may set a
+    # meter provider alone.
     attributes: dict[str, Any] = {
         "http.request.method": method,
         "server.address": parts.hostname or "",
         "server.port": port,
     }
-    span_attributes = {**attributes, "url.full": safe_url(url)}
-    resend_count = _attempt.get() if attempt is None else attempt
-    if resend_count:
-        span_attributes["http.request.resend_count"] = resend_count
+    reported = ClientSpan(None, attributes)
     started = time.perf_counter()
-    with tracer().start_as_current_span(
-        method,
-        kind=_trace.SpanKind.CLIENT,
-        attributes=span_attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        reported = ClientSpan(span, attributes)
+    with _start_client_span(method, url, attributes, attempt) as span:
+        if span is not None and span.is_recording():
+            reported.span = span
         try:
             yield reported
         except BaseException as exc:
@@ -193,9 +232,30 @@ def client_span(method: str, url: str, attempt: int | None = None) -> Iterator[C
                 reported.set_error(type(exc).__name__)
             raise
         finally:
-            _instrument("http.client.request.duration").record(
-                time.perf_counter() - started, attributes
-            )
+            histogram = _instrument("http.client.request.duration")
+            try:
+                histogram.record(time.perf_counter() - started, attributes)
+            except Exception:  # whatever the SDK raised: see _metric_failed
+                _metric_failed("http.client.request.duration")
+
+
+def _start_client_span(
+    method: str, url: str, attributes: dict[str, Any], attempt: int | None
+) -> contextlib.AbstractContextManager[Any]:
+    if not tracing():
+        return contextlib.nullcontext()
+    # Given at the start, not set later: a sampler decides on them.
+    span_attributes = {**attributes, "url.full": safe_url(url)}
+    resend_count = _attempt.get() if attempt is None else attempt
+    if resend_count:
+        span_attributes["http.request.resend_count"] = resend_count
+    return tracer().start_as_current_span(
+        method,
+        kind=_trace.SpanKind.CLIENT,
+        attributes=span_attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    )
 
 
 # -- operation spans ----------------------------------------------------------------
@@ -233,7 +293,7 @@ def operation(name: str, **attributes: str | int | bool) -> Iterator[Operation]:
     """A span ``google_connect.<name>`` (``refresh``, ``risc.event``, ``connect``)
     around one operation; the HTTP calls inside are its children. An exception
     leaving it sets ``error.type`` (its class name), never its message."""
-    if _trace is None:
+    if _trace is None or not tracing():
         yield _NO_OPERATION
         return
     with tracer().start_as_current_span(
@@ -242,11 +302,12 @@ def operation(name: str, **attributes: str | int | bool) -> Iterator[Operation]:
         record_exception=False,
         set_status_on_exception=False,
     ) as span:
+        # A span the sampler dropped records nothing: no attribute is set on it.
+        reported = Operation(span if span.is_recording() else None)
         try:
-            yield Operation(span)
+            yield reported
         except BaseException as exc:
-            span.set_attribute("error.type", type(exc).__name__)
-            span.set_status(_trace.StatusCode.ERROR)
+            reported.set_error(type(exc).__name__)
             raise
 
 
@@ -337,16 +398,17 @@ def traced(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 # -- the opt-in gauge ---------------------------------------------------------------
 
-_gauge_registered = False
+# The names of the gauges registered in this process.
+_gauges: set[str] = set()
 
 
 def observe_gauge(
     name: str, read: Callable[[], Iterable[tuple[int, dict[str, str]]]], *, description: str
 ) -> bool:
     """Register the observable gauge ``name`` once per process, reporting what
-    ``read()`` returns: ``(value, attributes)`` pairs. False without the API."""
-    global _gauge_registered
-    if _metrics is None or _gauge_registered:
+    ``read()`` returns: ``(value, attributes)`` pairs. False without the API,
+    or when ``name`` is registered already."""
+    if _metrics is None or name in _gauges:
         return False
 
     def callback(options: Any) -> Iterator[Any]:
@@ -354,5 +416,5 @@ def observe_gauge(
             yield _metrics.Observation(value, {PREFIX + key: v for key, v in attrs.items()})
 
     meter().create_observable_gauge(name, callbacks=[callback], description=description)
-    _gauge_registered = True
+    _gauges.add(name)
     return True

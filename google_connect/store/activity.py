@@ -104,9 +104,13 @@ def note(kind: str, using: str) -> None:
 def _count_after_commit(kind: str, using: str, by: int = 1) -> None:
     # Outside a transaction, on_commit runs at once; robust: a failure to
     # count is never the caller's.
-    transaction.on_commit(
-        functools.partial(increment, kind, using, by=by), using=using, robust=True
-    )
+    def count() -> None:
+        increment(kind, using, by=by)
+
+    # A function, not a functools.partial: Django logs a robust callback's
+    # failure by its __qualname__, which a partial lacks, and the
+    # AttributeError raised instead reached the caller (Django 5.2).
+    transaction.on_commit(count, using=using, robust=True)
 
 
 @contextlib.contextmanager

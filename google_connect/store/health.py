@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import router
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, DateTimeField, Q, QuerySet, Value
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from google_connect.conf import get_settings
@@ -52,7 +53,11 @@ def idle_cutoff(now: datetime) -> datetime:
 
 
 def summary(
-    *, now: datetime | None = None, using: str | None = None, decrypt: bool = True
+    *,
+    now: datetime | None = None,
+    using: str | None = None,
+    decrypt: bool = True,
+    listed: int | None = None,
 ) -> dict[str, Any]:
     """Counts by status and reason, grants ending soon or already ended, idle
     accounts, and the accounts whose tokens no configured key decrypts, on the
@@ -60,7 +65,9 @@ def summary(
 
     ``decrypt``: try every row's ciphertexts and store what was found in
     ``tokens_undecryptable``; False reads that stored flag instead (the health
-    endpoint: no decryption on a request)."""
+    endpoint: no decryption on a request). ``listed``: the most undecryptable
+    ids listed, the lowest first (``count`` is still their total); None lists
+    them all."""
     now = now or timezone.now()
     config = get_settings()
     db = using or router.db_for_write(GoogleAccount)
@@ -86,9 +93,15 @@ def summary(
     if decrypt:
         undecryptable = undecryptable_ids(db)
         record_undecryptable(db, undecryptable, among=None)
+        undecryptable_count = len(undecryptable)
+        undecryptable = undecryptable[:listed]
     else:
-        undecryptable = list(
-            accounts.filter(tokens_undecryptable=True).order_by("pk").values_list("pk", flat=True)
+        # Both through the partial index on the flag: a key lost for every
+        # row must not make a reply of a million ids.
+        flagged = accounts.filter(tokens_undecryptable=True)
+        undecryptable = list(flagged.order_by("pk").values_list("pk", flat=True)[:listed])
+        undecryptable_count = (
+            len(undecryptable) if listed is None or len(undecryptable) < listed else flagged.count()
         )
     return {
         "accounts": sum(by_status.values()),
@@ -102,7 +115,7 @@ def summary(
         # still active, marked at the next refresh without calling Google.
         "ended": accounts.active().filter(ended).count(),
         "idle": {"days": config.KEEP_ALIVE_DAYS, "count": idle_accounts(now, db).count()},
-        "undecryptable": {"count": len(undecryptable), "ids": undecryptable},
+        "undecryptable": {"count": undecryptable_count, "ids": undecryptable},
         **(
             {
                 "by_client": {
@@ -143,7 +156,7 @@ def undecryptable_ids(using: str | None = None) -> list[int]:
     ]
 
 
-# -- the opt-in gauge, and the overview's counts -----------------------------------
+# -- the opt-in gauges, and the overview's counts ----------------------------------
 
 # Counts by status are read at most once a minute per process and database.
 SNAPSHOT_MAX_AGE = 60.0
@@ -164,6 +177,67 @@ def accounts_by_status(
     )
     _snapshots[db] = (time.monotonic(), counts)
     return counts
+
+
+# The windows of the grants-ending gauge, in days: tomorrow, this week, this month.
+GRANT_END_WINDOWS = (1, 7, 30)
+# Stands for "no end" when one of the two grant-end columns is empty.
+NO_END = datetime(9999, 1, 1, tzinfo=UTC)
+_ending_snapshots: dict[str, tuple[float, dict[int, int]]] = {}
+
+
+def grants_ending(
+    using: str | None = None, *, now: datetime | None = None, max_age: float = SNAPSHOT_MAX_AGE
+) -> dict[int, int]:
+    """Active time-limited grants ending within each of ``GRANT_END_WINDOWS``
+    days (by days), from a snapshot at most ``max_age`` seconds old.
+
+    A grant ends at the earlier of its two grant-end columns, as in
+    ``grant_ending_between()``. One query: the rows it reads are found
+    through the partial indexes on those columns, and are few (time-limited
+    grants, ending within the longest window)."""
+    db = using or router.db_for_write(GoogleAccount)
+    taken = _ending_snapshots.get(db)
+    if taken is not None and time.monotonic() - taken[0] < max_age:
+        return taken[1]
+    now = now or timezone.now()
+    longest = now + timedelta(days=max(GRANT_END_WINDOWS))
+    ends = Least(
+        Coalesce("refresh_token_expires_at", Value(NO_END, output_field=DateTimeField())),
+        Coalesce("authorization_expires_at", Value(NO_END, output_field=DateTimeField())),
+    )
+    found = (
+        GoogleAccount.objects.using(db)
+        .active()
+        .filter(
+            Q(refresh_token_expires_at__gt=now, refresh_token_expires_at__lte=longest)
+            | Q(authorization_expires_at__gt=now, authorization_expires_at__lte=longest)
+        )
+        .annotate(ends=ends)
+        .order_by()
+        .aggregate(
+            **{
+                f"d{days}": Count(
+                    "pk", filter=Q(ends__gt=now, ends__lte=now + timedelta(days=days))
+                )
+                for days in GRANT_END_WINDOWS
+            }
+        )
+    )
+    counts = {days: found[f"d{days}"] for days in GRANT_END_WINDOWS}
+    _ending_snapshots[db] = (time.monotonic(), counts)
+    return counts
+
+
+def register_grants_ending_gauge() -> bool:
+    """The ``google_connect.grants_ending`` gauge (by ``google_connect.within_days``:
+    1, 7, 30); False without opentelemetry-api or when registered already."""
+    return telemetry.observe_gauge(
+        "google_connect.grants_ending",
+        lambda: [(count, {"within_days": str(days)}) for days, count in grants_ending().items()],
+        description="Active time-limited grants ending within 1, 7 and 30 days "
+        "(read at most once a minute).",
+    )
 
 
 def register_accounts_gauge() -> bool:
