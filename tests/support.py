@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,19 @@ from google_connect.testing import (  # noqa: F401 (re-exported for the tests)
     token_body,
     userinfo_body,
 )
+
+
+class TerminalOnStderr:
+    """A terminal that is the process's stderr, where tqdm draws its bar."""
+
+    def write(self, text):
+        sys.stderr.write(text)
+
+    def flush(self):
+        sys.stderr.flush()
+
+    def isatty(self):
+        return True
 
 
 @contextmanager

@@ -1,6 +1,5 @@
 """FERNET_KEYS rotation, and rows that no configured key can decrypt."""
 
-import sys
 from datetime import timedelta
 from io import StringIO
 
@@ -18,7 +17,7 @@ from google_connect.store.health import summary
 from google_connect.store.pending_revocation import PendingRevocation
 from google_connect.store.rotation import rotate_keys
 from tests.factories import make_account
-from tests.support import connect, token_body, userinfo_body
+from tests.support import TerminalOnStderr, connect, token_body, userinfo_body
 
 pytestmark = pytest.mark.django_db
 
@@ -387,19 +386,6 @@ def test_rotating_some_ids_leaves_the_other_rows_alone(settings, old_key_account
     assert decrypts_with(NEW, raw_tokens(second.pk)[0]) == "ya29.ROT-1"
     for account in (first, third):
         assert decrypts_with(OLD, raw_tokens(account.pk)[0]) == account.access_token
-
-
-class TerminalOnStderr:
-    """A terminal that is the process's stderr, where tqdm draws its bar."""
-
-    def write(self, text):
-        sys.stderr.write(text)
-
-    def flush(self):
-        sys.stderr.flush()
-
-    def isatty(self):
-        return True
 
 
 def test_undecryptable_rows_are_written_above_the_progress_bar_never_glued_to_it(settings, capsys):

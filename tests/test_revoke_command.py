@@ -1,7 +1,6 @@
 """The revoke_google_accounts management command."""
 
 import logging
-import sys
 from datetime import timedelta
 from io import StringIO
 from urllib.parse import parse_qs
@@ -14,7 +13,7 @@ from google_connect.google import retry
 from google_connect.models import GoogleAccount
 from google_connect.signals import google_account_disconnected
 from tests.factories import make_account
-from tests.support import recording
+from tests.support import TerminalOnStderr, recording
 
 pytestmark = pytest.mark.django_db
 
@@ -380,19 +379,6 @@ def test_one_failure_is_one_google_account_in_the_error(revoke_endpoint):
     _, _, error = run("--all")
 
     assert str(error) == "1 Google account could not be revoked."
-
-
-class TerminalOnStderr:
-    """A terminal that is the process's stderr, where tqdm draws its bar."""
-
-    def write(self, text):
-        sys.stderr.write(text)
-
-    def flush(self):
-        sys.stderr.flush()
-
-    def isatty(self):
-        return True
 
 
 def test_failures_are_written_above_the_progress_bar_never_glued_to_it(revoke_endpoint, capsys):
