@@ -249,13 +249,15 @@ def _start_client_span(
     resend_count = _attempt.get() if attempt is None else attempt
     if resend_count:
         span_attributes["http.request.resend_count"] = resend_count
-    return tracer().start_as_current_span(
+    # tracer() is typed Any (opentelemetry is optional); name what it gives.
+    started: contextlib.AbstractContextManager[Any] = tracer().start_as_current_span(
         method,
         kind=_trace.SpanKind.CLIENT,
         attributes=span_attributes,
         record_exception=False,
         set_status_on_exception=False,
     )
+    return started
 
 
 # -- operation spans ----------------------------------------------------------------
