@@ -76,8 +76,10 @@ def receive(token: SecurityEventToken) -> GoogleSecurityEvent | None:
         with telemetry.operation("risc.event", event_type=_short(token.event_type)):
             with _atomic(accounts_db, events_db):
                 event, ended = _act_and_record(token, accounts_db, events_db)
-            # After the commit: a second delivery, rolled back, counts nothing.
-            activity.security_event(event.short_type, _action_kind(event.action), events_db)
+                # After the event's INSERT, in its transaction: a second
+                # delivery, whose INSERT is refused, counts nothing.
+                activity.security_event_recorded(events_db)
+            activity.security_event(event.short_type, _action_kind(event.action))
             if ended is not None:
                 activity.reconnect_required(ended[0].value, accounts=ended[1])
             return event
