@@ -409,8 +409,10 @@ def _risc(risc: dict[str, Any]) -> list[str]:
         "Signed tokens POSTed to the receiver one after another from one process, with "
         "persistent database connections (`CONN_MAX_AGE`), through "
         "Django's WSGI handler: the middleware, the RS256 check, the account's update, "
-        "the event row, the commit. `tokens-revoked` names one stored account each, changed "
-        "by one UPDATE; with a receiver of `google_account_reconnect_required` connected, "
+        "the event row, the day's count (in a savepoint), the commit. `tokens-revoked` names "
+        "one stored account each, changed by two UPDATEs (the accounts that needed a "
+        "reconnect already, then the others); with a receiver of "
+        "`google_account_reconnect_required` connected, "
         "each account is locked, saved and announced instead (no target: a site's receivers "
         "cost what they cost). `sessions-revoked` is recorded only. Per CPU second: this "
         "process's CPU time alone.",

@@ -8,9 +8,10 @@ test client would add its own bookkeeping to every request.) Google's discovery
 document and key set come from ``responses`` and are fetched once, as the
 cache would have them in a running site.
 
-Two kinds of event: ``tokens-revoked`` naming one stored account each (one
-UPDATE of that account; with a receiver of ``google_account_reconnect_required``
-connected, the heavy case, the account is locked, saved and announced) and
+Two kinds of event: ``tokens-revoked`` naming one stored account each (two
+UPDATEs, those already needing a reconnect and the others; with a receiver
+of ``google_account_reconnect_required`` connected, the heavy case, the
+account is locked, saved and announced) and
 ``sessions-revoked`` (recorded and signalled only). Besides the wall-clock rate, the rate per
 second of this process's CPU time, which a loaded machine stretches less.
 
@@ -88,7 +89,7 @@ def main(options: dict[str, Any]) -> dict[str, Any]:
             ("tokens_revoked", TOKENS_REVOKED, subs, None),
             ("sessions_revoked", SESSIONS_REVOKED, subs, None),
             # A site listening for reconnects: each account is locked, saved
-            # and announced, not changed by one UPDATE.
+            # and announced, not changed in place by UPDATE.
             (HEARD, TOKENS_REVOKED, heard_subs, lambda **kwargs: None),
         ):
             if receiver is not None:
