@@ -167,6 +167,16 @@ def test_pending_refuses_concurrency_rather_than_ignore_it(revoke_endpoint, conc
     assert PendingRevocation.objects.count() == 1
 
 
+def test_pending_refuses_workers_rather_than_ignore_it(revoke_endpoint):
+    PendingRevocation(token="1//STILL-PENDING").save()
+
+    out, _, error = pending_command("--workers", "4")
+
+    assert str(error) == "--workers cannot be combined with --pending."
+    assert (out, revoke_endpoint.tokens) == ("", [])
+    assert PendingRevocation.objects.count() == 1
+
+
 def test_pending_revocations_show_in_the_admin_without_the_token(admin_client, user):
     make_account(user, email="gone@example.com", refresh_token="1//ADMIN-SECRET")
     user.delete()

@@ -96,10 +96,15 @@ class Command(BaseCommand):
             options["workers"] = DEFAULT_WORKERS
         if not 1 <= options["workers"] <= MAX_WORKERS:
             raise CommandError(f"--workers must be between 1 and {MAX_WORKERS}.")
-        if options["pending"] and options["concurrency"] is not None:
+        if options["pending"]:
             # Pending revocations are retried one after another, with their
             # backoff: saying nothing would let N look as if it were used.
-            raise CommandError("--concurrency cannot be combined with --pending.")
+            for option, given in (
+                ("--concurrency", options["concurrency"] is not None),
+                ("--workers", asked_for_workers),
+            ):
+                if given:
+                    raise CommandError(f"{option} cannot be combined with --pending.")
         check_concurrency(options["concurrency"])
         options["database"] = resolve_database(options["database"])
         if options["pending"]:
