@@ -32,8 +32,11 @@ ID_TOKEN = "google_connect (USE_ID_TOKEN)"
 OWN_TIME_TARGET_MS = 5.0
 # How close bulk revoke must come to accounts × delay ÷ workers.
 REVOKE_FLOOR_TARGET = 1.3
-# Per connect flow, transaction control aside.
-QUERY_BUDGET = 9
+# Per connect flow, transaction control aside: tests/test_connect_queries.py's
+# budget, which says what each statement is for, less the INSERT of the day's
+# first connect, which the median of many flows does not see. (9 before the
+# daily count and the Google account's connect lock.)
+QUERY_BUDGET = 11
 # The admin overview's warm render, median, at a million accounts on PostgreSQL.
 OVERVIEW_TARGET_MS = 200.0
 OVERVIEW_TARGET_SIZE = 1_000_000
