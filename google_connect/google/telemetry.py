@@ -250,14 +250,14 @@ def _start_client_span(
     if resend_count:
         span_attributes["http.request.resend_count"] = resend_count
     # tracer() is typed Any (opentelemetry is optional); name what it gives.
-    started: contextlib.AbstractContextManager[Any] = tracer().start_as_current_span(
+    span_context: contextlib.AbstractContextManager[Any] = tracer().start_as_current_span(
         method,
         kind=_trace.SpanKind.CLIENT,
         attributes=span_attributes,
         record_exception=False,
         set_status_on_exception=False,
     )
-    return started
+    return span_context
 
 
 # -- operation spans ----------------------------------------------------------------
